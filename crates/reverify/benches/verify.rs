@@ -1,0 +1,245 @@
+//! Per-request cost of session-token verification and the reverification check.
+//!
+//! ```text
+//! cargo bench -p reverify --bench verify --features testing
+//! scripts/bench-sdk        # the same, then prints the ratios the targets are about
+//! ```
+//!
+//! - `eddsa/bare_ed25519_verify`: ed25519-dalek verifying the signature of each token,
+//!   already split and decoded — the floor any verifier pays.
+//! - `eddsa/distinct_token_strict`: `verify` + `has(strict)` on a token never seen
+//!   before, default configuration (cache on: a miss and an insert each time).
+//! - `eddsa/distinct_token_strict_nocache`: the same with the cache disabled.
+//! - `eddsa/repeated_token_strict`: the same token again (a browser reuses its token for
+//!   about a minute): served from the cache.
+//! - `policy/*`: the decision alone.
+//! - `es256/*`, `rs256/*`: distinct tokens with the other accepted algorithms, and their
+//!   bare signature checks.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use criterion::{Criterion, criterion_group, criterion_main};
+use ed25519_dalek::Verifier as _;
+use reverify::testing::TestIssuer;
+use reverify::{Jwk, JwkSet, STRICT, Verifier};
+use ring::rand::SystemRandom;
+use ring::signature::{self as rs, EcdsaKeyPair, KeyPair, RsaKeyPair};
+
+/// Polls a future that never waits (static keys): no runtime in the measurement.
+fn ready<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => v,
+        Poll::Pending => panic!("static key sets never wait"),
+    }
+}
+
+fn split(token: &str) -> (Vec<u8>, Vec<u8>) {
+    let (input, sig) = token.rsplit_once('.').unwrap();
+    (
+        input.as_bytes().to_vec(),
+        URL_SAFE_NO_PAD.decode(sig).unwrap(),
+    )
+}
+
+/// A realistic Reverify token: password and TOTP verified, azp, amr, ids.
+fn mint(issuer: &TestIssuer, i: usize) -> String {
+    issuer
+        .token()
+        .user(format!("user_2pQ7mZ{i:08}"))
+        .session(format!("sess_8fK2rX{i:08}"))
+        .azp("https://bank.example.com")
+        .first_factor_age(Duration::from_secs(400))
+        .second_factor_age(Duration::from_secs(120))
+        .sign()
+}
+
+fn eddsa(c: &mut Criterion) {
+    let issuer = TestIssuer::new();
+    // Enough distinct tokens that no measured iteration sees a token twice.
+    let pool: Vec<String> = (0..150_000).map(|i| mint(&issuer, i)).collect();
+    let split_pool: Vec<(Vec<u8>, Vec<u8>)> = pool.iter().take(4096).map(|t| split(t)).collect();
+    let jwk = &issuer.jwks().keys[0];
+    let x: [u8; 32] = URL_SAFE_NO_PAD
+        .decode(jwk.x.as_ref().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let dalek_key = ed25519_dalek::VerifyingKey::from_bytes(&x).unwrap();
+    let now = issuer.now();
+
+    let mut g = c.benchmark_group("eddsa");
+    g.measurement_time(Duration::from_secs(6));
+    let mut i = 0;
+    g.bench_function("bare_ed25519_verify", |b| {
+        b.iter(|| {
+            let (input, sig) = &split_pool[i % split_pool.len()];
+            i += 1;
+            let sig = ed25519_dalek::Signature::from_slice(sig).unwrap();
+            black_box(dalek_key.verify(black_box(input), &sig).is_ok())
+        })
+    });
+
+    let verifier = issuer.verifier();
+    let mut next = 0usize;
+    g.bench_function("distinct_token_strict", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                let token = &pool[next % pool.len()];
+                next += 1;
+                let session = ready(verifier.verify_at(black_box(token), now)).unwrap();
+                black_box(session.has(&STRICT));
+            }
+            start.elapsed()
+        })
+    });
+    assert!(
+        next < pool.len() * 2,
+        "the pool wrapped around more than once"
+    );
+
+    let nocache = issuer.verifier_builder().cache_capacity(0).build().unwrap();
+    let mut i = 0;
+    g.bench_function("distinct_token_strict_nocache", |b| {
+        b.iter(|| {
+            let token = &pool[i % 4096];
+            i += 1;
+            let session = ready(nocache.verify_at(black_box(token), now)).unwrap();
+            black_box(session.has(&STRICT))
+        })
+    });
+
+    let repeated = &pool[0];
+    g.bench_function("repeated_token_strict", |b| {
+        b.iter(|| {
+            let session = ready(verifier.verify_at(black_box(repeated), now)).unwrap();
+            black_box(session.has(&STRICT))
+        })
+    });
+    g.finish();
+
+    let session = ready(verifier.verify_at(repeated, now)).unwrap();
+    let mut g = c.benchmark_group("policy");
+    g.bench_function("has_strict_fvt", |b| {
+        b.iter(|| black_box(&session).has(black_box(&STRICT)))
+    });
+    let mut clerk_claims = session.claims().clone();
+    clerk_claims.fvt = None;
+    g.bench_function("has_strict_fva", |b| {
+        b.iter(|| reverify::decision::has(black_box(&clerk_claims), black_box(&STRICT), now))
+    });
+    g.finish();
+}
+
+fn signing_input(header: &serde_json::Value, payload: &serde_json::Value) -> String {
+    format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(payload.to_string())
+    )
+}
+
+fn other_algorithms(c: &mut Criterion) {
+    let issuer = TestIssuer::new();
+    let now = issuer.now();
+    let rng = SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&rs::ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let ec = EcdsaKeyPair::from_pkcs8(&rs::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+        .unwrap();
+    let rsa =
+        RsaKeyPair::from_pkcs8(include_bytes!("../tests/it/fixtures/rsa2048.pk8.der")).unwrap();
+    let point = ec.public_key().as_ref().to_vec();
+    let rsa_public = rs::RsaPublicKeyComponents::<Vec<u8>>::from(rsa.public());
+    let jwks = JwkSet {
+        keys: vec![
+            Jwk {
+                kty: "EC".into(),
+                kid: Some("ec".into()),
+                crv: Some("P-256".into()),
+                x: Some(URL_SAFE_NO_PAD.encode(&point[1..33])),
+                y: Some(URL_SAFE_NO_PAD.encode(&point[33..65])),
+                ..Jwk::default()
+            },
+            Jwk {
+                kty: "RSA".into(),
+                kid: Some("rsa".into()),
+                n: Some(URL_SAFE_NO_PAD.encode(&rsa_public.n)),
+                e: Some(URL_SAFE_NO_PAD.encode(&rsa_public.e)),
+                ..Jwk::default()
+            },
+        ],
+    };
+    let verifier = Verifier::builder(issuer.issuer())
+        .jwks(jwks)
+        .clock(issuer.clock().clone())
+        .cache_capacity(0)
+        .build()
+        .unwrap();
+
+    let payloads: Vec<serde_json::Value> = (0..512)
+        .map(|i| {
+            serde_json::to_value(issuer.token().user(format!("user_{i:08}")).claims()).unwrap()
+        })
+        .collect();
+    let es_tokens: Vec<String> = payloads
+        .iter()
+        .map(|p| {
+            let input = signing_input(&serde_json::json!({"alg": "ES256", "kid": "ec"}), p);
+            let sig = ec.sign(&rng, input.as_bytes()).unwrap();
+            format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
+        })
+        .collect();
+    let rs_tokens: Vec<String> = payloads
+        .iter()
+        .map(|p| {
+            let input = signing_input(&serde_json::json!({"alg": "RS256", "kid": "rsa"}), p);
+            let mut sig = vec![0; rsa.public().modulus_len()];
+            rsa.sign(&rs::RSA_PKCS1_SHA256, &rng, input.as_bytes(), &mut sig)
+                .unwrap();
+            format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+        })
+        .collect();
+
+    for (name, tokens) in [("es256", &es_tokens), ("rs256", &rs_tokens)] {
+        let mut g = c.benchmark_group(name);
+        let split: Vec<(Vec<u8>, Vec<u8>)> = tokens.iter().map(|t| split(t)).collect();
+        let mut i = 0;
+        g.bench_function("bare_verify", |b| {
+            b.iter(|| {
+                let (input, sig) = &split[i % split.len()];
+                i += 1;
+                let ok = if name == "es256" {
+                    rs::UnparsedPublicKey::new(&rs::ECDSA_P256_SHA256_FIXED, &point)
+                        .verify(input, sig)
+                        .is_ok()
+                } else {
+                    rsa_public
+                        .verify(&rs::RSA_PKCS1_2048_8192_SHA256, input, sig)
+                        .is_ok()
+                };
+                black_box(ok)
+            })
+        });
+        let mut i = 0;
+        g.bench_function("distinct_token_strict", |b| {
+            b.iter(|| {
+                let token = &tokens[i % tokens.len()];
+                i += 1;
+                let session = ready(verifier.verify_at(black_box(token), now)).unwrap();
+                black_box(session.has(&STRICT))
+            })
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, eddsa, other_algorithms);
+criterion_main!(benches);

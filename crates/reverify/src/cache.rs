@@ -1,0 +1,128 @@
+//! A bounded in-memory cache of tokens that already passed signature verification.
+//!
+//! A browser reuses its session token for about a minute, so most requests carry a token
+//! the verifier has already seen. The cache maps the *whole token string* to its verified
+//! claims; an entry dies at the token's `exp` (plus the allowed clock skew, so that a
+//! cached and an uncached check agree). Lookups hash only the signature segment (cheap,
+//! and unpredictable to an attacker without the signing key) but compare the whole
+//! token, so a forged token that reuses a real signature never hits.
+//!
+//! The cache is sharded to keep lock contention low; each shard holds at most
+//! `capacity / SHARDS` entries. When a shard is full, expired entries are swept, and if
+//! it is still full an arbitrary entry is evicted.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::session::Verified;
+
+const SHARDS: usize = 16;
+
+pub(crate) struct TokenCache {
+    shards: Box<[Mutex<Shard>]>,
+    per_shard: usize,
+    hasher: RandomState,
+}
+
+/// Entries by the keyed hash of their signature segment. A bucket almost always holds one
+/// entry; it holds more only on a 64-bit hash collision.
+#[derive(Default)]
+struct Shard {
+    buckets: HashMap<u64, Vec<Entry>>,
+    len: usize,
+}
+
+struct Entry {
+    token: Box<str>,
+    verified: Arc<Verified>,
+    /// The entry is usable while `now < dies_at`.
+    dies_at: i64,
+}
+
+fn signature_segment(token: &str) -> &str {
+    token.rsplit('.').next().unwrap_or(token)
+}
+
+impl TokenCache {
+    pub(crate) fn new(capacity: usize) -> TokenCache {
+        let per_shard = capacity.div_ceil(SHARDS).max(1);
+        TokenCache {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            per_shard,
+            hasher: RandomState::new(),
+        }
+    }
+
+    fn locate(&self, token: &str) -> (MutexGuard<'_, Shard>, u64) {
+        let hash = self.hasher.hash_one(signature_segment(token).as_bytes());
+        let shard = &self.shards[(hash as usize) % SHARDS];
+        (shard.lock().unwrap_or_else(|e| e.into_inner()), hash)
+    }
+
+    pub(crate) fn get(&self, token: &str, now: i64) -> Option<Arc<Verified>> {
+        let (shard, hash) = self.locate(token);
+        let entry = shard
+            .buckets
+            .get(&hash)?
+            .iter()
+            .find(|e| &*e.token == token)?;
+        (now < entry.dies_at).then(|| Arc::clone(&entry.verified))
+    }
+
+    pub(crate) fn insert(&self, token: &str, verified: Arc<Verified>, dies_at: i64, now: i64) {
+        if dies_at <= now {
+            return;
+        }
+        let (mut shard, hash) = self.locate(token);
+        if shard.len >= self.per_shard {
+            shard.sweep(now);
+            if shard.len >= self.per_shard {
+                shard.evict_one();
+            }
+        }
+        let bucket = shard.buckets.entry(hash).or_default();
+        let before = bucket.len();
+        bucket.retain(|e| &*e.token != token);
+        let replaced = before - bucket.len();
+        bucket.push(Entry {
+            token: token.into(),
+            verified,
+            dies_at,
+        });
+        shard.len = shard.len + 1 - replaced;
+    }
+
+    pub(crate) fn clear(&self) {
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            shard.buckets.clear();
+            shard.len = 0;
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len)
+            .sum()
+    }
+}
+
+impl Shard {
+    fn sweep(&mut self, now: i64) {
+        self.buckets.retain(|_, bucket| {
+            bucket.retain(|e| now < e.dies_at);
+            !bucket.is_empty()
+        });
+        self.len = self.buckets.values().map(Vec::len).sum();
+    }
+
+    fn evict_one(&mut self) {
+        if let Some(&hash) = self.buckets.keys().next() {
+            if let Some(bucket) = self.buckets.remove(&hash) {
+                self.len -= bucket.len();
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! # Reverify backend SDK
+//!
+//! Verify session tokens offline and require a *recent* verification of the user's
+//! credentials (reverification, step-up authentication) before sensitive actions.
+//!
+//! ```no_run
+//! # async fn demo(token: &str) -> Result<(), Box<dyn std::error::Error>> {
+//! use reverify::{Verifier, STRICT};
+//!
+//! let verifier = Verifier::builder("https://auth.example.com")
+//!     .jwks_url("https://auth.example.com/.well-known/jwks.json")
+//!     .build()?;
+//! let session = verifier.verify(token).await?;   // 401 material on error
+//! session.require(&STRICT)?;                       // 403 + reverification body on error
+//! # Ok(()) }
+//! ```
+//!
+//! ## Map of the crate
+//!
+//! | module | what lives there |
+//! |---|---|
+//! | [`policy`] | [`Policy`], [`Level`], [`Preset`], the constants [`STRICT`] …; parsing and validation |
+//! | [`claims`] | [`SessionClaims`]: `iss sub sid iat nbf exp jti azp fva fvt auth_time amr acr` |
+//! | [`decision`] | `has`: the reference algorithm on `fva`, the same on exact ages from `fvt`; the divergences |
+//! | [`Verifier`] | signature (EdDSA, ES256, RS256; algorithm pinned by the key) and claim checks, token cache |
+//! | [`jwk`] | JWK / JWK Set types; the key set is static or fetched over HTTP (feature `fetch`) |
+//! | [`Session`] | a verified session: `has`, `require`, `seconds_remaining` |
+//! | [`ReverificationRequired`] | the 403 body and RFC 9470 `WWW-Authenticate` challenge; [`StepUpChallenge`] parses it |
+//! | [`Error`] | why a token was refused, with stable codes and statuses |
+//! | [`clock`] | the only place that reads the system clock; [`ManualClock`] for tests |
+//! | `axum` (feature `axum`) | extractors `Session`, `Reverified<Strict>`, layers, `IntoResponse` |
+//! | `testing` (feature `testing`) | `TestIssuer`: mint tokens with chosen factor ages, and a matching verifier |
+//!
+//! ## Features
+//!
+//! - `fetch` (default): fetch the JWKS over HTTP(S) with reqwest + rustls (ring provider).
+//! - `axum`: the axum 0.8 integration.
+//! - `testing`: token minting for your tests.
+
+pub mod claims;
+pub mod clock;
+pub mod decision;
+pub mod jwk;
+pub mod policy;
+
+mod cache;
+mod challenge;
+mod error;
+mod jwks;
+mod jwt;
+mod reverification;
+mod session;
+mod verifier;
+
+#[cfg(feature = "axum")]
+pub mod axum;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use challenge::{Challenge, INSUFFICIENT_USER_AUTHENTICATION, StepUpChallenge};
+pub use claims::{FactorAge, FactorClaim, SessionClaims};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::Error;
+pub use jwk::{Algorithm, Jwk, JwkSet};
+pub use policy::{LAX, Level, MODERATE, Policy, PolicyError, Preset, STRICT, STRICT_MFA};
+pub use reverification::{REVERIFICATION_ERROR_CODE, ReverificationRequired, ReverificationStatus};
+pub use session::Session;
+pub use verifier::{Verifier, VerifierBuilder};

@@ -1,0 +1,111 @@
+//! The reverification error: what a backend answers when a session is not fresh enough.
+//!
+//! ```text
+//! HTTP/1.1 403 Forbidden
+//! Content-Type: application/json
+//! WWW-Authenticate: Bearer error="insufficient_user_authentication", error_description="A second-factor verification within the last 10 minutes is required", max_age=600, acr_values="second_factor"
+//!
+//! {"clerk_error":{"type":"forbidden","reason":"reverification-error","metadata":{"reverification":"strict"}}}
+//! ```
+//!
+//! The body is the reference's (so existing client code recognises it); the header is the
+//! RFC 9470 step-up challenge, for non-browser clients. Unlike the reference we send
+//! `Content-Type: application/json`.
+
+use crate::challenge::StepUpChallenge;
+use crate::policy::Policy;
+
+/// The HTTP status of reverification errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReverificationStatus {
+    /// 403, as the reference answers (default).
+    #[default]
+    Forbidden,
+    /// 401, as RFC 9470 specifies for bearer-token APIs.
+    Unauthorized,
+}
+
+impl ReverificationStatus {
+    /// The numeric status.
+    pub fn code(self) -> u16 {
+        match self {
+            ReverificationStatus::Forbidden => 403,
+            ReverificationStatus::Unauthorized => 401,
+        }
+    }
+}
+
+/// The session does not satisfy a reverification policy: answer with
+/// [`status`](Self::status), [`body`](Self::body) and [`www_authenticate`](Self::www_authenticate).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("reverification required: {}", .policy.describe())]
+pub struct ReverificationRequired {
+    policy: Policy,
+    status: ReverificationStatus,
+}
+
+/// The stable machine code of the reverification error.
+pub const REVERIFICATION_ERROR_CODE: &str = "reverification-error";
+
+impl ReverificationRequired {
+    /// The error for `policy`, with status 403.
+    pub fn new(policy: Policy) -> Self {
+        ReverificationRequired {
+            policy,
+            status: ReverificationStatus::Forbidden,
+        }
+    }
+
+    /// The same error with another status.
+    pub fn with_status(mut self, status: ReverificationStatus) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// The policy that was not satisfied.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// 403 (default) or 401.
+    pub fn status(&self) -> u16 {
+        self.status.code()
+    }
+
+    /// The reference's JSON body, naming the policy.
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({
+            "clerk_error": {
+                "type": "forbidden",
+                "reason": REVERIFICATION_ERROR_CODE,
+                "metadata": { "reverification": self.policy.to_json() }
+            }
+        })
+    }
+
+    /// The RFC 9470 challenge for the `WWW-Authenticate` header.
+    pub fn www_authenticate(&self) -> String {
+        StepUpChallenge::for_policy(&self.policy).to_string()
+    }
+
+    /// Recognises the reverification error in a response body, as clients do:
+    /// `clerk_error.type == "forbidden" && clerk_error.reason == "reverification-error"`.
+    /// Returns the policy it names (`None` if the body is not that error). A missing or
+    /// unparseable policy defaults to `strict`, whose level (`second_factor`) is what
+    /// the reference's frontend assumes.
+    pub fn from_body(body: &[u8]) -> Option<ReverificationRequired> {
+        let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let error = value.get("clerk_error")?;
+        if error.get("type")?.as_str()? != "forbidden"
+            || error.get("reason")?.as_str()? != REVERIFICATION_ERROR_CODE
+        {
+            return None;
+        }
+        let policy = error
+            .get("metadata")
+            .and_then(|m| m.get("reverification"))
+            .and_then(|p| Policy::from_json(p).ok())
+            .unwrap_or(crate::policy::STRICT);
+        Some(ReverificationRequired::new(policy))
+    }
+}

@@ -1,0 +1,327 @@
+//! Test your protected routes without an auth server (feature `testing`).
+//!
+//! [`TestIssuer`] holds an Ed25519 key, a matching JWK set, a [`ManualClock`], and mints
+//! tokens with the factor ages you choose. Its [`verifier`](TestIssuer::verifier) trusts
+//! exactly those tokens and reads that clock, so a test can make a session stale by moving
+//! time instead of sleeping.
+//!
+//! ```
+//! use std::time::Duration;
+//! use reverify::testing::TestIssuer;
+//! use reverify::STRICT;
+//!
+//! # tokio_test_block_on(async {
+//! let issuer = TestIssuer::new();
+//! let verifier = issuer.verifier();
+//!
+//! let fresh = issuer.token().second_factor_age(Duration::from_secs(60)).sign();
+//! assert!(verifier.verify(&fresh).await.unwrap().has(&STRICT));
+//!
+//! let stale = issuer.token().second_factor_age(Duration::from_secs(600)).sign();
+//! assert!(!verifier.verify(&stale).await.unwrap().has(&STRICT));
+//! # });
+//! # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #     let mut f = std::pin::pin!(f);
+//! #     match f.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+//! #         std::task::Poll::Ready(v) => v,
+//! #         std::task::Poll::Pending => unreachable!("static keys never wait"),
+//! #     }
+//! # }
+//! ```
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::{Signer, SigningKey};
+use ring::rand::{SecureRandom, SystemRandom};
+
+use crate::claims::SessionClaims;
+use crate::clock::ManualClock;
+use crate::jwk::{Jwk, JwkSet};
+use crate::verifier::{Verifier, VerifierBuilder};
+
+/// The issuer name [`TestIssuer::new`] uses.
+pub const TEST_ISSUER: &str = "https://reverify.test";
+
+/// The instant a [`TestIssuer`]'s clock starts at: 2027-01-15T08:00:00Z.
+pub const TEST_EPOCH: i64 = 1_800_000_000;
+
+/// A signing key, its JWK set, a manual clock, and a token factory.
+pub struct TestIssuer {
+    issuer: String,
+    kid: String,
+    key: SigningKey,
+    clock: ManualClock,
+}
+
+impl std::fmt::Debug for TestIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestIssuer")
+            .field("issuer", &self.issuer)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for TestIssuer {
+    fn default() -> Self {
+        TestIssuer::new()
+    }
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    // The system RNG only fails on platforms without one, where no test can run anyway.
+    if SystemRandom::new().fill(&mut bytes).is_err() {
+        panic!("no system random number generator");
+    }
+    bytes
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl TestIssuer {
+    /// A fresh key for [`TEST_ISSUER`], with the clock at [`TEST_EPOCH`].
+    pub fn new() -> Self {
+        TestIssuer::with_issuer(TEST_ISSUER)
+    }
+
+    /// A fresh key for another issuer name.
+    pub fn with_issuer(issuer: impl Into<String>) -> Self {
+        let key = SigningKey::from_bytes(&random_bytes::<32>());
+        let kid = format!("test-{}", hex(&key.verifying_key().as_bytes()[..8]));
+        TestIssuer {
+            issuer: issuer.into(),
+            kid,
+            key,
+            clock: ManualClock::new(TEST_EPOCH),
+        }
+    }
+
+    /// The issuer name.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The key id in the JWK set and in token headers.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The clock shared by this issuer and its verifiers.
+    pub fn clock(&self) -> &ManualClock {
+        &self.clock
+    }
+
+    /// The clock's current time.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// The public key set.
+    pub fn jwks(&self) -> JwkSet {
+        JwkSet {
+            keys: vec![Jwk::ed25519(&self.kid, self.key.verifying_key().as_bytes())],
+        }
+    }
+
+    /// A verifier builder preset with this issuer, its keys and its clock.
+    pub fn verifier_builder(&self) -> VerifierBuilder {
+        Verifier::builder(&self.issuer)
+            .jwks(self.jwks())
+            .clock(self.clock.clone())
+    }
+
+    /// A verifier that trusts this issuer's tokens and reads its clock.
+    pub fn verifier(&self) -> Verifier {
+        match self.verifier_builder().build() {
+            Ok(v) => v,
+            Err(e) => panic!("the test key set is always valid: {e}"),
+        }
+    }
+
+    /// Starts a token: user `user_test`, session `sess_test`, password verified just now,
+    /// no second factor, valid for 60 s from now.
+    pub fn token(&self) -> TokenBuilder<'_> {
+        TokenBuilder {
+            issuer: self,
+            sub: "user_test".into(),
+            sid: Some("sess_test".into()),
+            first: Factor::VerifiedAgo(Duration::ZERO),
+            second: Factor::NotEnabled,
+            fva_only: false,
+            lifetime: Duration::from_secs(60),
+            issued_ago: Duration::ZERO,
+            azp: None,
+        }
+    }
+
+    /// Signs arbitrary claims with this issuer's key and `kid`.
+    pub fn sign_claims(&self, claims: &SessionClaims) -> String {
+        let header = serde_json::json!({ "alg": "EdDSA", "typ": "JWT", "kid": self.kid });
+        self.sign_json(&header, &serde_json::to_value(claims).unwrap_or_default())
+    }
+
+    /// Signs any header and payload with this issuer's Ed25519 key — for attack tests
+    /// (a header lying about `alg`, a foreign `kid`, …).
+    pub fn sign_json(&self, header: &serde_json::Value, payload: &serde_json::Value) -> String {
+        let signing_input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(payload.to_string())
+        );
+        let signature = self.key.sign(signing_input.as_bytes());
+        format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(signature.to_bytes())
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Factor {
+    NotEnabled,
+    /// Enabled but not verified in this session.
+    Unverified,
+    VerifiedAgo(Duration),
+}
+
+/// Builds one token; see [`TestIssuer::token`].
+#[must_use]
+#[derive(Debug)]
+pub struct TokenBuilder<'a> {
+    issuer: &'a TestIssuer,
+    sub: String,
+    sid: Option<String>,
+    first: Factor,
+    second: Factor,
+    fva_only: bool,
+    lifetime: Duration,
+    issued_ago: Duration,
+    azp: Option<String>,
+}
+
+impl TokenBuilder<'_> {
+    /// The user id (`sub`).
+    pub fn user(mut self, sub: impl Into<String>) -> Self {
+        self.sub = sub.into();
+        self
+    }
+
+    /// The session id (`sid`).
+    pub fn session(mut self, sid: impl Into<String>) -> Self {
+        self.sid = Some(sid.into());
+        self
+    }
+
+    /// The first factor was verified this long ago.
+    pub fn first_factor_age(mut self, age: Duration) -> Self {
+        self.first = Factor::VerifiedAgo(age);
+        self
+    }
+
+    /// The user has a second factor, verified this long ago.
+    pub fn second_factor_age(mut self, age: Duration) -> Self {
+        self.second = Factor::VerifiedAgo(age);
+        self
+    }
+
+    /// The user has a second factor but has not verified it in this session.
+    pub fn second_factor_unverified(mut self) -> Self {
+        self.second = Factor::Unverified;
+        self
+    }
+
+    /// The user has no second factor (the default).
+    pub fn no_second_factor(mut self) -> Self {
+        self.second = Factor::NotEnabled;
+        self
+    }
+
+    /// No first factor verified in this session either (`fva: [-1, -1]`).
+    pub fn no_factors(mut self) -> Self {
+        self.first = Factor::NotEnabled;
+        self.second = Factor::NotEnabled;
+        self
+    }
+
+    /// Emit only Clerk's `fva` (minutes at mint time), not `fvt`: the token looks like a
+    /// Clerk token, and an unverified second factor is reported as `-1`, as Clerk does.
+    pub fn fva_only(mut self) -> Self {
+        self.fva_only = true;
+        self
+    }
+
+    /// How long the token is valid from its `iat` (default 60 s).
+    pub fn lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = lifetime;
+        self
+    }
+
+    /// The token was minted this long ago (its `iat`, `nbf` and factor ages shift with it).
+    pub fn issued_ago(mut self, ago: Duration) -> Self {
+        self.issued_ago = ago;
+        self
+    }
+
+    /// The authorized party (`azp`).
+    pub fn azp(mut self, azp: impl Into<String>) -> Self {
+        self.azp = Some(azp.into());
+        self
+    }
+
+    /// The claims this builder would sign.
+    pub fn claims(&self) -> SessionClaims {
+        let now = self.issuer.now();
+        let iat = now - self.issued_ago.as_secs() as i64;
+        // Verification times are absolute; ages are relative to the clock, not to `iat`.
+        let time = |f: Factor| match f {
+            Factor::NotEnabled => -1,
+            Factor::Unverified => 0,
+            Factor::VerifiedAgo(age) => now - age.as_secs() as i64,
+        };
+        // `fva` is computed at mint time, in whole minutes, as the reference does.
+        let minutes = |f: Factor| match f {
+            Factor::NotEnabled => -1,
+            Factor::Unverified if self.fva_only => -1,
+            Factor::Unverified => iat / 60,
+            Factor::VerifiedAgo(_) => (iat - time(f)).max(0) / 60,
+        };
+        let mut amr = Vec::new();
+        if matches!(self.first, Factor::VerifiedAgo(_)) {
+            amr.push("pwd".to_owned());
+        }
+        if matches!(self.second, Factor::VerifiedAgo(_)) {
+            amr.extend(["otp".to_owned(), "mfa".to_owned()]);
+        }
+        SessionClaims {
+            iss: self.issuer.issuer.clone(),
+            sub: self.sub.clone(),
+            sid: self.sid.clone(),
+            iat,
+            nbf: Some(iat),
+            exp: iat + self.lifetime.as_secs() as i64,
+            jti: Some(hex(&random_bytes::<12>())),
+            azp: self.azp.clone(),
+            fva: Some(serde_json::json!([
+                minutes(self.first),
+                minutes(self.second)
+            ])),
+            fvt: (!self.fva_only).then(|| serde_json::json!([time(self.first), time(self.second)])),
+            auth_time: match self.first {
+                Factor::VerifiedAgo(age) => Some(now - age.as_secs() as i64),
+                _ => None,
+            },
+            amr,
+            acr: None,
+        }
+    }
+
+    /// Mints the token.
+    pub fn sign(self) -> String {
+        self.issuer.sign_claims(&self.claims())
+    }
+}

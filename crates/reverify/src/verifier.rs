@@ -1,0 +1,321 @@
+//! Offline verification of session tokens against a JWK set.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cache::TokenCache;
+use crate::claims::SessionClaims;
+use crate::clock::{Clock, SystemClock};
+use crate::error::Error;
+use crate::jwk::{JwkSet, KeySet};
+use crate::jwks::KeySource;
+use crate::jwt::Compact;
+use crate::reverification::ReverificationStatus;
+use crate::session::{Session, Verified};
+
+/// Verifies session tokens: signature against the issuer's keys (the algorithm pinned by
+/// the key), then `iss`, `exp`, `nbf`, `iat` and `azp`. Cheap to clone (an `Arc`).
+///
+/// ```
+/// # async fn demo(token: &str) -> Result<(), reverify::Error> {
+/// use reverify::{Verifier, STRICT};
+///
+/// let verifier = Verifier::builder("https://auth.example.com")
+///     .jwks_url("https://auth.example.com/.well-known/jwks.json")
+///     .build()?;
+/// let session = verifier.verify(token).await?;
+/// if !session.has(&STRICT) {
+///     // answer with session.require(&STRICT).unwrap_err(): 403 + the reverification body
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    issuer: String,
+    authorized_parties: Vec<String>,
+    leeway: i64,
+    keys: KeySource,
+    cache: Option<TokenCache>,
+    clock: Arc<dyn Clock>,
+    status: ReverificationStatus,
+    cookie_name: String,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("issuer", &self.inner.issuer)
+            .field("authorized_parties", &self.inner.authorized_parties)
+            .field("leeway", &self.inner.leeway)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    /// Starts configuring a verifier for tokens whose `iss` is exactly `issuer`.
+    pub fn builder(issuer: impl Into<String>) -> VerifierBuilder {
+        VerifierBuilder {
+            issuer: issuer.into(),
+            source: None,
+            leeway: Duration::from_secs(5),
+            authorized_parties: Vec::new(),
+            cache_capacity: 10_000,
+            clock: Arc::new(SystemClock),
+            status: ReverificationStatus::Forbidden,
+            cookie_name: "__session".into(),
+            jwks_ttl: Duration::from_secs(3600),
+            jwks_refetch_floor: Duration::from_secs(30),
+            http_timeout: Duration::from_secs(5),
+            #[cfg(feature = "fetch")]
+            http_client: None,
+        }
+    }
+
+    /// Verifies `token` at the clock's current time.
+    pub async fn verify(&self, token: &str) -> Result<Session, Error> {
+        self.verify_at(token, self.inner.clock.now()).await
+    }
+
+    /// Verifies `token` as of `now` (unix seconds).
+    pub async fn verify_at(&self, token: &str, now: i64) -> Result<Session, Error> {
+        let inner = &*self.inner;
+        if token.is_empty() {
+            return Err(Error::TokenMissing);
+        }
+        if let Some(cache) = &inner.cache {
+            if let Some(verified) = cache.get(token, now) {
+                return Ok(Session::new(verified, now, inner.status));
+            }
+        }
+        let compact = Compact::parse(token)?;
+        let keys = inner
+            .keys
+            .keys_for(&compact.kid, now, || {
+                if let Some(cache) = &inner.cache {
+                    cache.clear();
+                }
+            })
+            .await?;
+        let key = keys.get(&compact.kid).ok_or(Error::UnknownKey)?;
+        if key.algorithm() != compact.alg {
+            return Err(Error::AlgorithmMismatch);
+        }
+        if !key.verify(compact.signing_input.as_bytes(), compact.signature()) {
+            return Err(Error::InvalidSignature);
+        }
+        let payload = compact.payload()?;
+        let claims: SessionClaims = serde_json::from_slice(&payload).map_err(|e| {
+            if e.is_data() {
+                Error::InvalidClaims
+            } else {
+                Error::TokenMalformed
+            }
+        })?;
+        self.check_claims(&claims, now)?;
+        let dies_at = claims.exp.saturating_add(inner.leeway);
+        let verified = Arc::new(Verified {
+            claims,
+            payload: payload.into_boxed_slice(),
+        });
+        if let Some(cache) = &inner.cache {
+            cache.insert(token, Arc::clone(&verified), dies_at, now);
+        }
+        Ok(Session::new(verified, now, inner.status))
+    }
+
+    fn check_claims(&self, claims: &SessionClaims, now: i64) -> Result<(), Error> {
+        let inner = &*self.inner;
+        if claims.iss != inner.issuer {
+            return Err(Error::WrongIssuer);
+        }
+        if claims.sub.is_empty() {
+            return Err(Error::InvalidClaims);
+        }
+        if now >= claims.exp.saturating_add(inner.leeway) {
+            return Err(Error::Expired);
+        }
+        let not_before = claims.nbf.unwrap_or(i64::MIN).max(claims.iat);
+        if now.saturating_add(inner.leeway) < not_before {
+            return Err(Error::NotYetValid);
+        }
+        if let Some(azp) = &claims.azp {
+            if !inner.authorized_parties.is_empty() && !inner.authorized_parties.contains(azp) {
+                return Err(Error::UnauthorizedParty);
+            }
+        }
+        Ok(())
+    }
+
+    /// The clock this verifier reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// The status reverification errors produced through this verifier carry.
+    pub fn reverification_status(&self) -> ReverificationStatus {
+        self.inner.status
+    }
+
+    /// The name of the cookie that carries the session token (default `__session`).
+    pub fn cookie_name(&self) -> &str {
+        &self.inner.cookie_name
+    }
+
+    /// How many verified tokens the cache holds right now (for metrics).
+    pub fn cached_tokens(&self) -> usize {
+        self.inner.cache.as_ref().map_or(0, TokenCache::len)
+    }
+
+    /// The issuer tokens must name.
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+}
+
+enum SourceSpec {
+    Static(JwkSet),
+    #[cfg(feature = "fetch")]
+    Url(String),
+}
+
+/// Configures a [`Verifier`]; see [`Verifier::builder`].
+#[must_use]
+pub struct VerifierBuilder {
+    issuer: String,
+    source: Option<SourceSpec>,
+    leeway: Duration,
+    authorized_parties: Vec<String>,
+    cache_capacity: usize,
+    clock: Arc<dyn Clock>,
+    status: ReverificationStatus,
+    cookie_name: String,
+    jwks_ttl: Duration,
+    jwks_refetch_floor: Duration,
+    http_timeout: Duration,
+    #[cfg(feature = "fetch")]
+    http_client: Option<reqwest::Client>,
+}
+
+impl VerifierBuilder {
+    /// Verify against this fixed key set (every key in it must be usable).
+    pub fn jwks(mut self, set: JwkSet) -> Self {
+        self.source = Some(SourceSpec::Static(set));
+        self
+    }
+
+    /// Fetch the key set from this URL (cached; refetched on an unknown `kid`).
+    #[cfg(feature = "fetch")]
+    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
+        self.source = Some(SourceSpec::Url(url.into()));
+        self
+    }
+
+    /// Use this HTTP client for JWKS fetches (proxies, custom roots, …).
+    #[cfg(feature = "fetch")]
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// How long a fetched key set is used before it is fetched again (default 1 hour).
+    pub fn jwks_ttl(mut self, ttl: Duration) -> Self {
+        self.jwks_ttl = ttl;
+        self
+    }
+
+    /// The least time between two fetches caused by unknown `kid`s (default 30 s).
+    pub fn jwks_refetch_floor(mut self, floor: Duration) -> Self {
+        self.jwks_refetch_floor = floor;
+        self
+    }
+
+    /// Timeout of one JWKS fetch (default 5 s).
+    pub fn http_timeout(mut self, timeout: Duration) -> Self {
+        self.http_timeout = timeout;
+        self
+    }
+
+    /// Allowed clock skew for `exp`, `nbf` and `iat` (default 5 s).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Accept only tokens whose `azp` (when present) is one of these origins.
+    pub fn authorized_parties<I, S>(mut self, parties: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.authorized_parties = parties.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// How many verified tokens to remember (default 10,000; 0 disables the cache).
+    pub fn cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache_capacity = capacity;
+        self
+    }
+
+    /// Read time from this clock (tests pass a [`crate::ManualClock`]).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Answer reverification failures with 403 (default, as the reference) or 401 (strict
+    /// RFC 9470 for bearer APIs).
+    pub fn reverification_status(mut self, status: ReverificationStatus) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// The cookie that carries the token (default `__session`).
+    pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.cookie_name = name.into();
+        self
+    }
+
+    /// Builds the verifier. Fails when no key source was given or a static set is unusable.
+    pub fn build(self) -> Result<Verifier, Error> {
+        if self.issuer.is_empty() {
+            return Err(Error::Config("the issuer must not be empty".into()));
+        }
+        let keys = match self.source {
+            None => {
+                return Err(Error::Config(
+                    "no key set: call jwks() or jwks_url()".into(),
+                ));
+            }
+            Some(SourceSpec::Static(set)) => {
+                KeySource::Static(Arc::new(KeySet::from_jwks_strict(&set)?))
+            }
+            #[cfg(feature = "fetch")]
+            Some(SourceSpec::Url(url)) => KeySource::Remote(crate::jwks::remote::RemoteKeys::new(
+                url,
+                self.http_client,
+                self.jwks_ttl,
+                self.jwks_refetch_floor,
+                self.http_timeout,
+            )?),
+        };
+        #[cfg(not(feature = "fetch"))]
+        let _ = (self.jwks_ttl, self.jwks_refetch_floor, self.http_timeout);
+        Ok(Verifier {
+            inner: Arc::new(Inner {
+                issuer: self.issuer,
+                authorized_parties: self.authorized_parties,
+                leeway: self.leeway.as_secs() as i64,
+                keys,
+                cache: (self.cache_capacity > 0).then(|| TokenCache::new(self.cache_capacity)),
+                clock: self.clock,
+                status: self.status,
+                cookie_name: self.cookie_name,
+            }),
+        })
+    }
+}

@@ -1,0 +1,10 @@
+//! The integration tests of the `reverify` SDK: one binary, one module per area.
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+mod axum_routes;
+mod challenge;
+mod decision;
+mod jwks_fetch;
+mod policy;
+mod support;
+mod tokens;
