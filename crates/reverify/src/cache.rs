@@ -31,6 +31,8 @@ pub(crate) struct TokenCache {
 struct Shard {
     buckets: HashMap<u64, Vec<Entry>>,
     len: usize,
+    /// No entry dies before this instant: sweeping earlier would find nothing.
+    earliest_death: i64,
 }
 
 struct Entry {
@@ -76,7 +78,11 @@ impl TokenCache {
         }
         let (mut shard, hash) = self.locate(token);
         if shard.len >= self.per_shard {
-            shard.sweep(now);
+            // A sweep walks the whole shard, so only do it when something has died;
+            // that is at most once per second per shard, however busy the cache is.
+            if now >= shard.earliest_death {
+                shard.sweep(now);
+            }
             if shard.len >= self.per_shard {
                 shard.evict_one();
             }
@@ -91,6 +97,11 @@ impl TokenCache {
             dies_at,
         });
         shard.len = shard.len + 1 - replaced;
+        shard.earliest_death = if shard.len == 1 {
+            dies_at
+        } else {
+            shard.earliest_death.min(dies_at)
+        };
     }
 
     pub(crate) fn clear(&self) {
@@ -98,6 +109,7 @@ impl TokenCache {
             let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
             shard.buckets.clear();
             shard.len = 0;
+            shard.earliest_death = i64::MAX;
         }
     }
 
@@ -116,6 +128,13 @@ impl Shard {
             !bucket.is_empty()
         });
         self.len = self.buckets.values().map(Vec::len).sum();
+        self.earliest_death = self
+            .buckets
+            .values()
+            .flatten()
+            .map(|e| e.dies_at)
+            .min()
+            .unwrap_or(i64::MAX);
     }
 
     fn evict_one(&mut self) {

@@ -2,6 +2,7 @@
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 mod axum_routes;
+mod cache;
 mod challenge;
 mod decision;
 mod jwks_fetch;
