@@ -18,10 +18,17 @@ async fn a_repeated_token_is_cached_once() {
 #[tokio::test]
 async fn the_cache_is_bounded() {
     let issuer = TestIssuer::new();
-    let verifier = issuer.verifier_builder().cache_capacity(32).build().unwrap();
+    let verifier = issuer
+        .verifier_builder()
+        .cache_capacity(32)
+        .build()
+        .unwrap();
     for i in 0..500 {
         let token = issuer.token().user(format!("user_{i}")).sign();
-        assert_eq!(verifier.verify(&token).await.unwrap().user_id(), format!("user_{i}"));
+        assert_eq!(
+            verifier.verify(&token).await.unwrap().user_id(),
+            format!("user_{i}")
+        );
     }
     let cached = verifier.cached_tokens();
     assert!(cached <= 32 && cached > 0, "{cached} cached");
@@ -30,8 +37,14 @@ async fn the_cache_is_bounded() {
 #[tokio::test]
 async fn expired_entries_make_room_for_new_ones() {
     let issuer = TestIssuer::new();
-    let verifier = issuer.verifier_builder().cache_capacity(16).build().unwrap();
-    let old: Vec<String> = (0..64).map(|i| issuer.token().user(format!("old_{i}")).sign()).collect();
+    let verifier = issuer
+        .verifier_builder()
+        .cache_capacity(16)
+        .build()
+        .unwrap();
+    let old: Vec<String> = (0..64)
+        .map(|i| issuer.token().user(format!("old_{i}")).sign())
+        .collect();
     for token in &old {
         verifier.verify(token).await.unwrap();
     }
@@ -40,7 +53,10 @@ async fn expired_entries_make_room_for_new_ones() {
     verifier.verify(&new).await.unwrap();
     // The old ones are expired whether or not their entries were swept yet.
     for token in &old {
-        assert_eq!(verifier.verify(token).await.unwrap_err(), reverify::Error::Expired);
+        assert_eq!(
+            verifier.verify(token).await.unwrap_err(),
+            reverify::Error::Expired
+        );
     }
     assert!(verifier.cached_tokens() <= 16);
 }

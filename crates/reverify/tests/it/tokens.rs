@@ -413,3 +413,28 @@ async fn the_reverification_error_names_the_policy_and_status() {
         401
     );
 }
+
+#[tokio::test]
+async fn accepts_a_clerk_shaped_rs256_token_and_decides_on_fva() {
+    // Header and payload as Clerk mints them: extra header and payload members, only `fva`.
+    let keys = Keys::new();
+    let verifier = keys.verifier();
+    let now = keys.ed.now();
+    let clerk_header =
+        json!({"alg": "RS256", "cat": "cl_B7d4PD111AAA", "kid": RSA_KID, "typ": "JWT"});
+    let payload = |fva: serde_json::Value| {
+        json!({
+            "azp": "https://app.example.com", "exp": now + 60, "fea": "o:feature", "fva": fva,
+            "iat": now, "iss": keys.ed.issuer(), "nbf": now - 10, "o": {"id": "org_1", "rol": "admin"},
+            "pla": "u:free", "sid": "sess_2abc", "sts": "active", "sub": "user_2xyz", "v": 2
+        })
+    };
+    let fresh = keys.sign_rs256(&clerk_header, &payload(json!([12, 4])));
+    let session = verifier.verify(&fresh).await.unwrap();
+    assert_eq!(session.user_id(), "user_2xyz");
+    assert_eq!(session.session_id(), Some("sess_2abc"));
+    assert!(session.has(&STRICT));
+    assert!(!session.has(&reverify::STRICT_MFA));
+    let stale = keys.sign_rs256(&clerk_header, &payload(json!([12, 10])));
+    assert!(!verifier.verify(&stale).await.unwrap().has(&STRICT));
+}
