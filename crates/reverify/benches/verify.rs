@@ -54,6 +54,17 @@ fn split(token: &str) -> (Vec<u8>, Vec<u8>) {
     )
 }
 
+/// The issuer's public key as ed25519-dalek holds it, for the bare baseline.
+fn dalek_key(issuer: &TestIssuer) -> ed25519_dalek::VerifyingKey {
+    let jwk = &issuer.jwks().keys[0];
+    let x: [u8; 32] = URL_SAFE_NO_PAD
+        .decode(jwk.x.as_ref().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    ed25519_dalek::VerifyingKey::from_bytes(&x).unwrap()
+}
+
 /// A realistic Reverify token: password and TOTP verified, azp, amr, ids.
 fn mint(issuer: &TestIssuer, i: usize) -> String {
     issuer
@@ -70,13 +81,7 @@ fn eddsa(c: &mut Criterion) {
     let issuer = TestIssuer::new();
     let pool: Vec<String> = (0..4096).map(|i| mint(&issuer, i)).collect();
     let split_pool: Vec<(Vec<u8>, Vec<u8>)> = pool.iter().take(4096).map(|t| split(t)).collect();
-    let jwk = &issuer.jwks().keys[0];
-    let x: [u8; 32] = URL_SAFE_NO_PAD
-        .decode(jwk.x.as_ref().unwrap())
-        .unwrap()
-        .try_into()
-        .unwrap();
-    let dalek_key = ed25519_dalek::VerifyingKey::from_bytes(&x).unwrap();
+    let dalek_key = dalek_key(&issuer);
     let now = issuer.now();
 
     let mut g = c.benchmark_group("eddsa");
@@ -255,13 +260,7 @@ fn interleaved_ratio() {
     let issuer = TestIssuer::new();
     let now = issuer.now();
     let verifier = issuer.verifier();
-    let jwk = &issuer.jwks().keys[0];
-    let x: [u8; 32] = URL_SAFE_NO_PAD
-        .decode(jwk.x.as_ref().unwrap())
-        .unwrap()
-        .try_into()
-        .unwrap();
-    let key = ed25519_dalek::VerifyingKey::from_bytes(&x).unwrap();
+    let key = dalek_key(&issuer);
     let tokens: Vec<String> = (0..20_000).map(|i| mint(&issuer, i)).collect();
     let split: Vec<(Vec<u8>, Vec<u8>)> = tokens.iter().map(|t| split(t)).collect();
     let (mut bare, mut full) = (Vec::new(), Vec::new());
