@@ -1,0 +1,345 @@
+//! Configuration: one documented struct, read from a TOML file and `REVERIFY_*`
+//! environment variables (`REVERIFY_<SECTION>_<KEY>`, e.g. `REVERIFY_DATABASE_URL`), the
+//! environment winning. Every key, its default and its meaning are listed in
+//! `docs/configuration.md`; a test keeps that page and [`Config::default`] in agreement.
+//!
+//! Options that weaken security are named so (`insecure_...`, `danger_...`).
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// HTTP listener and public identity.
+    pub server: ServerConfig,
+    /// Where state lives.
+    pub database: DatabaseConfig,
+    /// Session lifetimes and cookies.
+    pub sessions: SessionConfig,
+    /// Password policy and hashing cost.
+    pub passwords: PasswordConfig,
+    /// Email delivery of one-time codes.
+    pub email: EmailConfig,
+    /// The admin API.
+    pub admin: AdminConfig,
+    /// Signing keys.
+    pub keys: KeyConfig,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The public URL of the auth server: the `iss` of its tokens, the base of its JWKS URL.
+    pub public_url: String,
+    /// Browser origins allowed to call the API cross-origin (CORS, with credentials).
+    pub allowed_origins: Vec<String>,
+    /// Take the client IP from `X-Forwarded-For` (only behind a proxy you control).
+    pub trust_proxy_headers: bool,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: "http://localhost:8080".into(),
+            allowed_origins: Vec::new(),
+            trust_proxy_headers: false,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://reverify.sqlite` (created on first start) or `postgres://user@host/db`.
+    pub url: String,
+    /// Connections in the pool (PostgreSQL; SQLite uses one writer and this many readers).
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: "sqlite://reverify.sqlite".into(),
+            max_connections: 8,
+        }
+    }
+}
+
+/// `[sessions]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    /// A session not used for this long ends (NIST 800-63B-4 AAL2: 1 hour).
+    pub idle_timeout_secs: i64,
+    /// A session ends this long after sign-in, however active (AAL2: 24 hours).
+    pub absolute_lifetime_secs: i64,
+    /// Lifetime of session tokens (JWTs).
+    pub token_lifetime_secs: i64,
+    /// Name of the opaque, HttpOnly session cookie.
+    pub cookie_name: String,
+    /// Omit the `Secure` flag on cookies, for plain-HTTP development only.
+    pub insecure_cookies: bool,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            idle_timeout_secs: 3600,
+            absolute_lifetime_secs: 86_400,
+            token_lifetime_secs: 60,
+            cookie_name: "reverify_session".into(),
+            insecure_cookies: false,
+        }
+    }
+}
+
+/// `[passwords]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordConfig {
+    /// Shortest accepted password, in characters (NIST: at least 8).
+    pub min_length: usize,
+    /// Longest accepted password, in bytes (hashing cost is bounded anyway).
+    pub max_length: usize,
+    /// Argon2id memory cost in KiB (OWASP: 19 MiB).
+    pub argon2_memory_kib: u32,
+    /// Argon2id iterations (OWASP: 2).
+    pub argon2_iterations: u32,
+    /// Argon2id lanes.
+    pub argon2_parallelism: u32,
+    /// Password hashes computed at once; 0 = one per CPU core.
+    pub max_concurrent_hashes: usize,
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        PasswordConfig {
+            min_length: 8,
+            max_length: 256,
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            max_concurrent_hashes: 0,
+        }
+    }
+}
+
+/// How emails leave the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailMode {
+    /// Deliver over SMTP.
+    Smtp,
+    /// Development: do not send; log codes and keep them in the dev outbox.
+    Dev,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpSecurity {
+    /// Implicit TLS (port 465).
+    Tls,
+    /// STARTTLS, required (port 587).
+    Starttls,
+    /// Plain text: only for a relay on localhost or in tests.
+    InsecurePlaintext,
+}
+
+/// `[email]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailConfig {
+    /// `smtp` or `dev`.
+    pub mode: EmailMode,
+    /// Also keep every sent message in the dev outbox (shown at `/v1/dev/outbox`), even in
+    /// `smtp` mode. Never enable in production: it exposes one-time codes.
+    pub danger_dev_outbox: bool,
+    /// The `From` address.
+    pub from: String,
+    /// SMTP host.
+    pub smtp_host: String,
+    /// SMTP port.
+    pub smtp_port: u16,
+    /// `tls`, `starttls` or `insecure_plaintext`.
+    pub smtp_security: SmtpSecurity,
+    /// SMTP user name (empty: no authentication).
+    pub smtp_username: String,
+    /// SMTP password.
+    pub smtp_password: String,
+    /// How long an emailed code is valid, in seconds.
+    pub code_ttl_secs: i64,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        EmailConfig {
+            mode: EmailMode::Dev,
+            danger_dev_outbox: false,
+            from: "Reverify <no-reply@localhost>".into(),
+            smtp_host: "localhost".into(),
+            smtp_port: 587,
+            smtp_security: SmtpSecurity::Starttls,
+            smtp_username: String::new(),
+            smtp_password: String::new(),
+            code_ttl_secs: 600,
+        }
+    }
+}
+
+/// `[admin]`
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Secret key for the admin API (`Authorization: Bearer <key>`). Empty: admin API off.
+    pub secret_key: String,
+}
+
+/// `[keys]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeyConfig {
+    /// A new key is published in the JWKS this long before it starts signing.
+    pub publish_ahead_secs: i64,
+}
+
+impl Default for KeyConfig {
+    fn default() -> Self {
+        KeyConfig {
+            publish_ahead_secs: 600,
+        }
+    }
+}
+
+/// A configuration problem, with the key it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML or a value is invalid.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Environment variables that are not configuration keys.
+const NOT_KEYS: &[&str] = &["REVERIFY_CONFIG", "REVERIFY_LOG", "REVERIFY_LOG_FORMAT"];
+
+impl Config {
+    /// Reads `path` (if given) and overlays `REVERIFY_*` variables from `env`.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let text = match path {
+            Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                path: p.display().to_string(),
+                source,
+            })?,
+            None => String::new(),
+        };
+        let mut table: toml::Table =
+            toml::from_str(&text).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        // The defaults tell each key's type, so that `REVERIFY_EMAIL_SMTP_PASSWORD=123456`
+        // stays a string and a typo in a variable name is an error, not a silent no-op.
+        let defaults = toml::Table::try_from(Config::default())
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        for (name, value) in env {
+            if !name.starts_with("REVERIFY_") || NOT_KEYS.contains(&name.as_str()) {
+                continue;
+            }
+            let lower = name["REVERIFY_".len()..].to_ascii_lowercase();
+            let unknown = || ConfigError::Invalid(format!("unknown configuration variable {name}"));
+            let (section, key) = lower.split_once('_').ok_or_else(unknown)?;
+            let default = defaults
+                .get(section)
+                .and_then(|s| s.as_table())
+                .and_then(|s| s.get(key))
+                .ok_or_else(unknown)?;
+            let typed = env_value(default, &value)
+                .ok_or_else(|| ConfigError::Invalid(format!("{name}: cannot read {value:?}")))?;
+            let entry = table
+                .entry(section.to_owned())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let toml::Value::Table(section_table) = entry else {
+                return Err(ConfigError::Invalid(format!("[{section}] is not a table")));
+            };
+            section_table.insert(key.to_owned(), typed);
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that types cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        if !(self.database.url.starts_with("sqlite:") || self.database.url.starts_with("postgres"))
+        {
+            return bad("database.url must start with sqlite: or postgres://");
+        }
+        if self.sessions.token_lifetime_secs < 5 || self.sessions.token_lifetime_secs > 3600 {
+            return bad("sessions.token_lifetime_secs must be between 5 and 3600");
+        }
+        if self.sessions.idle_timeout_secs <= 0 || self.sessions.absolute_lifetime_secs <= 0 {
+            return bad("session lifetimes must be positive");
+        }
+        if self.passwords.min_length < 8 {
+            return bad("passwords.min_length must be at least 8");
+        }
+        if self.email.code_ttl_secs < 60 {
+            return bad("email.code_ttl_secs must be at least 60");
+        }
+        if !self.server.public_url.starts_with("http://") && !self.server.public_url.starts_with("https://") {
+            return bad("server.public_url must be an http(s) URL");
+        }
+        Ok(())
+    }
+
+    /// The issuer (`iss`) of session tokens: the public URL without a trailing slash.
+    pub fn issuer(&self) -> String {
+        self.server.public_url.trim_end_matches('/').to_owned()
+    }
+}
+
+/// Reads an environment value as the type of the key's default.
+fn env_value(default: &toml::Value, raw: &str) -> Option<toml::Value> {
+    Some(match default {
+        toml::Value::String(_) => toml::Value::String(raw.to_owned()),
+        toml::Value::Integer(_) => toml::Value::Integer(raw.trim().parse().ok()?),
+        toml::Value::Float(_) => toml::Value::Float(raw.trim().parse().ok()?),
+        toml::Value::Boolean(_) => toml::Value::Boolean(match raw.trim() {
+            "true" | "1" | "yes" | "on" => true,
+            "false" | "0" | "no" | "off" => false,
+            _ => return None,
+        }),
+        // Lists: comma-separated.
+        toml::Value::Array(_) => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_owned()))
+                .collect(),
+        ),
+        _ => return None,
+    })
+}

@@ -1,0 +1,7 @@
+//! # Reverify auth server
+//!
+//! WIP
+#![allow(missing_docs)]
+
+pub mod config;
+pub mod store;

@@ -1,0 +1,125 @@
+//! Sign-up and sign-in attempts, stored so that any instance can continue them.
+
+use sqlx::{Any, Transaction};
+
+use super::{Store, StoreError};
+
+/// What a flow is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowKind {
+    /// Sign-up confirmed by an emailed code.
+    SignUp,
+    /// Sign-in with an emailed code.
+    SignInCode,
+}
+
+impl FlowKind {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowKind::SignUp => "sign_up",
+            FlowKind::SignInCode => "sign_in_code",
+        }
+    }
+}
+
+/// A flow as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Flow {
+    /// `flow_…`
+    pub id: String,
+    /// `sign_up` or `sign_in_code`.
+    pub kind: String,
+    /// The email the code was sent to (lowercased).
+    pub email: String,
+    /// For sign-in: the user, when the email belongs to one.
+    pub user_id: Option<String>,
+    /// For sign-up: the chosen password, already hashed.
+    pub password_hash: Option<String>,
+    /// SHA-256 of the emailed code; `None` when no code could be sent (unknown email).
+    pub code_hash: Option<String>,
+    /// Wrong codes tried so far.
+    pub attempts: i64,
+    /// Creation time.
+    pub created_at: i64,
+    /// The code and the flow die at this time.
+    pub expires_at: i64,
+    /// Set once the flow succeeded; it can never be used again.
+    pub completed_at: Option<i64>,
+}
+
+const COLUMNS: &str = "id, kind, email, user_id, password_hash, code_hash, attempts, created_at, expires_at, completed_at";
+
+impl Store {
+    /// Stores a new flow.
+    pub async fn insert_flow(&self, flow: &Flow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO flows (id, kind, email, user_id, password_hash, code_hash, attempts, created_at, expires_at, completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&flow.id)
+        .bind(&flow.kind)
+        .bind(&flow.email)
+        .bind(&flow.user_id)
+        .bind(&flow.password_hash)
+        .bind(&flow.code_hash)
+        .bind(flow.attempts)
+        .bind(flow.created_at)
+        .bind(flow.expires_at)
+        .bind(flow.completed_at)
+        .execute(self.pool())
+        .await
+        .map_err(StoreError::from_insert)?;
+        Ok(())
+    }
+
+    /// The flow with this id, locked for the rest of `tx` (so two attempts cannot both use it).
+    pub(crate) async fn flow_for_update(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: &str,
+    ) -> Result<Option<Flow>, StoreError> {
+        let lock = match self.backend() {
+            super::Backend::Postgres => " FOR UPDATE",
+            super::Backend::Sqlite => "", // BEGIN IMMEDIATE already holds the write lock
+        };
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM flows WHERE id = $1{lock}"));
+        Ok(sqlx::query_as(sql).bind(id).fetch_optional(&mut **tx).await?)
+    }
+
+    /// The flow with this id.
+    pub async fn flow_by_id(&self, id: &str) -> Result<Option<Flow>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM flows WHERE id = $1"));
+        Ok(sqlx::query_as(sql).bind(id).fetch_optional(self.pool()).await?)
+    }
+
+    /// Marks a flow used on its own; false if it was already used or does not exist.
+    pub async fn try_complete_flow(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let done = Store::complete_flow(&mut tx, id, now).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    /// Counts a wrong code (committed even when the attempt fails).
+    pub async fn count_flow_attempt(&self, id: &str) -> Result<i64, StoreError> {
+        let row: (i64,) = sqlx::query_as("UPDATE flows SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts")
+            .bind(id)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.0)
+    }
+
+    /// Marks a flow used, inside the transaction that acts on it.
+    pub(crate) async fn complete_flow(
+        tx: &mut Transaction<'static, Any>,
+        id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE flows SET completed_at = $1 WHERE id = $2 AND completed_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

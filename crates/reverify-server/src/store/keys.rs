@@ -1,0 +1,85 @@
+//! Signing keys. All instances share them through the database.
+
+use super::{Store, StoreError};
+
+/// A signing key as stored (the private key is PKCS#8, base64url).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredKey {
+    /// Key id, in the JWKS and token headers.
+    pub kid: String,
+    /// `EdDSA`.
+    pub alg: String,
+    /// PKCS#8 v2 private key, base64url.
+    pub private_key: String,
+    /// Raw public key, base64url.
+    pub public_key: String,
+    /// Creation time.
+    pub created_at: i64,
+    /// Signs from this time (published earlier).
+    pub signs_from: i64,
+    /// Stops signing at this time (set when a newer key takes over).
+    pub signs_until: Option<i64>,
+    /// Leaves the JWKS at this time (after its last tokens expired).
+    pub published_until: Option<i64>,
+}
+
+const COLUMNS: &str = "kid, alg, private_key, public_key, created_at, signs_from, signs_until, published_until";
+
+impl Store {
+    /// Every key still published at `now`, oldest first.
+    pub async fn published_keys(&self, now: i64) -> Result<Vec<StoredKey>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM signing_keys WHERE published_until IS NULL OR published_until > $1 ORDER BY signs_from, kid"
+        ));
+        Ok(sqlx::query_as(sql).bind(now).fetch_all(self.pool()).await?)
+    }
+
+    /// Adds `new` and, in the same transaction, ends the signing period of every key that
+    /// signs past `new.signs_from` (they stay published until `retire_published_at`).
+    pub async fn rotate_in_key(&self, new: &StoredKey, retire_published_at: i64) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query("UPDATE signing_keys SET signs_until = $1, published_until = $2 WHERE signs_until IS NULL OR signs_until > $1")
+            .bind(new.signs_from)
+            .bind(retire_published_at)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, private_key, public_key, created_at, signs_from, signs_until, published_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&new.kid)
+        .bind(&new.alg)
+        .bind(&new.private_key)
+        .bind(&new.public_key)
+        .bind(new.created_at)
+        .bind(new.signs_from)
+        .bind(new.signs_until)
+        .bind(new.published_until)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from_insert)?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Inserts the very first key unless one exists (safe when instances start together).
+    pub async fn insert_first_key(&self, key: &StoredKey) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let existing: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM signing_keys").fetch_one(&mut *tx).await?;
+        if existing.0 > 0 {
+            return Ok(false);
+        }
+        let done = sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, private_key, public_key, created_at, signs_from, signs_until, published_until) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL) ON CONFLICT (kid) DO NOTHING",
+        )
+        .bind(&key.kid)
+        .bind(&key.alg)
+        .bind(&key.private_key)
+        .bind(&key.public_key)
+        .bind(key.created_at)
+        .bind(key.signs_from)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

@@ -1,0 +1,81 @@
+//! Users.
+
+use sqlx::{Any, Transaction};
+
+use super::{Store, StoreError};
+
+/// A user account.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct User {
+    /// `user_…`
+    pub id: String,
+    /// Lowercased email address.
+    pub email: String,
+    /// Argon2id PHC string; `None` for accounts without a password.
+    pub password_hash: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, email, password_hash, created_at, updated_at";
+
+impl Store {
+    /// Creates a user inside a transaction; `Conflict` if the email is taken.
+    pub(crate) async fn insert_user(
+        tx: &mut Transaction<'static, Any>,
+        user: &User,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO users (id, email, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&user.id)
+        .bind(&user.email)
+        .bind(&user.password_hash)
+        .bind(user.created_at)
+        .bind(user.updated_at)
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::from_insert)?;
+        Ok(())
+    }
+
+    /// Creates a user on its own (admin API, CLI).
+    pub async fn create_user(&self, user: &User) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        Store::insert_user(&mut tx, user).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The user with this (lowercased) email.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM users WHERE email = $1"));
+        Ok(sqlx::query_as(sql).bind(email).fetch_optional(self.pool()).await?)
+    }
+
+    /// The user with this id.
+    pub async fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM users WHERE id = $1"));
+        Ok(sqlx::query_as(sql).bind(id).fetch_optional(self.pool()).await?)
+    }
+
+    /// Users ordered by creation, `limit` from `offset`.
+    pub async fn list_users(&self, limit: i64, offset: i64) -> Result<Vec<User>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM users ORDER BY created_at, id LIMIT $1 OFFSET $2"
+        ));
+        Ok(sqlx::query_as(sql).bind(limit).bind(offset).fetch_all(self.pool()).await?)
+    }
+
+    /// Deletes a user and (by cascade) their sessions; false if there was none.
+    pub async fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        // Explicit, so that it does not depend on SQLite's foreign_keys pragma.
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+        let done = sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

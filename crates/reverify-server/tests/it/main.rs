@@ -1,0 +1,6 @@
+//! The integration tests of the auth server: one binary, one module per area.
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+mod config;
+mod store;
+mod support;
