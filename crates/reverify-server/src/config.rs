@@ -309,7 +309,9 @@ impl Config {
         if self.email.code_ttl_secs < 60 {
             return bad("email.code_ttl_secs must be at least 60");
         }
-        if !self.server.public_url.starts_with("http://") && !self.server.public_url.starts_with("https://") {
+        if !self.server.public_url.starts_with("http://")
+            && !self.server.public_url.starts_with("https://")
+        {
             return bad("server.public_url must be an http(s) URL");
         }
         Ok(())

@@ -1,7 +1,147 @@
 //! # Reverify auth server
 //!
-//! WIP
-#![allow(missing_docs)]
+//! Accounts, sessions, short-lived session tokens and their JWKS, on embedded SQLite or on
+//! PostgreSQL; as an axum router to mount in your app ([`router`]) or as the `reverify`
+//! binary ([`run`]).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use reverify_server::{AppState, config::Config, router};
+//!
+//! let state = AppState::new(Config::default()).await?;   // sqlite://reverify.sqlite
+//! let app = axum::Router::new().nest("/auth", router(state));
+//! # Ok(()) }
+//! ```
+//!
+//! ## Map of the crate
+//!
+//! | module | what lives there |
+//! |---|---|
+//! | [`config`] | the documented configuration struct; TOML + `REVERIFY_*` environment |
+//! | [`store`] | storage on SQLite and PostgreSQL through one portable code path; migrations |
+//! | [`state`] | [`AppState`]: store, keys, password hasher, mailer, clock |
+//! | [`keys`] | Ed25519 signing keys in the database, JWKS, rotation |
+//! | [`session`] | establishing sessions, the session cookie, minting session tokens |
+//! | [`password`] | Argon2id off the executor, bounded |
+//! | [`email`] | SMTP delivery and the dev outbox |
+//! | `routes/` | one file per HTTP resource: sign-ups, sign-ins, sessions, JWKS, dev outbox |
+//! | [`error`] | [`ApiError`]: one enum, stable codes, one `IntoResponse` |
 
 pub mod config;
+pub mod email;
+pub mod error;
+pub mod keys;
+pub mod password;
+pub mod session;
+pub mod state;
 pub mod store;
+pub mod validate;
+
+mod routes;
+mod secrets;
+mod web;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, Request, header};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+pub use state::AppState;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(Clone, Copy)]
+struct MakeId;
+
+impl MakeRequestId for MakeId {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&secrets::new_id("req"))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// The auth server's routes with their middleware: request ids, tracing, body limit,
+/// CORS for `server.allowed_origins`, JSON 404/405.
+pub fn router(state: AppState) -> Router {
+    let config = &state.config.server;
+    let origins: Vec<HeaderValue> = config
+        .allowed_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+        .max_age(Duration::from_secs(600));
+    let max_body = config.max_body_bytes;
+    routes::routes()
+        .fallback(|| async { ApiError::NotFound("route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::bad_request("method_not_allowed", "this method is not allowed here")
+        })
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(cors)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeId))
+        .with_state(state)
+}
+
+/// Serves the auth server until Ctrl-C or SIGTERM.
+pub async fn run(config: config::Config) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let listen = config.server.listen;
+    let state = AppState::new(config).await?;
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    tracing::info!(addr = %listener.local_addr()?, issuer = %state.issuer, "reverify listening");
+    serve(listener, state).await
+}
+
+/// Serves on an already bound listener (tests bind `127.0.0.1:0`).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

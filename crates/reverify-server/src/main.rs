@@ -1,1 +1,166 @@
-fn main() {}
+//! The `reverify` binary: a thin CLI over the `reverify_server` library.
+//!
+//! ```text
+//! reverify serve                    # run the server (config: --config FILE, REVERIFY_* env)
+//! reverify migrate                  # apply database migrations and exit
+//! reverify users list|create|delete # manage users
+//! reverify keys rotate              # publish a new signing key
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use reverify::Clock as _;
+use reverify_server::config::Config;
+use reverify_server::store::{Store, User};
+
+#[derive(Parser)]
+#[command(name = "reverify", version, about = "The Reverify auth server")]
+struct Cli {
+    /// TOML configuration file (also REVERIFY_CONFIG).
+    #[arg(long, global = true, env = "REVERIFY_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Manage users.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Manage signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// List users.
+    List {
+        /// How many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Create a user with a password (read from REVERIFY_NEW_PASSWORD or stdin).
+    Create {
+        /// Email address.
+        #[arg(long)]
+        email: String,
+    },
+    /// Delete a user and their sessions.
+    Delete {
+        /// User id.
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Publish a new signing key; it signs after `keys.publish_ahead_secs`.
+    Rotate,
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("REVERIFY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = std::env::var("REVERIFY_LOG_FORMAT").is_ok_and(|f| f == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn run(cli: Cli) -> Result<(), BoxError> {
+    let config = Config::load(cli.config.as_deref(), std::env::vars())?;
+    let now = reverify::SystemClock.now();
+    match cli.command {
+        Command::Serve => reverify_server::run(config).await,
+        Command::Migrate => {
+            let store = Store::connect(&config.database.url, 2).await?;
+            let applied = store.migrate().await?;
+            tracing::info!(applied, "migrations done");
+            Ok(())
+        }
+        Command::Users { command } => {
+            let state = reverify_server::AppState::new(config).await?;
+            match command {
+                UsersCommand::List { limit } => {
+                    for u in state.store.list_users(limit, 0).await? {
+                        write_line(&format!("{}\t{}\t{}", u.id, u.email, u.created_at));
+                    }
+                }
+                UsersCommand::Create { email } => {
+                    let email = reverify_server::validate::email(&email)?;
+                    let password = match std::env::var("REVERIFY_NEW_PASSWORD") {
+                        Ok(p) => p,
+                        Err(_) => {
+                            let mut line = String::new();
+                            std::io::stdin().read_line(&mut line)?;
+                            line.trim_end_matches(['\r', '\n']).to_owned()
+                        }
+                    };
+                    reverify_server::validate::new_password(&password, &state.config.passwords)?;
+                    let hash = state.passwords.hash(&password).await?;
+                    let user = User::new(email, Some(hash), now);
+                    state.store.create_user(&user).await?;
+                    write_line(&user.id);
+                }
+                UsersCommand::Delete { id } => {
+                    if !state.store.delete_user(&id).await? {
+                        return Err(format!("no user {id}").into());
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => {
+            let state = reverify_server::AppState::new(config).await?;
+            let kid = state
+                .keys
+                .rotate(
+                    now,
+                    state.config.keys.publish_ahead_secs,
+                    state.config.sessions.token_lifetime_secs,
+                )
+                .await?;
+            write_line(&kid);
+            Ok(())
+        }
+    }
+}
+
+#[allow(clippy::print_stdout)]
+fn write_line(s: &str) {
+    println!("{s}");
+}

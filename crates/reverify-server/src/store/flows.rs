@@ -83,13 +83,19 @@ impl Store {
             super::Backend::Sqlite => "", // BEGIN IMMEDIATE already holds the write lock
         };
         let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM flows WHERE id = $1{lock}"));
-        Ok(sqlx::query_as(sql).bind(id).fetch_optional(&mut **tx).await?)
+        Ok(sqlx::query_as(sql)
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?)
     }
 
     /// The flow with this id.
     pub async fn flow_by_id(&self, id: &str) -> Result<Option<Flow>, StoreError> {
         let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM flows WHERE id = $1"));
-        Ok(sqlx::query_as(sql).bind(id).fetch_optional(self.pool()).await?)
+        Ok(sqlx::query_as(sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     /// Marks a flow used on its own; false if it was already used or does not exist.
@@ -102,10 +108,12 @@ impl Store {
 
     /// Counts a wrong code (committed even when the attempt fails).
     pub async fn count_flow_attempt(&self, id: &str) -> Result<i64, StoreError> {
-        let row: (i64,) = sqlx::query_as("UPDATE flows SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts")
-            .bind(id)
-            .fetch_one(self.pool())
-            .await?;
+        let row: (i64,) = sqlx::query_as(
+            "UPDATE flows SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts",
+        )
+        .bind(id)
+        .fetch_one(self.pool())
+        .await?;
         Ok(row.0)
     }
 
@@ -115,11 +123,13 @@ impl Store {
         id: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE flows SET completed_at = $1 WHERE id = $2 AND completed_at IS NULL")
-            .bind(now)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE flows SET completed_at = $1 WHERE id = $2 AND completed_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 }

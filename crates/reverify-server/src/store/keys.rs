@@ -23,7 +23,8 @@ pub struct StoredKey {
     pub published_until: Option<i64>,
 }
 
-const COLUMNS: &str = "kid, alg, private_key, public_key, created_at, signs_from, signs_until, published_until";
+const COLUMNS: &str =
+    "kid, alg, private_key, public_key, created_at, signs_from, signs_until, published_until";
 
 impl Store {
     /// Every key still published at `now`, oldest first.
@@ -36,7 +37,11 @@ impl Store {
 
     /// Adds `new` and, in the same transaction, ends the signing period of every key that
     /// signs past `new.signs_from` (they stay published until `retire_published_at`).
-    pub async fn rotate_in_key(&self, new: &StoredKey, retire_published_at: i64) -> Result<(), StoreError> {
+    pub async fn rotate_in_key(
+        &self,
+        new: &StoredKey,
+        retire_published_at: i64,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         sqlx::query("UPDATE signing_keys SET signs_until = $1, published_until = $2 WHERE signs_until IS NULL OR signs_until > $1")
             .bind(new.signs_from)
@@ -64,7 +69,9 @@ impl Store {
     /// Inserts the very first key unless one exists (safe when instances start together).
     pub async fn insert_first_key(&self, key: &StoredKey) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
-        let existing: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM signing_keys").fetch_one(&mut *tx).await?;
+        let existing: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM signing_keys")
+            .fetch_one(&mut *tx)
+            .await?;
         if existing.0 > 0 {
             return Ok(false);
         }

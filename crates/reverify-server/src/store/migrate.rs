@@ -5,7 +5,8 @@
 use super::{Store, StoreError};
 
 /// `(version, name, sql)`, in order. Never edit a released migration: add one.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "init", include_str!("../../migrations/0001_init.sql"))];
 
 pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {
     sqlx::query(
@@ -37,7 +38,9 @@ pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {
             continue;
         }
         for statement in split_statements(sql) {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&mut *tx).await?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         tracing::info!(version, name, "applied migration");

@@ -141,7 +141,9 @@ impl Store {
     /// Runs one SQL statement as is (administration and tests: `CREATE DATABASE`, …).
     #[doc(hidden)]
     pub async fn exec_raw(&self, sql: &str) -> Result<(), StoreError> {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&self.pool).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -36,7 +36,11 @@ impl Store {
     }
 
     /// The newest messages, optionally only those to `recipient`.
-    pub async fn outbox(&self, recipient: Option<&str>, limit: i64) -> Result<Vec<OutboxMessage>, StoreError> {
+    pub async fn outbox(
+        &self,
+        recipient: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
         let rows = match recipient {
             Some(r) => {
                 sqlx::query_as("SELECT id, recipient, subject, body, code, created_at FROM dev_outbox WHERE recipient = $1 ORDER BY created_at DESC, id DESC LIMIT $2")

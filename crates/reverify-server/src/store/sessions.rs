@@ -85,15 +85,26 @@ impl Store {
     }
 
     /// The session whose cookie secret hashes to `secret_hash`.
-    pub async fn session_by_secret_hash(&self, secret_hash: &str) -> Result<Option<SessionRow>, StoreError> {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM sessions WHERE secret_hash = $1"));
-        Ok(sqlx::query_as(sql).bind(secret_hash).fetch_optional(self.pool()).await?)
+    pub async fn session_by_secret_hash(
+        &self,
+        secret_hash: &str,
+    ) -> Result<Option<SessionRow>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM sessions WHERE secret_hash = $1"
+        ));
+        Ok(sqlx::query_as(sql)
+            .bind(secret_hash)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     /// The session with this id.
     pub async fn session_by_id(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
         let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM sessions WHERE id = $1"));
-        Ok(sqlx::query_as(sql).bind(id).fetch_optional(self.pool()).await?)
+        Ok(sqlx::query_as(sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     /// A user's sessions that have not ended, newest first.
@@ -101,12 +112,20 @@ impl Store {
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM sessions WHERE user_id = $1 AND ended_at IS NULL ORDER BY created_at DESC, id"
         ));
-        Ok(sqlx::query_as(sql).bind(user_id).fetch_all(self.pool()).await?)
+        Ok(sqlx::query_as(sql)
+            .bind(user_id)
+            .fetch_all(self.pool())
+            .await?)
     }
 
     /// Records use of a session, but only if the stored time is older than `now - granularity`:
     /// refreshing does not write on every call.
-    pub async fn touch_session(&self, id: &str, now: i64, granularity: i64) -> Result<(), StoreError> {
+    pub async fn touch_session(
+        &self,
+        id: &str,
+        now: i64,
+        granularity: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE sessions SET last_active_at = $1 WHERE id = $2 AND last_active_at < $3 AND ended_at IS NULL")
             .bind(now)
             .bind(id)
@@ -118,12 +137,14 @@ impl Store {
 
     /// Ends a session; false if it was already ended or does not exist.
     pub async fn end_session(&self, id: &str, now: i64, reason: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL")
-            .bind(now)
-            .bind(reason)
-            .bind(id)
-            .execute(self.pool())
-            .await?;
+        let done = sqlx::query(
+            "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -21,6 +21,19 @@ pub struct User {
 
 const COLUMNS: &str = "id, email, password_hash, created_at, updated_at";
 
+impl User {
+    /// A new user with a fresh id.
+    pub fn new(email: String, password_hash: Option<String>, now: i64) -> User {
+        User {
+            id: crate::secrets::new_id("user"),
+            email,
+            password_hash,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 impl Store {
     /// Creates a user inside a transaction; `Conflict` if the email is taken.
     pub(crate) async fn insert_user(
@@ -52,13 +65,19 @@ impl Store {
     /// The user with this (lowercased) email.
     pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
         let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM users WHERE email = $1"));
-        Ok(sqlx::query_as(sql).bind(email).fetch_optional(self.pool()).await?)
+        Ok(sqlx::query_as(sql)
+            .bind(email)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     /// The user with this id.
     pub async fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
         let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM users WHERE id = $1"));
-        Ok(sqlx::query_as(sql).bind(id).fetch_optional(self.pool()).await?)
+        Ok(sqlx::query_as(sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     /// Users ordered by creation, `limit` from `offset`.
@@ -66,15 +85,25 @@ impl Store {
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM users ORDER BY created_at, id LIMIT $1 OFFSET $2"
         ));
-        Ok(sqlx::query_as(sql).bind(limit).bind(offset).fetch_all(self.pool()).await?)
+        Ok(sqlx::query_as(sql)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(self.pool())
+            .await?)
     }
 
     /// Deletes a user and (by cascade) their sessions; false if there was none.
     pub async fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
         // Explicit, so that it does not depend on SQLite's foreign_keys pragma.
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
-        let done = sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }

@@ -3,7 +3,10 @@
 use reverify_server::config::{Config, EmailMode};
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 #[test]
@@ -35,7 +38,10 @@ fn toml_then_environment() {
             ("REVERIFY_DATABASE_URL", "postgres://db/reverify"),
             ("REVERIFY_EMAIL_SMTP_PASSWORD", "123456"),
             ("REVERIFY_SESSIONS_INSECURE_COOKIES", "true"),
-            ("REVERIFY_SERVER_ALLOWED_ORIGINS", "https://a.example, https://b.example"),
+            (
+                "REVERIFY_SERVER_ALLOWED_ORIGINS",
+                "https://a.example, https://b.example",
+            ),
             ("REVERIFY_LOG", "debug"),
             ("HOME", "/somewhere"),
         ]),
@@ -47,7 +53,10 @@ fn toml_then_environment() {
     assert_eq!(c.database.url, "postgres://db/reverify");
     assert_eq!(c.email.smtp_password, "123456", "stays a string");
     assert!(c.sessions.insecure_cookies);
-    assert_eq!(c.server.allowed_origins, ["https://a.example", "https://b.example"]);
+    assert_eq!(
+        c.server.allowed_origins,
+        ["https://a.example", "https://b.example"]
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -68,7 +77,10 @@ fn mistakes_are_errors_not_silently_ignored() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("bad.toml");
     std::fs::write(&path, "[sessions]\ntoken_lifetme_secs = 30\n").unwrap();
-    assert!(Config::load(Some(&path), env(&[])).is_err(), "typo in a TOML key");
+    assert!(
+        Config::load(Some(&path), env(&[])).is_err(),
+        "typo in a TOML key"
+    );
     assert!(Config::load(Some(&dir.join("missing.toml")), env(&[])).is_err());
     std::fs::remove_dir_all(dir).unwrap();
 }

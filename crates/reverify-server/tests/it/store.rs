@@ -1,11 +1,19 @@
 //! The storage suite: every test runs against SQLite and (when reachable) PostgreSQL.
 
-use reverify_server::store::{Flow, FlowKind, OutboxMessage, SessionRow, Store, StoreError, StoredKey, User};
+use reverify_server::store::{
+    Flow, FlowKind, OutboxMessage, SessionRow, Store, StoreError, StoredKey, User,
+};
 
 use crate::support::TestDb;
 
 fn user(id: &str, email: &str) -> User {
-    User { id: id.into(), email: email.into(), password_hash: Some("$argon2id$x".into()), created_at: 100, updated_at: 100 }
+    User {
+        id: id.into(),
+        email: email.into(),
+        password_hash: Some("$argon2id$x".into()),
+        created_at: 100,
+        updated_at: 100,
+    }
 }
 
 fn session(id: &str, user_id: &str, secret_hash: &str) -> SessionRow {
@@ -40,7 +48,11 @@ where
 #[tokio::test]
 async fn migrations_are_idempotent_and_safe_to_race() {
     for db in TestDb::all().await {
-        assert_eq!(db.store.migrate().await.unwrap(), 0, "already applied at open");
+        assert_eq!(
+            db.store.migrate().await.unwrap(),
+            0,
+            "already applied at open"
+        );
         let (a, b) = tokio::join!(Store::open(&db.url, 2), Store::open(&db.url, 2));
         a.unwrap();
         b.unwrap();
@@ -51,14 +63,43 @@ async fn migrations_are_idempotent_and_safe_to_race() {
 #[tokio::test]
 async fn users_are_unique_by_email_and_deletion_cascades() {
     each_backend(|store| async move {
-        store.create_user(&user("user_a", "a@example.com")).await.unwrap();
+        store
+            .create_user(&user("user_a", "a@example.com"))
+            .await
+            .unwrap();
         let dup = store.create_user(&user("user_b", "a@example.com")).await;
         assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
-        assert_eq!(store.user_by_email("a@example.com").await.unwrap().unwrap().id, "user_a");
-        assert_eq!(store.user_by_id("user_a").await.unwrap().unwrap().email, "a@example.com");
-        assert!(store.user_by_email("b@example.com").await.unwrap().is_none());
-        store.create_user(&user("user_c", "c@example.com")).await.unwrap();
-        let listed: Vec<String> = store.list_users(10, 0).await.unwrap().into_iter().map(|u| u.id).collect();
+        assert_eq!(
+            store
+                .user_by_email("a@example.com")
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+            "user_a"
+        );
+        assert_eq!(
+            store.user_by_id("user_a").await.unwrap().unwrap().email,
+            "a@example.com"
+        );
+        assert!(
+            store
+                .user_by_email("b@example.com")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        store
+            .create_user(&user("user_c", "c@example.com"))
+            .await
+            .unwrap();
+        let listed: Vec<String> = store
+            .list_users(10, 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.id)
+            .collect();
         assert_eq!(listed, ["user_a", "user_c"]);
         assert_eq!(store.list_users(10, 1).await.unwrap().len(), 1);
 
@@ -67,7 +108,10 @@ async fn users_are_unique_by_email_and_deletion_cascades() {
         insert_session(&store, &tx_session).await;
         assert!(store.delete_user("user_a").await.unwrap());
         assert!(!store.delete_user("user_a").await.unwrap());
-        assert!(store.session_by_id("sess_1").await.unwrap().is_none(), "sessions go with the user");
+        assert!(
+            store.session_by_id("sess_1").await.unwrap().is_none(),
+            "sessions go with the user"
+        );
     })
     .await;
 }
@@ -79,29 +123,80 @@ async fn insert_session(store: &Store, s: &SessionRow) {
 #[tokio::test]
 async fn sessions_touch_coarsely_end_once_and_factor_times_only_move_forward() {
     each_backend(|store| async move {
-        store.create_user(&user("user_a", "a@example.com")).await.unwrap();
+        store
+            .create_user(&user("user_a", "a@example.com"))
+            .await
+            .unwrap();
         insert_session(&store, &session("sess_1", "user_a", "h1")).await;
         insert_session(&store, &session("sess_2", "user_a", "h2")).await;
-        let dup_secret = store.create_session(&session("sess_3", "user_a", "h1")).await;
+        let dup_secret = store
+            .create_session(&session("sess_3", "user_a", "h1"))
+            .await;
         assert!(matches!(dup_secret, Err(StoreError::Conflict(_))));
 
-        assert_eq!(store.session_by_secret_hash("h1").await.unwrap().unwrap().id, "sess_1");
+        assert_eq!(
+            store
+                .session_by_secret_hash("h1")
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+            "sess_1"
+        );
         store.touch_session("sess_1", 1030, 60).await.unwrap();
-        assert_eq!(store.session_by_id("sess_1").await.unwrap().unwrap().last_active_at, 1000, "too recent to write");
+        assert_eq!(
+            store
+                .session_by_id("sess_1")
+                .await
+                .unwrap()
+                .unwrap()
+                .last_active_at,
+            1000,
+            "too recent to write"
+        );
         store.touch_session("sess_1", 1061, 60).await.unwrap();
-        assert_eq!(store.session_by_id("sess_1").await.unwrap().unwrap().last_active_at, 1061);
+        assert_eq!(
+            store
+                .session_by_id("sess_1")
+                .await
+                .unwrap()
+                .unwrap()
+                .last_active_at,
+            1061
+        );
 
-        store.record_factors("sess_1", None, Some(2000), "pwd otp mfa").await.unwrap();
-        store.record_factors("sess_1", Some(1500), Some(1900), "pwd otp mfa").await.unwrap();
+        store
+            .record_factors("sess_1", None, Some(2000), "pwd otp mfa")
+            .await
+            .unwrap();
+        store
+            .record_factors("sess_1", Some(1500), Some(1900), "pwd otp mfa")
+            .await
+            .unwrap();
         let s = store.session_by_id("sess_1").await.unwrap().unwrap();
-        assert_eq!((s.first_factor_at, s.second_factor_at, s.amr.as_str()), (Some(1500), Some(2000), "pwd otp mfa"));
+        assert_eq!(
+            (s.first_factor_at, s.second_factor_at, s.amr.as_str()),
+            (Some(1500), Some(2000), "pwd otp mfa")
+        );
 
         assert!(store.end_session("sess_2", 1100, "sign_out").await.unwrap());
-        assert!(!store.end_session("sess_2", 1200, "revoked").await.unwrap(), "ends once");
+        assert!(
+            !store.end_session("sess_2", 1200, "revoked").await.unwrap(),
+            "ends once"
+        );
         let ended = store.session_by_id("sess_2").await.unwrap().unwrap();
-        assert_eq!((ended.ended_at, ended.end_reason.as_deref()), (Some(1100), Some("sign_out")));
+        assert_eq!(
+            (ended.ended_at, ended.end_reason.as_deref()),
+            (Some(1100), Some("sign_out"))
+        );
         assert!(!ended.is_active(1101, 3600));
-        let open: Vec<String> = store.open_sessions_of("user_a").await.unwrap().into_iter().map(|s| s.id).collect();
+        let open: Vec<String> = store
+            .open_sessions_of("user_a")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
         assert_eq!(open, ["sess_1"]);
     })
     .await;
@@ -111,16 +206,36 @@ async fn sessions_touch_coarsely_end_once_and_factor_times_only_move_forward() {
 async fn signing_keys_rotate_with_overlap() {
     each_backend(|store| async move {
         let key = |kid: &str, from: i64| StoredKey {
-            kid: kid.into(), alg: "EdDSA".into(), private_key: "p".into(), public_key: "x".into(),
-            created_at: from, signs_from: from, signs_until: None, published_until: None,
+            kid: kid.into(),
+            alg: "EdDSA".into(),
+            private_key: "p".into(),
+            public_key: "x".into(),
+            created_at: from,
+            signs_from: from,
+            signs_until: None,
+            published_until: None,
         };
         assert!(store.insert_first_key(&key("k1", 100)).await.unwrap());
-        assert!(!store.insert_first_key(&key("k0", 100)).await.unwrap(), "only one first key");
-        store.rotate_in_key(&key("k2", 700), 700 + 120).await.unwrap();
+        assert!(
+            !store.insert_first_key(&key("k0", 100)).await.unwrap(),
+            "only one first key"
+        );
+        store
+            .rotate_in_key(&key("k2", 700), 700 + 120)
+            .await
+            .unwrap();
         let keys = store.published_keys(650).await.unwrap();
-        assert_eq!(keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(), ["k1", "k2"], "published ahead");
+        assert_eq!(
+            keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
+            ["k1", "k2"],
+            "published ahead"
+        );
         assert_eq!(keys[0].signs_until, Some(700));
-        assert_eq!(store.published_keys(820).await.unwrap().len(), 1, "old key gone after its tokens");
+        assert_eq!(
+            store.published_keys(820).await.unwrap().len(),
+            1,
+            "old key gone after its tokens"
+        );
     })
     .await;
 }
@@ -129,15 +244,25 @@ async fn signing_keys_rotate_with_overlap() {
 async fn flows_count_attempts_and_complete_once() {
     each_backend(|store| async move {
         let flow = Flow {
-            id: "flow_1".into(), kind: FlowKind::SignUp.as_str().into(), email: "a@example.com".into(),
-            user_id: None, password_hash: Some("h".into()), code_hash: Some("c".into()), attempts: 0,
-            created_at: 10, expires_at: 610, completed_at: None,
+            id: "flow_1".into(),
+            kind: FlowKind::SignUp.as_str().into(),
+            email: "a@example.com".into(),
+            user_id: None,
+            password_hash: Some("h".into()),
+            code_hash: Some("c".into()),
+            attempts: 0,
+            created_at: 10,
+            expires_at: 610,
+            completed_at: None,
         };
         store.insert_flow(&flow).await.unwrap();
         assert_eq!(store.count_flow_attempt("flow_1").await.unwrap(), 1);
         assert_eq!(store.count_flow_attempt("flow_1").await.unwrap(), 2);
         assert!(store.try_complete_flow("flow_1", 20).await.unwrap());
-        assert!(!store.try_complete_flow("flow_1", 21).await.unwrap(), "a flow completes once");
+        assert!(
+            !store.try_complete_flow("flow_1", 21).await.unwrap(),
+            "a flow completes once"
+        );
         assert!(!store.try_complete_flow("flow_none", 21).await.unwrap());
         let f = store.flow_by_id("flow_1").await.unwrap().unwrap();
         assert_eq!((f.attempts, f.completed_at), (2, Some(20)));
@@ -149,12 +274,25 @@ async fn flows_count_attempts_and_complete_once() {
 async fn the_dev_outbox_lists_newest_first() {
     each_backend(|store| async move {
         for (i, to) in ["a@x.test", "b@x.test", "a@x.test"].iter().enumerate() {
-            store.push_outbox(&OutboxMessage {
-                id: format!("m{i}"), recipient: to.to_string(), subject: "s".into(), body: "b".into(),
-                code: Some(format!("00000{i}")), created_at: i as i64,
-            }).await.unwrap();
+            store
+                .push_outbox(&OutboxMessage {
+                    id: format!("m{i}"),
+                    recipient: to.to_string(),
+                    subject: "s".into(),
+                    body: "b".into(),
+                    code: Some(format!("00000{i}")),
+                    created_at: i as i64,
+                })
+                .await
+                .unwrap();
         }
-        let a: Vec<String> = store.outbox(Some("a@x.test"), 10).await.unwrap().into_iter().map(|m| m.id).collect();
+        let a: Vec<String> = store
+            .outbox(Some("a@x.test"), 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
         assert_eq!(a, ["m2", "m0"]);
         assert_eq!(store.outbox(None, 2).await.unwrap().len(), 2);
     })

@@ -29,7 +29,12 @@ impl TestDb {
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite://{}", dir.join("reverify.sqlite").display());
         let store = Store::open(&url, 4).await.unwrap();
-        TestDb { url, store, name: String::new(), sqlite_dir: Some(dir) }
+        TestDb {
+            url,
+            store,
+            name: String::new(),
+            sqlite_dir: Some(dir),
+        }
     }
 
     /// `None` (after a loud message) when no PostgreSQL is reachable outside CI.
@@ -41,17 +46,27 @@ impl TestDb {
                 if std::env::var("CI").is_ok_and(|v| v == "true") {
                     panic!("CI must reach PostgreSQL at {admin_url}: {e}");
                 }
-                eprintln!("\n*** SKIPPING the PostgreSQL half of this test: no server at {admin_url} ({e}) ***\n");
+                eprintln!(
+                    "\n*** SKIPPING the PostgreSQL half of this test: no server at {admin_url} ({e}) ***\n"
+                );
                 return None;
             }
         };
         let name = format!("reverify_t_{}", random_suffix());
-        admin.exec_raw(&format!("CREATE DATABASE {name}")).await.unwrap();
+        admin
+            .exec_raw(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
         admin.close().await;
         let base = admin_url.rsplit_once('/').unwrap().0;
         let url = format!("{base}/{name}");
         let store = Store::open(&url, 4).await.unwrap();
-        Some(TestDb { url, store, name, sqlite_dir: None })
+        Some(TestDb {
+            url,
+            store,
+            name,
+            sqlite_dir: None,
+        })
     }
 
     /// Both backends: SQLite always, PostgreSQL when reachable.
@@ -67,8 +82,173 @@ impl TestDb {
             let _ = std::fs::remove_dir_all(dir);
         } else {
             let admin = Store::connect(&postgres_admin_url(), 2).await.unwrap();
-            let _ = admin.exec_raw(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).await;
+            let _ = admin
+                .exec_raw(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ))
+                .await;
             admin.close().await;
         }
     }
+}
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reverify::ManualClock;
+use reverify_server::AppState;
+use reverify_server::config::Config;
+use serde_json::Value;
+
+/// A configuration for tests: cheap Argon2 (tests are not about hashing cost), dev email,
+/// plain-HTTP cookies.
+pub fn test_config(db_url: &str) -> Config {
+    let mut c = Config::default();
+    c.database.url = db_url.into();
+    c.passwords.argon2_memory_kib = 1024;
+    c.passwords.argon2_iterations = 1;
+    c.sessions.insecure_cookies = true;
+    c
+}
+
+/// The real server, in-process on 127.0.0.1:0, with a manual clock.
+pub struct TestServer {
+    pub base: String,
+    pub clock: ManualClock,
+    pub state: AppState,
+    pub db: Option<TestDb>,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let db = TestDb::sqlite().await;
+        let url = db.url.clone();
+        TestServer::start_with(db, |c| c.database.url = url).await
+    }
+
+    pub async fn start_with(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let mut config = test_config(&db.url);
+        config.server.public_url = base.clone();
+        tweak(&mut config);
+        let clock = ManualClock::starting_now();
+        let state = AppState::with_store(config, db.store.clone(), Arc::new(clock.clone()))
+            .await
+            .unwrap();
+        let served = state.clone();
+        tokio::spawn(async move { reverify_server::serve(listener, served).await.unwrap() });
+        TestServer {
+            base,
+            clock,
+            state,
+            db: Some(db),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A browser-like client with its own cookie jar.
+    pub fn client(&self) -> reqwest::Client {
+        http_client(true)
+    }
+
+    pub async fn post(&self, client: &reqwest::Client, path: &str, body: Value) -> (u16, Value) {
+        let r = client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        status_json(r).await
+    }
+
+    pub async fn get(&self, client: &reqwest::Client, path: &str) -> (u16, Value) {
+        status_json(client.get(self.url(path)).send().await.unwrap()).await
+    }
+
+    /// The newest code emailed to `email` (emails are sent in the background).
+    pub async fn code_for(&self, email: &str) -> String {
+        for _ in 0..100 {
+            let (_, body) = self
+                .get(
+                    &http_client(false),
+                    &format!("/v1/dev/outbox?email={email}"),
+                )
+                .await;
+            if let Some(code) = body["messages"][0]["code"].as_str() {
+                return code.to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no code was emailed to {email}");
+    }
+
+    /// The newest message to `email`, waiting for it.
+    pub async fn last_message(&self, email: &str) -> Value {
+        for _ in 0..100 {
+            let (_, body) = self
+                .get(
+                    &http_client(false),
+                    &format!("/v1/dev/outbox?email={email}"),
+                )
+                .await;
+            if body["messages"][0].is_object() {
+                return body["messages"][0].clone();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no email to {email}");
+    }
+
+    /// Signs up through the API; returns the client (now signed in) and the response.
+    pub async fn sign_up(&self, email: &str, password: &str) -> (reqwest::Client, Value) {
+        let client = self.client();
+        let (status, flow) = self
+            .post(
+                &client,
+                "/v1/sign_ups",
+                serde_json::json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(status, 200, "{flow}");
+        let code = self.code_for(email).await;
+        let id = flow["id"].as_str().unwrap();
+        let (status, done) = self
+            .post(
+                &client,
+                &format!("/v1/sign_ups/{id}/attempt"),
+                serde_json::json!({"code": code}),
+            )
+            .await;
+        assert_eq!(status, 200, "{done}");
+        (client, done)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(db) = self.db.take() {
+            db.cleanup().await;
+        }
+    }
+}
+
+pub async fn status_json(r: reqwest::Response) -> (u16, Value) {
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// An HTTP client (reqwest is built without a TLS provider of its own here).
+pub fn http_client(cookies: bool) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .cookie_store(cookies)
+        .build()
+        .unwrap()
 }

@@ -1,0 +1,183 @@
+//! The one error type of the HTTP API. Every variant maps to a status and a stable machine
+//! `code`; the body is `{"code": "...", "message": "..."}`. Internal details are logged,
+//! never sent.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::store::StoreError;
+
+/// An API error.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed or a field is invalid: 400 with a specific code.
+    #[error("{message}")]
+    BadRequest {
+        /// Stable code, e.g. `invalid_email`.
+        code: &'static str,
+        /// Human message.
+        message: String,
+    },
+    /// The body is larger than allowed: 413.
+    #[error("the request body is too large")]
+    BodyTooLarge,
+    /// The body is not JSON: 415.
+    #[error("the request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    /// Email or password wrong (one message for both): 401.
+    #[error("the email address or password is incorrect")]
+    InvalidCredentials,
+    /// No session cookie, or the session ended: 401.
+    #[error("you are not signed in")]
+    SignedOut,
+    /// A wrong one-time code: 422.
+    #[error("the code is incorrect")]
+    InvalidCode,
+    /// The code or the flow expired: 410.
+    #[error("the code has expired; ask for a new one")]
+    CodeExpired,
+    /// The flow was already used: 409.
+    #[error("this attempt was already completed")]
+    FlowCompleted,
+    /// Too many wrong attempts: 429 with `Retry-After`.
+    #[error("too many attempts; try again in {retry_after} seconds")]
+    TooManyAttempts {
+        /// Seconds to wait.
+        retry_after: u64,
+    },
+    /// No such resource (or not yours): 404.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Conflicts with existing state: 409.
+    #[error("{message}")]
+    Conflict {
+        /// Stable code.
+        code: &'static str,
+        /// Human message.
+        message: String,
+    },
+    /// Missing or wrong admin key: 401.
+    #[error("a valid admin secret key is required")]
+    AdminUnauthorized,
+    /// The database is unreachable: 503.
+    #[error("the service is temporarily unavailable")]
+    Unavailable(String),
+    /// A bug or an unexpected failure: 500 (details logged).
+    #[error("internal server error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// An internal error with a detail for the log.
+    pub fn internal(detail: impl std::fmt::Display) -> ApiError {
+        ApiError::Internal(detail.to_string())
+    }
+
+    /// A 400 with a code.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { code, .. } | ApiError::Conflict { code, .. } => code,
+            ApiError::BodyTooLarge => "body_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::SignedOut => "signed_out",
+            ApiError::InvalidCode => "invalid_code",
+            ApiError::CodeExpired => "code_expired",
+            ApiError::FlowCompleted => "flow_completed",
+            ApiError::TooManyAttempts { .. } => "too_many_attempts",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::AdminUnauthorized => "admin_unauthorized",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::InvalidCredentials | ApiError::SignedOut | ApiError::AdminUnauthorized => {
+                StatusCode::UNAUTHORIZED
+            }
+            ApiError::InvalidCode => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::CodeExpired => StatusCode::GONE,
+            ApiError::FlowCompleted | ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Database(
+                ref inner @ (sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)),
+            ) => ApiError::Unavailable(inner.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        match r {
+            JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+            JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(
+                "invalid_json",
+                format!("the body is not valid JSON: {}", e.body_text()),
+            ),
+            JsonRejection::JsonDataError(e) => ApiError::bad_request("invalid_body", e.body_text()),
+            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::BodyTooLarge
+            }
+            other => ApiError::bad_request("invalid_body", other.body_text()),
+        }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError::bad_request("invalid_path", r.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::bad_request("invalid_query", r.body_text())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            ApiError::Internal(detail) => tracing::error!(%detail, "internal error"),
+            ApiError::Unavailable(detail) => tracing::warn!(%detail, "service unavailable"),
+            _ => {}
+        }
+        let body = serde_json::json!({ "code": self.code(), "message": self.to_string() });
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        if let ApiError::TooManyAttempts { retry_after } = self {
+            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        response
+    }
+}

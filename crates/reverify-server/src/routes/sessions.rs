@@ -1,0 +1,115 @@
+//! The signed-in user's sessions and session tokens.
+//!
+//! - `GET /v1/sessions/current`: the current session and user.
+//! - `POST /v1/sessions/current/tokens`: a fresh session token (also set as the
+//!   `__session` cookie). Reads the session, never writes it on each call.
+//! - `DELETE /v1/sessions/current`: sign out (ends the session, clears both cookies).
+//! - `GET /v1/sessions`: the user's open sessions.
+//! - `DELETE /v1/sessions/{id}`: revoke one of the user's own sessions.
+
+use axum::extract::{Path, State};
+use axum::http::header::SET_COOKIE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::session::{self, CurrentSession, TOKEN_COOKIE};
+use crate::state::AppState;
+use crate::web::{self, Client};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/sessions/current", get(current).delete(sign_out))
+        .route("/v1/sessions/current/tokens", post(token))
+        .route("/v1/sessions", get(list))
+        .route("/v1/sessions/{id}", delete(revoke))
+}
+
+async fn current(
+    State(state): State<AppState>,
+    current: CurrentSession,
+) -> Json<serde_json::Value> {
+    Json(json!({
+        "session": session::session_json(&state, &current.session),
+        "user": session::user_json(&current.user),
+    }))
+}
+
+async fn token(
+    State(state): State<AppState>,
+    current: CurrentSession,
+    client: Client,
+) -> Result<Response, ApiError> {
+    let token = session::mint_token(&state, &current.session, client.origin.as_deref()).await?;
+    let lifetime = state.config.sessions.token_lifetime_secs;
+    let mut response = Json(json!({ "jwt": token, "expires_in": lifetime })).into_response();
+    response.headers_mut().append(
+        SET_COOKIE,
+        web::set_cookie(&state, TOKEN_COOKIE, &token, lifetime, false),
+    );
+    Ok(response)
+}
+
+async fn sign_out(
+    State(state): State<AppState>,
+    current: CurrentSession,
+) -> Result<Response, ApiError> {
+    state
+        .store
+        .end_session(&current.session.id, state.now(), "sign_out")
+        .await?;
+    tracing::info!(user_id = %current.user.id, session_id = %current.session.id, "signed out");
+    let mut response = Json(json!({ "status": "signed_out" })).into_response();
+    let headers = response.headers_mut();
+    headers.append(
+        SET_COOKIE,
+        web::set_cookie(&state, &state.config.sessions.cookie_name, "", 0, true),
+    );
+    headers.append(
+        SET_COOKIE,
+        web::set_cookie(&state, TOKEN_COOKIE, "", 0, false),
+    );
+    Ok(response)
+}
+
+async fn list(
+    State(state): State<AppState>,
+    current: CurrentSession,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let now = state.now();
+    let idle = state.config.sessions.idle_timeout_secs;
+    let sessions: Vec<_> = state
+        .store
+        .open_sessions_of(&current.user.id)
+        .await?
+        .iter()
+        .filter(|s| s.is_active(now, idle))
+        .map(|s| {
+            let mut v = session::session_json(&state, s);
+            v["current"] = json!(s.id == current.session.id);
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "sessions": sessions })))
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    current: CurrentSession,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let target = state
+        .store
+        .session_by_id(&id)
+        .await?
+        .filter(|s| s.user_id == current.user.id)
+        .ok_or(ApiError::NotFound("session"))?;
+    let ended = state
+        .store
+        .end_session(&target.id, state.now(), "revoked")
+        .await?;
+    tracing::info!(user_id = %current.user.id, session_id = %target.id, ended, "revoked a session");
+    Ok(Json(json!({ "id": target.id, "status": "ended" })))
+}

@@ -1,0 +1,177 @@
+//! `POST /v1/sign_ins` (password, or start an emailed-code sign-in) and
+//! `POST /v1/sign_ins/{id}/attempt` (the emailed code).
+//!
+//! No user enumeration: a wrong password and an unknown email get the same answer after
+//! the same work (a dummy Argon2 verification), and starting a code sign-in answers the
+//! same whether or not a code was sent.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::flows;
+use crate::email::Email;
+use crate::error::ApiError;
+use crate::secrets;
+use crate::session::{self, Verified};
+use crate::state::AppState;
+use crate::store::{FlowKind, StoreError};
+use crate::validate;
+use crate::web::{ApiJson, Client};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/sign_ins", post(start))
+        .route("/v1/sign_ins/{id}/attempt", post(attempt))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Strategy {
+    Password,
+    EmailCode,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartSignIn {
+    email: String,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    strategy: Option<Strategy>,
+}
+
+async fn start(
+    State(state): State<AppState>,
+    client: Client,
+    ApiJson(body): ApiJson<StartSignIn>,
+) -> Result<Response, ApiError> {
+    let strategy = match (&body.strategy, &body.password) {
+        (Some(Strategy::EmailCode), None) => Strategy::EmailCode,
+        (Some(Strategy::Password) | None, Some(_)) => Strategy::Password,
+        (Some(Strategy::EmailCode), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "an email_code sign-in takes no password",
+            ));
+        }
+        (_, None) => {
+            return Err(ApiError::bad_request(
+                "password_required",
+                "enter your password",
+            ));
+        }
+    };
+    // A malformed email cannot belong to an account: the same answer as a wrong password
+    // would leak nothing, but a clear 400 helps users more.
+    let email = validate::email(&body.email)?;
+    let user = state.store.user_by_email(&email).await?;
+    match strategy {
+        Strategy::Password => {
+            let password = body.password.unwrap_or_default();
+            let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
+            if !state.passwords.verify(&password, stored).await? {
+                return Err(ApiError::InvalidCredentials);
+            }
+            let Some(user) = user else {
+                return Err(ApiError::InvalidCredentials);
+            };
+            let mut tx = state.store.write().await?;
+            let verified = Verified {
+                amr: vec!["pwd"],
+                first_factor: true,
+                second_factor: false,
+            };
+            let (session, secret) =
+                session::establish(&state, &mut tx, &user, &verified, &client).await?;
+            tx.commit().await.map_err(StoreError::from)?;
+            tracing::info!(user_id = %user.id, session_id = %session.id, "signed in with a password");
+            let token = session::mint_token(&state, &session, client.origin.as_deref()).await?;
+            Ok(session::signed_in_response(
+                &state, &session, &secret, &user, &token,
+            ))
+        }
+        Strategy::EmailCode => {
+            let code = secrets::new_code();
+            let flow = match &user {
+                Some(u) => {
+                    let flow = flows::start(
+                        &state,
+                        FlowKind::SignInCode,
+                        &email,
+                        Some(u.id.clone()),
+                        None,
+                        Some(&code),
+                    )
+                    .await?;
+                    let body = format!(
+                        "Your Reverify sign-in code is {code}.\n\nIt expires in {} minutes. If you did not try to sign in, ignore this email.",
+                        state.config.email.code_ttl_secs / 60
+                    );
+                    flows::send(
+                        &state,
+                        Email {
+                            to: email.clone(),
+                            subject: format!("{code} is your sign-in code"),
+                            body,
+                            code: Some(code),
+                        },
+                    );
+                    flow
+                }
+                None => {
+                    flows::start(&state, FlowKind::SignInCode, &email, None, None, None).await?
+                }
+            };
+            Ok(Json(flows::pending_json(&flow)).into_response())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Attempt {
+    code: String,
+}
+
+async fn attempt(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    client: Client,
+    ApiJson(body): ApiJson<Attempt>,
+) -> Result<Response, ApiError> {
+    let code = validate::code(&body.code)?;
+    let mut tx = state.store.write().await?;
+    let flow = match flows::check_code(&state, &mut tx, &id, FlowKind::SignInCode, code).await {
+        Ok(flow) => flow,
+        Err(e) => {
+            tx.rollback().await.map_err(StoreError::from)?;
+            flows::count_failure(&state, &id, &e).await?;
+            return Err(e);
+        }
+    };
+    let user_id = flow.user_id.clone().ok_or(ApiError::InvalidCode)?;
+    let user = state
+        .store
+        .user_by_id(&user_id)
+        .await?
+        .ok_or(ApiError::InvalidCode)?;
+    if !crate::store::Store::complete_flow(&mut tx, &flow.id, state.now()).await? {
+        return Err(ApiError::FlowCompleted);
+    }
+    let verified = Verified {
+        amr: vec!["email"],
+        first_factor: true,
+        second_factor: false,
+    };
+    let (session, secret) = session::establish(&state, &mut tx, &user, &verified, &client).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    tracing::info!(user_id = %user.id, session_id = %session.id, "signed in with an emailed code");
+    let token = session::mint_token(&state, &session, client.origin.as_deref()).await?;
+    Ok(session::signed_in_response(
+        &state, &session, &secret, &user, &token,
+    ))
+}

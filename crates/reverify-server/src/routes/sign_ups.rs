@@ -1,0 +1,142 @@
+//! `POST /v1/sign_ups` and `POST /v1/sign_ups/{id}/attempt`: email + password, confirmed
+//! by a code sent to the email.
+//!
+//! The account is only created when the code is confirmed, in the same transaction as its
+//! first session: there is never a half-created account. The answer to the first step is
+//! the same whether or not the email already has an account (its owner gets an email
+//! saying so, without a code), so sign-up cannot be used to enumerate accounts.
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::flows;
+use crate::email::Email;
+use crate::error::ApiError;
+use crate::secrets;
+use crate::session::{self, Verified};
+use crate::state::AppState;
+use crate::store::{FlowKind, Store, StoreError, User};
+use crate::validate;
+use crate::web::{ApiJson, Client};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/sign_ups", post(start))
+        .route("/v1/sign_ups/{id}/attempt", post(attempt))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartSignUp {
+    email: String,
+    password: String,
+}
+
+async fn start(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<StartSignUp>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let email = validate::email(&body.email)?;
+    validate::new_password(&body.password, &state.config.passwords)?;
+    // Hash in every case, so that both answers take the same time.
+    let password_hash = state.passwords.hash(&body.password).await?;
+    let existing = state.store.user_by_email(&email).await?;
+    let code = secrets::new_code();
+    let (flow, message) = match existing {
+        None => {
+            let flow = flows::start(
+                &state,
+                FlowKind::SignUp,
+                &email,
+                None,
+                Some(password_hash),
+                Some(&code),
+            )
+            .await?;
+            let body = format!(
+                "Your Reverify verification code is {code}.\n\nIt expires in {} minutes. If you did not try to sign up, ignore this email.",
+                state.config.email.code_ttl_secs / 60
+            );
+            (
+                flow,
+                Email {
+                    to: email.clone(),
+                    subject: format!("{code} is your verification code"),
+                    body,
+                    code: Some(code),
+                },
+            )
+        }
+        Some(_) => {
+            let flow = flows::start(&state, FlowKind::SignUp, &email, None, None, None).await?;
+            let body = "Someone tried to create an account with this email address, but you already have one. \
+                        Sign in instead; if this was not you, you can ignore this email."
+                .to_owned();
+            (
+                flow,
+                Email {
+                    to: email.clone(),
+                    subject: "You already have an account".into(),
+                    body,
+                    code: None,
+                },
+            )
+        }
+    };
+    flows::send(&state, message);
+    Ok(Json(flows::pending_json(&flow)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Attempt {
+    code: String,
+}
+
+async fn attempt(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    client: Client,
+    ApiJson(body): ApiJson<Attempt>,
+) -> Result<Response, ApiError> {
+    let code = validate::code(&body.code)?;
+    let mut tx = state.store.write().await?;
+    let flow = match flows::check_code(&state, &mut tx, &id, FlowKind::SignUp, code).await {
+        Ok(flow) => flow,
+        Err(e) => {
+            tx.rollback().await.map_err(StoreError::from)?;
+            flows::count_failure(&state, &id, &e).await?;
+            return Err(e);
+        }
+    };
+    let now = state.now();
+    let user = User::new(flow.email.clone(), flow.password_hash.clone(), now);
+    Store::insert_user(&mut tx, &user)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => ApiError::Conflict {
+                code: "email_taken",
+                message: "an account with this email address already exists; sign in instead"
+                    .into(),
+            },
+            other => other.into(),
+        })?;
+    if !Store::complete_flow(&mut tx, &flow.id, now).await? {
+        return Err(ApiError::FlowCompleted);
+    }
+    let verified = Verified {
+        amr: vec!["pwd", "email"],
+        first_factor: true,
+        second_factor: false,
+    };
+    let (session, secret) = session::establish(&state, &mut tx, &user, &verified, &client).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    tracing::info!(user_id = %user.id, session_id = %session.id, "signed up");
+    let token = session::mint_token(&state, &session, client.origin.as_deref()).await?;
+    Ok(session::signed_in_response(
+        &state, &session, &secret, &user, &token,
+    ))
+}

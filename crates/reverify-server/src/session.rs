@@ -1,0 +1,216 @@
+//! Sessions: establishing one, finding the current one from its cookie, and minting its
+//! session tokens.
+//!
+//! A session is identified by an opaque 256-bit secret in an HttpOnly cookie; only its
+//! SHA-256 is stored. Each session records when the first and the second factor were last
+//! verified in it. Tokens carry those times (`fvt`) and the Clerk-compatible ages (`fva`);
+//! minting a token never changes them, so refreshing never makes a verification look
+//! more recent.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::SET_COOKIE;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use sqlx::{Any, Transaction};
+
+use crate::error::ApiError;
+use crate::secrets;
+use crate::state::AppState;
+use crate::store::{SessionRow, Store, User};
+use crate::web::{self, Client};
+
+/// The name of the cookie that carries session tokens (as the SDK expects).
+pub const TOKEN_COOKIE: &str = "__session";
+
+/// `last_active_at` is written at most this often per session.
+const TOUCH_GRANULARITY_SECS: i64 = 60;
+
+/// The signed-in session of a request (from the session cookie), and its user.
+#[derive(Debug, Clone)]
+pub struct CurrentSession {
+    /// The session.
+    pub session: SessionRow,
+    /// Its user.
+    pub user: User,
+}
+
+impl FromRequestParts<AppState> for CurrentSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let secret = web::cookie(&parts.headers, &state.config.sessions.cookie_name)
+            .ok_or(ApiError::SignedOut)?;
+        let now = state.now();
+        let session = state
+            .store
+            .session_by_secret_hash(&secrets::sha256_hex(&[secret]))
+            .await?
+            .filter(|s| s.is_active(now, state.config.sessions.idle_timeout_secs))
+            .ok_or(ApiError::SignedOut)?;
+        let user = state
+            .store
+            .user_by_id(&session.user_id)
+            .await?
+            .ok_or(ApiError::SignedOut)?;
+        state
+            .store
+            .touch_session(&session.id, now, TOUCH_GRANULARITY_SECS)
+            .await?;
+        Ok(CurrentSession { session, user })
+    }
+}
+
+/// Which factors a sign-in verified, and how.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// RFC 8176 methods, e.g. `["pwd"]` or `["email"]`.
+    pub amr: Vec<&'static str>,
+    /// The first factor was verified (always, for a sign-in).
+    pub first_factor: bool,
+    /// The second factor was verified.
+    pub second_factor: bool,
+}
+
+/// Creates a session inside `tx`; returns it and its cookie secret.
+pub(crate) async fn establish(
+    state: &AppState,
+    tx: &mut Transaction<'static, Any>,
+    user: &User,
+    verified: &Verified,
+    client: &Client,
+) -> Result<(SessionRow, String), ApiError> {
+    let now = state.now();
+    let secret = secrets::new_secret();
+    let session = SessionRow {
+        id: secrets::new_id("sess"),
+        user_id: user.id.clone(),
+        secret_hash: secrets::sha256_hex(&[&secret]),
+        created_at: now,
+        last_active_at: now,
+        expires_at: now + state.config.sessions.absolute_lifetime_secs,
+        ended_at: None,
+        end_reason: None,
+        first_factor_at: verified.first_factor.then_some(now),
+        second_factor_at: verified.second_factor.then_some(now),
+        amr: verified.amr.join(" "),
+        ip: client.ip.clone(),
+        user_agent: client.user_agent.clone(),
+    };
+    Store::insert_session(tx, &session).await?;
+    Ok((session, secret))
+}
+
+/// The session token claims (see the SDK's `SessionClaims`).
+pub fn token_claims(
+    state: &AppState,
+    session: &SessionRow,
+    azp: Option<&str>,
+    now: i64,
+) -> serde_json::Value {
+    // Second factors arrive with TOTP and passkeys; until a user enrolls one it is "not enabled".
+    let second_enabled = false;
+    let first = session.first_factor_at.unwrap_or(0);
+    let second = if second_enabled {
+        session.second_factor_at.unwrap_or(0)
+    } else {
+        -1
+    };
+    let minutes = |t: i64| if t < 0 { -1 } else { (now - t).max(0) / 60 };
+    let lifetime = state.config.sessions.token_lifetime_secs;
+    let mut claims = json!({
+        "iss": state.issuer,
+        "sub": session.user_id,
+        "sid": session.id,
+        "iat": now,
+        "nbf": now,
+        "exp": now + lifetime,
+        "jti": secrets::new_id("tok"),
+        "fva": [minutes(first), minutes(second)],
+        "fvt": [first, second],
+        "auth_time": session.created_at,
+        "amr": session.amr.split_whitespace().collect::<Vec<_>>(),
+    });
+    if let Some(azp) = azp {
+        claims["azp"] = json!(azp);
+    }
+    claims
+}
+
+/// Mints a session token for `session`.
+pub async fn mint_token(
+    state: &AppState,
+    session: &SessionRow,
+    azp: Option<&str>,
+) -> Result<String, ApiError> {
+    let now = state.now();
+    state
+        .keys
+        .sign(&token_claims(state, session, azp, now), now)
+        .await
+}
+
+/// The public view of a session.
+pub fn session_json(state: &AppState, s: &SessionRow) -> serde_json::Value {
+    json!({
+        "id": s.id,
+        "user_id": s.user_id,
+        "status": if s.ended_at.is_some() { "ended" } else { "active" },
+        "created_at": s.created_at,
+        "last_active_at": s.last_active_at,
+        "expires_at": s.expires_at.min(s.last_active_at + state.config.sessions.idle_timeout_secs),
+        "first_factor_verified_at": s.first_factor_at,
+        "second_factor_verified_at": s.second_factor_at,
+        "ip": s.ip,
+        "user_agent": s.user_agent,
+    })
+}
+
+/// The public view of a user.
+pub fn user_json(u: &User) -> serde_json::Value {
+    json!({ "id": u.id, "email": u.email, "created_at": u.created_at, "has_password": u.password_hash.is_some() })
+}
+
+/// The answer to a completed sign-in or sign-up: session, user and a first token, with the
+/// session cookie and the token cookie set.
+pub(crate) fn signed_in_response(
+    state: &AppState,
+    session: &SessionRow,
+    secret: &str,
+    user: &User,
+    token: &str,
+) -> Response {
+    let body = json!({
+        "status": "complete",
+        "session": session_json(state, session),
+        "user": user_json(user),
+        "token": token,
+    });
+    let mut response = axum::Json(body).into_response();
+    let headers = response.headers_mut();
+    let lifetime = state.config.sessions.absolute_lifetime_secs;
+    headers.append(
+        SET_COOKIE,
+        web::set_cookie(
+            state,
+            &state.config.sessions.cookie_name,
+            secret,
+            lifetime,
+            true,
+        ),
+    );
+    headers.append(
+        SET_COOKIE,
+        web::set_cookie(
+            state,
+            TOKEN_COOKIE,
+            token,
+            state.config.sessions.token_lifetime_secs,
+            false,
+        ),
+    );
+    response
+}

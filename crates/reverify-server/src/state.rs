@@ -1,0 +1,82 @@
+//! Shared state: configuration, store, keys, hashing, mail, and the clock.
+
+use std::sync::Arc;
+
+use reverify::{Clock, SystemClock};
+
+use crate::config::Config;
+use crate::email::Mailer;
+use crate::error::ApiError;
+use crate::keys::KeyRing;
+use crate::password::Passwords;
+use crate::store::Store;
+
+/// Everything a handler needs. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Inner>);
+
+/// The parts of [`AppState`].
+#[derive(Debug)]
+pub struct Inner {
+    /// The configuration.
+    pub config: Config,
+    /// The database.
+    pub store: Store,
+    /// Signing keys.
+    pub keys: KeyRing,
+    /// Password hashing.
+    pub passwords: Passwords,
+    /// Email delivery.
+    pub mailer: Mailer,
+    /// The only clock the server reads.
+    pub clock: Arc<dyn Clock>,
+    /// `iss` of session tokens.
+    pub issuer: String,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Opens the database (migrating it), loads keys, builds the services.
+    pub async fn new(config: Config) -> Result<AppState, ApiError> {
+        AppState::with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// The same with an injected clock (tests move time instead of sleeping).
+    pub async fn with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, ApiError> {
+        config.validate().map_err(ApiError::internal)?;
+        let store = Store::open(&config.database.url, config.database.max_connections).await?;
+        AppState::with_store(config, store, clock).await
+    }
+
+    /// Builds the state on an already opened store.
+    pub async fn with_store(
+        config: Config,
+        store: Store,
+        clock: Arc<dyn Clock>,
+    ) -> Result<AppState, ApiError> {
+        let keys = KeyRing::open(store.clone(), clock.now()).await?;
+        let passwords = Passwords::new(&config.passwords)?;
+        let mailer = Mailer::new(&config.email, &store)?;
+        let issuer = config.issuer();
+        Ok(AppState(Arc::new(Inner {
+            config,
+            store,
+            keys,
+            passwords,
+            mailer,
+            clock,
+            issuer,
+        })))
+    }
+
+    /// Now, in unix seconds.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,108 @@
+//! HTTP plumbing shared by the resources: a JSON extractor with our error codes, client
+//! information, and cookies.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// `Json<T>` whose rejections are [`ApiError`]s (400 `invalid_json` / `invalid_body`,
+/// 413, 415) instead of axum's plain-text ones.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = axum::extract::rejection::JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(ApiJson(value))
+    }
+}
+
+/// Who is calling: IP, user agent, and the `Origin` if it is an allowed one.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Client {
+    /// Client IP (from the socket, or `X-Forwarded-For` when trusted).
+    pub(crate) ip: Option<String>,
+    /// `User-Agent`, truncated.
+    pub(crate) user_agent: Option<String>,
+    /// The request's `Origin` when it is in `server.allowed_origins` (becomes `azp`).
+    pub(crate) origin: Option<String>,
+}
+
+impl FromRequestParts<AppState> for Client {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let forwarded = state
+            .config
+            .server
+            .trust_proxy_headers
+            .then(|| header_str(&parts.headers, "x-forwarded-for"))
+            .flatten()
+            .and_then(|v| v.split(',').next().map(|s| s.trim().to_owned()));
+        let socket = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let user_agent =
+            header_str(&parts.headers, "user-agent").map(|ua| ua.chars().take(512).collect());
+        let origin = header_str(&parts.headers, "origin")
+            .filter(|o| state.config.server.allowed_origins.iter().any(|a| a == o))
+            .map(str::to_owned);
+        Ok(Client {
+            ip: forwarded.or(socket),
+            user_agent,
+            origin,
+        })
+    }
+}
+
+fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The value of cookie `name`.
+pub(crate) fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (n, v) = pair.trim().split_once('=')?;
+            (n == name && !v.is_empty()).then_some(v)
+        })
+}
+
+/// A `Set-Cookie` value. `http_only` for the session cookie; the token cookie stays
+/// readable so that frontends can forward it as a bearer token cross-origin.
+pub(crate) fn set_cookie(
+    state: &AppState,
+    name: &str,
+    value: &str,
+    max_age: i64,
+    http_only: bool,
+) -> HeaderValue {
+    let secure = if state.config.sessions.insecure_cookies {
+        ""
+    } else {
+        "; Secure"
+    };
+    let http_only = if http_only { "; HttpOnly" } else { "" };
+    let cookie =
+        format!("{name}={value}; Path=/; Max-Age={max_age}; SameSite=Lax{http_only}{secure}");
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
