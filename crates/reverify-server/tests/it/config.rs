@@ -84,3 +84,26 @@ fn mistakes_are_errors_not_silently_ignored() {
     assert!(Config::load(Some(&dir.join("missing.toml")), env(&[])).is_err());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn every_key_is_documented_with_its_default() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md")).unwrap();
+    let defaults = toml::Table::try_from(Config::default()).unwrap();
+    let mut documented = 0;
+    for (section, keys) in &defaults {
+        for (key, value) in keys.as_table().unwrap() {
+            let shown = match value {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Array(a) if a.is_empty() => "[]".into(),
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => panic!("document how to show {other:?}"),
+            };
+            let row = format!("| `{section}.{key}` | `{shown}` |");
+            assert!(doc.contains(&row), "docs/configuration.md lacks the row {row}");
+            documented += 1;
+        }
+    }
+    let rows = doc.lines().filter(|l| l.starts_with("| `")).count();
+    assert_eq!(rows, documented, "the page documents keys the code does not have");
+}

@@ -3,5 +3,6 @@
 
 mod accounts;
 mod config;
+mod email;
 mod store;
 mod support;
