@@ -1,5 +1,6 @@
 //! The HTTP resources, one file each, merged here.
 
+mod admin;
 mod dev;
 mod flows;
 mod jwks;
@@ -23,6 +24,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(sign_ins::router())
         .merge(sessions::router())
         .merge(dev::router())
+        .merge(admin::router())
 }
 
 async fn health(State(state): State<AppState>) -> Result<&'static str, ApiError> {

@@ -2,6 +2,7 @@
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod accounts;
+mod admin;
 mod config;
 mod email;
 mod store;

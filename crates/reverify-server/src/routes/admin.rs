@@ -1,0 +1,126 @@
+//! The admin API, authenticated by the secret key (`Authorization: Bearer <admin.secret_key>`).
+//! Off (404) while no key is configured.
+//!
+//! - `GET /v1/admin/users?limit=&offset=`, `POST /v1/admin/users` `{email, password?}`
+//! - `GET /v1/admin/users/{id}`, `DELETE /v1/admin/users/{id}`
+//! - `GET /v1/admin/users/{id}/sessions`, `DELETE /v1/admin/sessions/{id}`
+
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::session;
+use crate::state::AppState;
+use crate::store::{StoreError, User};
+use crate::web::ApiJson;
+use crate::{secrets, validate};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/admin/users", get(list_users).post(create_user))
+        .route("/v1/admin/users/{id}", get(get_user).delete(delete_user))
+        .route("/v1/admin/users/{id}/sessions", get(user_sessions))
+        .route("/v1/admin/sessions/{id}", delete(revoke_session))
+}
+
+/// Proof that the request carries the admin secret key.
+struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let key = &state.config.admin.secret_key;
+        if key.is_empty() {
+            return Err(ApiError::NotFound("route"));
+        }
+        let given = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        // Compare digests: constant time, and independent of the given length.
+        if secrets::ct_eq(&secrets::sha256_hex(&[given]), &secrets::sha256_hex(&[key])) {
+            Ok(Admin)
+        } else {
+            Err(ApiError::AdminUnauthorized)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Page {
+    #[serde(default = "default_limit")]
+    limit: i64,
+    #[serde(default)]
+    offset: i64,
+}
+
+fn default_limit() -> i64 {
+    100
+}
+
+async fn list_users(_: Admin, State(state): State<AppState>, Query(page): Query<Page>) -> Result<Json<serde_json::Value>, ApiError> {
+    if !(1..=1000).contains(&page.limit) || page.offset < 0 {
+        return Err(ApiError::bad_request("invalid_query", "limit is 1 to 1000 and offset at least 0"));
+    }
+    let users = state.store.list_users(page.limit, page.offset).await?;
+    Ok(Json(json!({ "users": users.iter().map(session::user_json).collect::<Vec<_>>() })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    email: String,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+async fn create_user(_: Admin, State(state): State<AppState>, ApiJson(body): ApiJson<NewUser>) -> Result<Json<serde_json::Value>, ApiError> {
+    let email = validate::email(&body.email)?;
+    let password_hash = match &body.password {
+        Some(p) => {
+            validate::new_password(p, &state.config.passwords)?;
+            Some(state.passwords.hash(p).await?)
+        }
+        None => None,
+    };
+    let user = User::new(email, password_hash, state.now());
+    state.store.create_user(&user).await.map_err(|e| match e {
+        StoreError::Conflict(_) => ApiError::Conflict { code: "email_taken", message: "a user with this email address exists".into() },
+        other => other.into(),
+    })?;
+    tracing::info!(user_id = %user.id, "admin created a user");
+    Ok(Json(session::user_json(&user)))
+}
+
+async fn get_user(_: Admin, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = state.store.user_by_id(&id).await?.ok_or(ApiError::NotFound("user"))?;
+    Ok(Json(session::user_json(&user)))
+}
+
+async fn delete_user(_: Admin, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    if !state.store.delete_user(&id).await? {
+        return Err(ApiError::NotFound("user"));
+    }
+    tracing::info!(user_id = %id, "admin deleted a user");
+    Ok(Json(json!({ "id": id, "deleted": true })))
+}
+
+async fn user_sessions(_: Admin, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    state.store.user_by_id(&id).await?.ok_or(ApiError::NotFound("user"))?;
+    let sessions = state.store.open_sessions_of(&id).await?;
+    Ok(Json(json!({ "sessions": sessions.iter().map(|s| session::session_json(&state, s)).collect::<Vec<_>>() })))
+}
+
+async fn revoke_session(_: Admin, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    state.store.session_by_id(&id).await?.ok_or(ApiError::NotFound("session"))?;
+    state.store.end_session(&id, state.now(), "revoked_by_admin").await?;
+    tracing::info!(session_id = %id, "admin revoked a session");
+    Ok(Json(json!({ "id": id, "status": "ended" })))
+}
