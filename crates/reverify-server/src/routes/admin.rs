@@ -33,7 +33,10 @@ struct Admin;
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let key = &state.config.admin.secret_key;
         if key.is_empty() {
             return Err(ApiError::NotFound("route"));
@@ -65,12 +68,21 @@ fn default_limit() -> i64 {
     100
 }
 
-async fn list_users(_: Admin, State(state): State<AppState>, Query(page): Query<Page>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_users(
+    _: Admin,
+    State(state): State<AppState>,
+    Query(page): Query<Page>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     if !(1..=1000).contains(&page.limit) || page.offset < 0 {
-        return Err(ApiError::bad_request("invalid_query", "limit is 1 to 1000 and offset at least 0"));
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "limit is 1 to 1000 and offset at least 0",
+        ));
     }
     let users = state.store.list_users(page.limit, page.offset).await?;
-    Ok(Json(json!({ "users": users.iter().map(session::user_json).collect::<Vec<_>>() })))
+    Ok(Json(
+        json!({ "users": users.iter().map(session::user_json).collect::<Vec<_>>() }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -81,7 +93,11 @@ struct NewUser {
     password: Option<String>,
 }
 
-async fn create_user(_: Admin, State(state): State<AppState>, ApiJson(body): ApiJson<NewUser>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn create_user(
+    _: Admin,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<NewUser>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let email = validate::email(&body.email)?;
     let password_hash = match &body.password {
         Some(p) => {
@@ -92,19 +108,34 @@ async fn create_user(_: Admin, State(state): State<AppState>, ApiJson(body): Api
     };
     let user = User::new(email, password_hash, state.now());
     state.store.create_user(&user).await.map_err(|e| match e {
-        StoreError::Conflict(_) => ApiError::Conflict { code: "email_taken", message: "a user with this email address exists".into() },
+        StoreError::Conflict(_) => ApiError::Conflict {
+            code: "email_taken",
+            message: "a user with this email address exists".into(),
+        },
         other => other.into(),
     })?;
     tracing::info!(user_id = %user.id, "admin created a user");
     Ok(Json(session::user_json(&user)))
 }
 
-async fn get_user(_: Admin, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
-    let user = state.store.user_by_id(&id).await?.ok_or(ApiError::NotFound("user"))?;
+async fn get_user(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = state
+        .store
+        .user_by_id(&id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
     Ok(Json(session::user_json(&user)))
 }
 
-async fn delete_user(_: Admin, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn delete_user(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     if !state.store.delete_user(&id).await? {
         return Err(ApiError::NotFound("user"));
     }
@@ -112,15 +143,36 @@ async fn delete_user(_: Admin, State(state): State<AppState>, Path(id): Path<Str
     Ok(Json(json!({ "id": id, "deleted": true })))
 }
 
-async fn user_sessions(_: Admin, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
-    state.store.user_by_id(&id).await?.ok_or(ApiError::NotFound("user"))?;
+async fn user_sessions(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state
+        .store
+        .user_by_id(&id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
     let sessions = state.store.open_sessions_of(&id).await?;
-    Ok(Json(json!({ "sessions": sessions.iter().map(|s| session::session_json(&state, s)).collect::<Vec<_>>() })))
+    Ok(Json(
+        json!({ "sessions": sessions.iter().map(|s| session::session_json(&state, s)).collect::<Vec<_>>() }),
+    ))
 }
 
-async fn revoke_session(_: Admin, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
-    state.store.session_by_id(&id).await?.ok_or(ApiError::NotFound("session"))?;
-    state.store.end_session(&id, state.now(), "revoked_by_admin").await?;
+async fn revoke_session(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state
+        .store
+        .session_by_id(&id)
+        .await?
+        .ok_or(ApiError::NotFound("session"))?;
+    state
+        .store
+        .end_session(&id, state.now(), "revoked_by_admin")
+        .await?;
     tracing::info!(session_id = %id, "admin revoked a session");
     Ok(Json(json!({ "id": id, "status": "ended" })))
 }

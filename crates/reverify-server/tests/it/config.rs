@@ -87,7 +87,11 @@ fn mistakes_are_errors_not_silently_ignored() {
 
 #[test]
 fn every_key_is_documented_with_its_default() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md")).unwrap();
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/configuration.md"
+    ))
+    .unwrap();
     let defaults = toml::Table::try_from(Config::default()).unwrap();
     let mut documented = 0;
     for (section, keys) in &defaults {
@@ -100,10 +104,16 @@ fn every_key_is_documented_with_its_default() {
                 other => panic!("document how to show {other:?}"),
             };
             let row = format!("| `{section}.{key}` | `{shown}` |");
-            assert!(doc.contains(&row), "docs/configuration.md lacks the row {row}");
+            assert!(
+                doc.contains(&row),
+                "docs/configuration.md lacks the row {row}"
+            );
             documented += 1;
         }
     }
     let rows = doc.lines().filter(|l| l.starts_with("| `")).count();
-    assert_eq!(rows, documented, "the page documents keys the code does not have");
+    assert_eq!(
+        rows, documented,
+        "the page documents keys the code does not have"
+    );
 }

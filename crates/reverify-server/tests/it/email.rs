@@ -22,7 +22,11 @@ async fn smtp_listener() -> (u16, mpsc::UnboundedReceiver<String>) {
                 let mut lines = BufReader::new(read).lines();
                 write.write_all(b"220 test-smtp ready\r\n").await.unwrap();
                 while let Ok(Some(line)) = lines.next_line().await {
-                    let verb = line.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+                    let verb = line
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .to_ascii_uppercase();
                     let reply: &[u8] = match verb.as_str() {
                         "EHLO" | "HELO" => b"250-test-smtp\r\n250 8BITMIME\r\n",
                         "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 OK\r\n",
@@ -54,7 +58,9 @@ async fn smtp_listener() -> (u16, mpsc::UnboundedReceiver<String>) {
 }
 
 fn six_digits(text: &str) -> Option<String> {
-    text.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).map(str::to_owned)
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .map(str::to_owned)
 }
 
 #[tokio::test]
@@ -71,10 +77,17 @@ async fn sign_up_codes_are_delivered_over_smtp() {
     .await;
     let client = server.client();
     let (status, flow) = server
-        .post(&client, "/v1/sign_ups", json!({"email": "kim@example.com", "password": "correct horse battery"}))
+        .post(
+            &client,
+            "/v1/sign_ups",
+            json!({"email": "kim@example.com", "password": "correct horse battery"}),
+        )
         .await;
     assert_eq!(status, 200);
-    let message = tokio::time::timeout(Duration::from_secs(10), inbox.recv()).await.unwrap().unwrap();
+    let message = tokio::time::timeout(Duration::from_secs(10), inbox.recv())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(message.contains("To: kim@example.com"), "{message}");
     assert!(message.contains("From: Bank <auth@bank.test>"), "{message}");
     let subject = message.lines().find(|l| l.starts_with("Subject:")).unwrap();
@@ -86,7 +99,13 @@ async fn sign_up_codes_are_delivered_over_smtp() {
     assert_eq!(status, 404);
 
     let id = flow["id"].as_str().unwrap();
-    let (status, done) = server.post(&client, &format!("/v1/sign_ups/{id}/attempt"), json!({"code": code})).await;
+    let (status, done) = server
+        .post(
+            &client,
+            &format!("/v1/sign_ups/{id}/attempt"),
+            json!({"code": code}),
+        )
+        .await;
     assert_eq!(status, 200, "{done}");
     server.stop().await;
 }

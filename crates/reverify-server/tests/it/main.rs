@@ -1,5 +1,10 @@
 //! The integration tests of the auth server: one binary, one module per area.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+#![allow(
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stderr
+)]
 
 mod accounts;
 mod admin;
