@@ -13,6 +13,14 @@ use crate::config::{EmailConfig, EmailMode, SmtpSecurity};
 use crate::error::ApiError;
 use crate::store::{OutboxMessage, Store};
 
+/// Outbox ids sort in sending order (time, then a per-process sequence), so that "newest
+/// first" holds for messages sent within the same second.
+fn outbox_id(now: i64) -> String {
+    static SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("msg_{now:012}_{seq:010}_{}", crate::secrets::new_id("r"))
+}
+
 /// One email to send.
 #[derive(Debug, Clone)]
 pub struct Email {
@@ -92,7 +100,7 @@ impl Mailer {
             tracing::info!(to = %email.to, subject = %email.subject, code = ?email.code, "dev outbox: email");
             store
                 .push_outbox(&OutboxMessage {
-                    id: crate::secrets::new_id("msg"),
+                    id: outbox_id(now),
                     recipient: email.to.clone(),
                     subject: email.subject.clone(),
                     body: email.body.clone(),

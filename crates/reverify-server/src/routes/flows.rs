@@ -1,13 +1,16 @@
 //! What sign-up and code sign-in share: sending a code, and checking one under attempt
 //! limits inside the transaction that completes the flow.
 
+use axum::response::Response;
 use sqlx::{Any, Transaction};
 
 use crate::email::Email;
 use crate::error::ApiError;
 use crate::secrets;
+use crate::session::{self, Verified};
 use crate::state::AppState;
-use crate::store::{Flow, FlowKind};
+use crate::store::{Flow, FlowKind, StoreError, User};
+use crate::web::Client;
 
 /// Wrong codes allowed per flow; then it is dead and a new one must be started.
 pub(crate) const MAX_ATTEMPTS: i64 = 5;
@@ -56,7 +59,7 @@ pub(crate) fn pending_json(flow: &Flow) -> serde_json::Value {
 
 /// Locks the flow in `tx` and checks `code`; a wrong code is counted (and committed)
 /// even though the caller's transaction is rolled back.
-pub(crate) async fn check_code(
+async fn check_code(
     state: &AppState,
     tx: &mut Transaction<'static, Any>,
     id: &str,
@@ -89,14 +92,40 @@ pub(crate) async fn check_code(
     Err(ApiError::InvalidCode)
 }
 
-/// Records a wrong attempt outside the (rolled back) transaction.
-pub(crate) async fn count_failure(
+/// Opens a write transaction holding the flow, if `code` is right. A wrong code is
+/// counted after the transaction is rolled back (SQLite has one writer at a time).
+pub(crate) async fn begin_checked(
     state: &AppState,
     id: &str,
-    err: &ApiError,
-) -> Result<(), ApiError> {
-    if matches!(err, ApiError::InvalidCode) {
-        state.store.count_flow_attempt(id).await?;
+    kind: FlowKind,
+    code: &str,
+) -> Result<(Transaction<'static, Any>, Flow), ApiError> {
+    let mut tx = state.store.write().await?;
+    match check_code(state, &mut tx, id, kind, code).await {
+        Ok(flow) => Ok((tx, flow)),
+        Err(e) => {
+            tx.rollback().await.map_err(StoreError::from)?;
+            if matches!(e, ApiError::InvalidCode) {
+                state.store.count_flow_attempt(id).await?;
+            }
+            Err(e)
+        }
     }
-    Ok(())
+}
+
+/// Completes a sign-in inside `tx`: a new session, committed, and the signed-in answer.
+pub(crate) async fn finish_sign_in(
+    state: &AppState,
+    mut tx: Transaction<'static, Any>,
+    user: &User,
+    verified: &Verified,
+    client: &Client,
+) -> Result<Response, ApiError> {
+    let (session, secret) = session::establish(state, &mut tx, user, verified, client).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    tracing::info!(user_id = %user.id, session_id = %session.id, amr = ?verified.amr, "signed in");
+    let token = session::mint_token(state, &session, client.origin.as_deref()).await?;
+    Ok(session::signed_in_response(
+        state, &session, &secret, user, &token,
+    ))
 }

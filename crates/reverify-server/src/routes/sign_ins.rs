@@ -15,9 +15,9 @@ use super::flows;
 use crate::email::Email;
 use crate::error::ApiError;
 use crate::secrets;
-use crate::session::{self, Verified};
+use crate::session::Verified;
 use crate::state::AppState;
-use crate::store::{FlowKind, StoreError};
+use crate::store::FlowKind;
 use crate::validate;
 use crate::web::{ApiJson, Client};
 
@@ -79,20 +79,13 @@ async fn start(
             let Some(user) = user else {
                 return Err(ApiError::InvalidCredentials);
             };
-            let mut tx = state.store.write().await?;
+            let tx = state.store.write().await?;
             let verified = Verified {
                 amr: vec!["pwd"],
                 first_factor: true,
                 second_factor: false,
             };
-            let (session, secret) =
-                session::establish(&state, &mut tx, &user, &verified, &client).await?;
-            tx.commit().await.map_err(StoreError::from)?;
-            tracing::info!(user_id = %user.id, session_id = %session.id, "signed in with a password");
-            let token = session::mint_token(&state, &session, client.origin.as_deref()).await?;
-            Ok(session::signed_in_response(
-                &state, &session, &secret, &user, &token,
-            ))
+            flows::finish_sign_in(&state, tx, &user, &verified, &client).await
         }
         Strategy::EmailCode => {
             let code = secrets::new_code();
@@ -144,15 +137,7 @@ async fn attempt(
     ApiJson(body): ApiJson<Attempt>,
 ) -> Result<Response, ApiError> {
     let code = validate::code(&body.code)?;
-    let mut tx = state.store.write().await?;
-    let flow = match flows::check_code(&state, &mut tx, &id, FlowKind::SignInCode, code).await {
-        Ok(flow) => flow,
-        Err(e) => {
-            tx.rollback().await.map_err(StoreError::from)?;
-            flows::count_failure(&state, &id, &e).await?;
-            return Err(e);
-        }
-    };
+    let (mut tx, flow) = flows::begin_checked(&state, &id, FlowKind::SignInCode, code).await?;
     let user_id = flow.user_id.clone().ok_or(ApiError::InvalidCode)?;
     let user = state
         .store
@@ -167,11 +152,5 @@ async fn attempt(
         first_factor: true,
         second_factor: false,
     };
-    let (session, secret) = session::establish(&state, &mut tx, &user, &verified, &client).await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    tracing::info!(user_id = %user.id, session_id = %session.id, "signed in with an emailed code");
-    let token = session::mint_token(&state, &session, client.origin.as_deref()).await?;
-    Ok(session::signed_in_response(
-        &state, &session, &secret, &user, &token,
-    ))
+    flows::finish_sign_in(&state, tx, &user, &verified, &client).await
 }

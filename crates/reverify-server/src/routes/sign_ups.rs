@@ -16,7 +16,7 @@ use super::flows;
 use crate::email::Email;
 use crate::error::ApiError;
 use crate::secrets;
-use crate::session::{self, Verified};
+use crate::session::Verified;
 use crate::state::AppState;
 use crate::store::{FlowKind, Store, StoreError, User};
 use crate::validate;
@@ -103,15 +103,7 @@ async fn attempt(
     ApiJson(body): ApiJson<Attempt>,
 ) -> Result<Response, ApiError> {
     let code = validate::code(&body.code)?;
-    let mut tx = state.store.write().await?;
-    let flow = match flows::check_code(&state, &mut tx, &id, FlowKind::SignUp, code).await {
-        Ok(flow) => flow,
-        Err(e) => {
-            tx.rollback().await.map_err(StoreError::from)?;
-            flows::count_failure(&state, &id, &e).await?;
-            return Err(e);
-        }
-    };
+    let (mut tx, flow) = flows::begin_checked(&state, &id, FlowKind::SignUp, code).await?;
     let now = state.now();
     let user = User::new(flow.email.clone(), flow.password_hash.clone(), now);
     Store::insert_user(&mut tx, &user)
@@ -132,11 +124,5 @@ async fn attempt(
         first_factor: true,
         second_factor: false,
     };
-    let (session, secret) = session::establish(&state, &mut tx, &user, &verified, &client).await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    tracing::info!(user_id = %user.id, session_id = %session.id, "signed up");
-    let token = session::mint_token(&state, &session, client.origin.as_deref()).await?;
-    Ok(session::signed_in_response(
-        &state, &session, &secret, &user, &token,
-    ))
+    flows::finish_sign_in(&state, tx, &user, &verified, &client).await
 }

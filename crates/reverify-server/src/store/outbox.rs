@@ -35,7 +35,8 @@ impl Store {
         Ok(())
     }
 
-    /// The newest messages, optionally only those to `recipient`.
+    /// The newest messages (by id: ids sort in sending order), optionally only those to
+    /// `recipient`.
     pub async fn outbox(
         &self,
         recipient: Option<&str>,
@@ -43,14 +44,14 @@ impl Store {
     ) -> Result<Vec<OutboxMessage>, StoreError> {
         let rows = match recipient {
             Some(r) => {
-                sqlx::query_as("SELECT id, recipient, subject, body, code, created_at FROM dev_outbox WHERE recipient = $1 ORDER BY created_at DESC, id DESC LIMIT $2")
+                sqlx::query_as("SELECT id, recipient, subject, body, code, created_at FROM dev_outbox WHERE recipient = $1 ORDER BY id DESC LIMIT $2")
                     .bind(r)
                     .bind(limit)
                     .fetch_all(self.pool())
                     .await?
             }
             None => {
-                sqlx::query_as("SELECT id, recipient, subject, body, code, created_at FROM dev_outbox ORDER BY created_at DESC, id DESC LIMIT $1")
+                sqlx::query_as("SELECT id, recipient, subject, body, code, created_at FROM dev_outbox ORDER BY id DESC LIMIT $1")
                     .bind(limit)
                     .fetch_all(self.pool())
                     .await?

@@ -118,6 +118,7 @@ pub struct TestServer {
     pub clock: ManualClock,
     pub state: AppState,
     pub db: Option<TestDb>,
+    seen: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl TestServer {
@@ -144,6 +145,7 @@ impl TestServer {
             clock,
             state,
             db: Some(db),
+            seen: Default::default(),
         }
     }
 
@@ -170,38 +172,34 @@ impl TestServer {
         status_json(client.get(self.url(path)).send().await.unwrap()).await
     }
 
-    /// The newest code emailed to `email` (emails are sent in the background).
+    /// The code of the next email to `email` (see [`TestServer::next_message`]).
     pub async fn code_for(&self, email: &str) -> String {
-        for _ in 0..100 {
-            let (_, body) = self
-                .get(
-                    &http_client(false),
-                    &format!("/v1/dev/outbox?email={email}"),
-                )
-                .await;
-            if let Some(code) = body["messages"][0]["code"].as_str() {
-                return code.to_owned();
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("no code was emailed to {email}");
+        let message = self.next_message(email).await;
+        message["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no code in {message}"))
+            .to_owned()
     }
 
-    /// The newest message to `email`, waiting for it.
-    pub async fn last_message(&self, email: &str) -> Value {
-        for _ in 0..100 {
+    /// The newest email to `email` that no earlier call returned, waiting for it (emails
+    /// are sent in the background).
+    pub async fn next_message(&self, email: &str) -> Value {
+        for _ in 0..200 {
             let (_, body) = self
                 .get(
                     &http_client(false),
                     &format!("/v1/dev/outbox?email={email}"),
                 )
                 .await;
-            if body["messages"][0].is_object() {
-                return body["messages"][0].clone();
+            let newest = &body["messages"][0];
+            if let Some(id) = newest["id"].as_str() {
+                if self.seen.lock().unwrap().insert(id.to_owned()) {
+                    return newest.clone();
+                }
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        panic!("no email to {email}");
+        panic!("no new email to {email}");
     }
 
     /// Signs up through the API; returns the client (now signed in) and the response.
