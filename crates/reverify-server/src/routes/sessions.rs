@@ -30,11 +30,12 @@ pub(crate) fn router() -> Router<AppState> {
 async fn current(
     State(state): State<AppState>,
     current: CurrentSession,
-) -> Json<serde_json::Value> {
-    Json(json!({
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = current.user(&state).await?;
+    Ok(Json(json!({
         "session": session::session_json(&state, &current.session),
-        "user": session::user_json(&current.user),
-    }))
+        "user": session::user_json(&user),
+    })))
 }
 
 async fn token(
@@ -60,7 +61,7 @@ async fn sign_out(
         .store
         .end_session(&current.session.id, state.now(), "sign_out")
         .await?;
-    tracing::info!(user_id = %current.user.id, session_id = %current.session.id, "signed out");
+    tracing::info!(user_id = %current.session.user_id, session_id = %current.session.id, "signed out");
     let mut response = Json(json!({ "status": "signed_out" })).into_response();
     let headers = response.headers_mut();
     headers.append(
@@ -82,7 +83,7 @@ async fn list(
     let idle = state.config.sessions.idle_timeout_secs;
     let sessions: Vec<_> = state
         .store
-        .open_sessions_of(&current.user.id)
+        .open_sessions_of(&current.session.user_id)
         .await?
         .iter()
         .filter(|s| s.is_active(now, idle))
@@ -104,12 +105,12 @@ async fn revoke(
         .store
         .session_by_id(&id)
         .await?
-        .filter(|s| s.user_id == current.user.id)
+        .filter(|s| s.user_id == current.session.user_id)
         .ok_or(ApiError::NotFound("session"))?;
     let ended = state
         .store
         .end_session(&target.id, state.now(), "revoked")
         .await?;
-    tracing::info!(user_id = %current.user.id, session_id = %target.id, ended, "revoked a session");
+    tracing::info!(user_id = %current.session.user_id, session_id = %target.id, ended, "revoked a session");
     Ok(Json(json!({ "id": target.id, "status": "ended" })))
 }

@@ -127,6 +127,17 @@ impl Store {
         })
     }
 
+    /// Starts a write transaction and keeps it open until dropped (tests of lock behaviour).
+    #[doc(hidden)]
+    pub async fn hold_write_lock(&self) -> Result<impl Drop, StoreError> {
+        let mut tx = self.write().await?;
+        // SQLite takes the lock at BEGIN IMMEDIATE; PostgreSQL needs a write to hold one.
+        sqlx::query("UPDATE schema_migrations SET name = name WHERE version = 1")
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
     /// Applies pending migrations; returns how many ran.
     pub async fn migrate(&self) -> Result<usize, StoreError> {
         migrate::run(self).await

@@ -556,3 +556,33 @@ async fn the_same_flows_work_on_postgres() {
     assert_eq!(status, 200);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn token_refresh_reads_but_never_writes_within_a_minute() {
+    let server = TestServer::start().await;
+    let (client, _) = server
+        .sign_up("nia@example.com", "correct horse battery")
+        .await;
+    // Another connection holds SQLite's write lock: a refresh that wrote would now wait
+    // (up to the busy timeout); one that only reads goes through.
+    let other = reverify_server::store::Store::connect(&server.db.as_ref().unwrap().url, 1)
+        .await
+        .unwrap();
+    let lock = other.hold_write_lock().await.unwrap();
+    for _ in 0..20 {
+        server.clock.advance(Duration::from_secs(2));
+        let r = tokio::time::timeout(
+            Duration::from_secs(3),
+            client
+                .post(server.url("/v1/sessions/current/tokens"))
+                .send(),
+        )
+        .await
+        .expect("a refresh must not wait for the write lock")
+        .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    drop(lock);
+    other.close().await;
+    server.stop().await;
+}

@@ -10,5 +10,6 @@ mod accounts;
 mod admin;
 mod config;
 mod email;
+mod scale;
 mod store;
 mod support;

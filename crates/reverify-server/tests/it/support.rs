@@ -149,6 +149,27 @@ impl TestServer {
         }
     }
 
+    /// Another server instance on the same database (its own pool and listener), as a
+    /// second process behind a load balancer would be.
+    pub async fn second_instance(&self) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let config = self.state.config.clone();
+        let store = Store::connect(&config.database.url, 4).await.unwrap();
+        let state = AppState::with_store(config, store, Arc::new(self.clock.clone()))
+            .await
+            .unwrap();
+        let served = state.clone();
+        tokio::spawn(async move { reverify_server::serve(listener, served).await.unwrap() });
+        TestServer {
+            base,
+            clock: self.clock.clone(),
+            state,
+            db: None,
+            seen: Default::default(),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

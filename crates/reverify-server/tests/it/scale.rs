@@ -1,0 +1,177 @@
+//! Deployment shapes: two instances on one PostgreSQL, and the server embedded in an app.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::post;
+use reverify::axum::{AuthLayer, Reverified, Strict};
+use serde_json::json;
+
+use crate::support::{TestDb, TestServer, http_client, status_json, test_config};
+
+#[tokio::test]
+async fn two_instances_on_one_postgres_share_sessions_and_revocations() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let a = TestServer::start_with(db, |_| {}).await;
+    let b = a.second_instance().await;
+    // The cookie jar is per host, not per port: one browser talking to both instances.
+    let (browser, _) = a.sign_up("olu@example.com", "correct horse battery").await;
+    let (status, token) = b
+        .post(&browser, "/v1/sessions/current/tokens", json!({}))
+        .await;
+    assert_eq!(status, 200, "instance B continues A's session: {token}");
+
+    // A code sign-in started on B is finished on A.
+    let other = a.client();
+    let (_, flow) = b
+        .post(
+            &other,
+            "/v1/sign_ins",
+            json!({"email": "olu@example.com", "strategy": "email_code"}),
+        )
+        .await;
+    let code = a.code_for("olu@example.com").await;
+    let id = flow["id"].as_str().unwrap();
+    let (status, _) = a
+        .post(
+            &other,
+            &format!("/v1/sign_ins/{id}/attempt"),
+            json!({"code": code}),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    // Sign out on B: A sees it at once.
+    let r = browser
+        .delete(b.url("/v1/sessions/current"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (status, _) = a
+        .post(&browser, "/v1/sessions/current/tokens", json!({}))
+        .await;
+    assert_eq!(status, 401);
+    // Keys are shared: a token minted by B verifies with A's JWKS.
+    let (_, minted) = b
+        .post(&other, "/v1/sessions/current/tokens", json!({}))
+        .await;
+    let verifier = reverify::Verifier::builder(a.base.clone())
+        .jwks_url(a.url("/.well-known/jwks.json"))
+        .clock(a.clock.clone())
+        .build()
+        .unwrap();
+    // Both instances share one configuration (one public URL behind the load balancer).
+    let session = verifier
+        .verify(minted["jwt"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(session.claims().iss, a.base);
+    b.stop().await;
+    a.stop().await;
+}
+
+async fn transfer(Reverified(session, ..): Reverified<Strict>) -> String {
+    format!("transferred for {}", session.user_id())
+}
+
+#[tokio::test]
+async fn embedded_under_auth_with_a_protected_app_route_on_the_same_origin() {
+    let db = TestDb::sqlite().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = test_config(&db.url);
+    config.server.public_url = format!("{base}/auth");
+    let clock = reverify::ManualClock::starting_now();
+    let state = reverify_server::AppState::with_store(
+        config,
+        db.store.clone(),
+        std::sync::Arc::new(clock.clone()),
+    )
+    .await
+    .unwrap();
+    let verifier = reverify::Verifier::builder(format!("{base}/auth"))
+        .jwks_url(format!("{base}/auth/.well-known/jwks.json"))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/api/transfer", post(transfer))
+        .layer(AuthLayer::new(verifier))
+        .nest("/auth", reverify_server::router(state));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let browser = http_client(true);
+    let (status, flow) = status_json(
+        browser
+            .post(format!("{base}/auth/v1/sign_ups"))
+            .json(&json!({"email": "pat@example.com", "password": "correct horse battery"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut code = None;
+    for _ in 0..200 {
+        let (_, outbox) = status_json(
+            browser
+                .get(format!("{base}/auth/v1/dev/outbox?email=pat@example.com"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        if let Some(c) = outbox["messages"][0]["code"].as_str() {
+            code = Some(c.to_owned());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let id = flow["id"].as_str().unwrap();
+    let (status, _) = status_json(
+        browser
+            .post(format!("{base}/auth/v1/sign_ups/{id}/attempt"))
+            .json(&json!({"code": code.unwrap()}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // The `__session` cookie the auth server set is what the app's extractor reads.
+    let (status, body) = status_json(
+        browser
+            .post(format!("{base}/api/transfer"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.as_str().unwrap().starts_with("transferred for user_"));
+    // Eleven minutes later (with a refreshed token) strict is stale: the standard error.
+    clock.advance(Duration::from_secs(11 * 60));
+    let (status, _) = status_json(
+        browser
+            .post(format!("{base}/auth/v1/sessions/current/tokens"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, body) = status_json(
+        browser
+            .post(format!("{base}/api/transfer"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(body["clerk_error"]["reason"], "reverification-error");
+    db.cleanup().await;
+}
