@@ -5,13 +5,13 @@
 //! - `GET /v1/admin/users/{id}`, `DELETE /v1/admin/users/{id}`
 //! - `GET /v1/admin/users/{id}/sessions`, `DELETE /v1/admin/sessions/{id}`
 
+use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::api::Api;
 use crate::error::ApiError;
 use crate::session;
 use crate::state::AppState;
@@ -19,12 +19,14 @@ use crate::store::{StoreError, User};
 use crate::web::ApiJson;
 use crate::{secrets, validate};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/admin/users", get(list_users).post(create_user))
-        .route("/v1/admin/users/{id}", get(get_user).delete(delete_user))
-        .route("/v1/admin/users/{id}/sessions", get(user_sessions))
-        .route("/v1/admin/sessions/{id}", delete(revoke_session))
+pub(crate) fn router() -> Api {
+    Api::new()
+        .get("/v1/admin/users", list_users)
+        .post("/v1/admin/users", create_user)
+        .get("/v1/admin/users/{id}", get_user)
+        .delete("/v1/admin/users/{id}", delete_user)
+        .get("/v1/admin/users/{id}/sessions", user_sessions)
+        .delete("/v1/admin/sessions/{id}", revoke_session)
 }
 
 /// Proof that the request carries the admin secret key.

@@ -2,19 +2,19 @@
 //! Both answer 404 unless the outbox is on (`email.mode = "dev"` or
 //! `email.danger_dev_outbox`).
 
+use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::Html;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
 
+use super::api::Api;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/dev/outbox", get(outbox_json))
-        .route("/dev/outbox", get(outbox_page))
+pub(crate) fn router() -> Api {
+    Api::new()
+        .get("/v1/dev/outbox", outbox_json)
+        .get("/dev/outbox", outbox_page)
 }
 
 #[derive(Deserialize)]

@@ -1,16 +1,16 @@
 //! `GET /.well-known/jwks.json`: the public signing keys.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
 
+use super::api::Api;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/.well-known/jwks.json", get(jwks))
+pub(crate) fn router() -> Api {
+    Api::new().get("/.well-known/jwks.json", jwks)
 }
 
 async fn jwks(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {

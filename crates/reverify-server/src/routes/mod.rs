@@ -1,6 +1,7 @@
 //! The HTTP resources, one file each, merged here.
 
 mod admin;
+mod api;
 mod dev;
 mod flows;
 mod jwks;
@@ -10,21 +11,41 @@ mod sign_ups;
 
 use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Every route of the auth server, without middleware.
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(health))
+/// Every operation of the auth server, without middleware.
+fn api() -> api::Api {
+    api::Api::new()
+        .get("/healthz", health)
+        .get("/openapi.json", openapi)
         .merge(jwks::router())
         .merge(sign_ups::router())
         .merge(sign_ins::router())
         .merge(sessions::router())
         .merge(dev::router())
         .merge(admin::router())
+}
+
+/// Every route of the auth server, without middleware.
+pub(crate) fn routes() -> Router<AppState> {
+    api().into_parts().0
+}
+
+/// `(method, path)` of every operation, for checking the OpenAPI document.
+pub fn operations() -> Vec<(&'static str, &'static str)> {
+    api().into_parts().1
+}
+
+/// The OpenAPI document of this API (kept in sync with the routes by a test).
+pub const OPENAPI: &str = include_str!("../../openapi.json");
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
 }
 
 async fn health(State(state): State<AppState>) -> Result<&'static str, ApiError> {

@@ -7,24 +7,25 @@
 //! - `GET /v1/sessions`: the user's open sessions.
 //! - `DELETE /v1/sessions/{id}`: revoke one of the user's own sessions.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use serde_json::json;
 
+use super::api::Api;
 use crate::error::ApiError;
 use crate::session::{self, CurrentSession, TOKEN_COOKIE};
 use crate::state::AppState;
 use crate::web::{self, Client};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/sessions/current", get(current).delete(sign_out))
-        .route("/v1/sessions/current/tokens", post(token))
-        .route("/v1/sessions", get(list))
-        .route("/v1/sessions/{id}", delete(revoke))
+pub(crate) fn router() -> Api {
+    Api::new()
+        .get("/v1/sessions/current", current)
+        .delete("/v1/sessions/current", sign_out)
+        .post("/v1/sessions/current/tokens", token)
+        .get("/v1/sessions", list)
+        .delete("/v1/sessions/{id}", revoke)
 }
 
 async fn current(

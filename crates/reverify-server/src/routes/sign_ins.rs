@@ -5,12 +5,12 @@
 //! the same work (a dummy Argon2 verification), and starting a code sign-in answers the
 //! same whether or not a code was sent.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use serde::Deserialize;
 
+use super::api::Api;
 use super::flows;
 use crate::email::Email;
 use crate::error::ApiError;
@@ -21,10 +21,10 @@ use crate::store::FlowKind;
 use crate::validate;
 use crate::web::{ApiJson, Client};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/sign_ins", post(start))
-        .route("/v1/sign_ins/{id}/attempt", post(attempt))
+pub(crate) fn router() -> Api {
+    Api::new()
+        .post("/v1/sign_ins", start)
+        .post("/v1/sign_ins/{id}/attempt", attempt)
 }
 
 #[derive(Deserialize)]

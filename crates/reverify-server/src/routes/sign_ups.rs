@@ -6,12 +6,12 @@
 //! the same whether or not the email already has an account (its owner gets an email
 //! saying so, without a code), so sign-up cannot be used to enumerate accounts.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::post;
-use axum::{Json, Router};
 use serde::Deserialize;
 
+use super::api::Api;
 use super::flows;
 use crate::email::Email;
 use crate::error::ApiError;
@@ -22,10 +22,10 @@ use crate::store::{FlowKind, Store, StoreError, User};
 use crate::validate;
 use crate::web::{ApiJson, Client};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/sign_ups", post(start))
-        .route("/v1/sign_ups/{id}/attempt", post(attempt))
+pub(crate) fn router() -> Api {
+    Api::new()
+        .post("/v1/sign_ups", start)
+        .post("/v1/sign_ups/{id}/attempt", attempt)
 }
 
 #[derive(Deserialize)]

@@ -10,6 +10,7 @@ mod accounts;
 mod admin;
 mod config;
 mod email;
+mod openapi;
 mod scale;
 mod store;
 mod support;
