@@ -106,6 +106,17 @@ impl Store {
         Ok(done)
     }
 
+    /// Emails of the completed flows of a kind (consistency checks and tests).
+    #[doc(hidden)]
+    pub async fn completed_flow_emails(&self, kind: &str) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT email FROM flows WHERE kind = $1 AND completed_at IS NOT NULL")
+                .bind(kind)
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
     /// Counts a wrong code (committed even when the attempt fails).
     pub async fn count_flow_attempt(&self, id: &str) -> Result<i64, StoreError> {
         let row: (i64,) = sqlx::query_as(

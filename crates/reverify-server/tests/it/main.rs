@@ -9,6 +9,7 @@
 mod accounts;
 mod admin;
 mod config;
+mod crash;
 mod email;
 mod openapi;
 mod scale;

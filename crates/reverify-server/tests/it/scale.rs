@@ -175,3 +175,85 @@ async fn embedded_under_auth_with_a_protected_app_route_on_the_same_origin() {
     assert_eq!(body["clerk_error"]["reason"], "reverification-error");
     db.cleanup().await;
 }
+
+/// Restarts the PostgreSQL server this machine runs (override with
+/// `REVERIFY_TEST_PG_RESTART`).
+fn restart_postgres() {
+    let cmd = std::env::var("REVERIFY_TEST_PG_RESTART").unwrap_or_else(|_| {
+        "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql | tail -n1) main restart"
+            .into()
+    });
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&cmd)
+        .status()
+        .unwrap();
+    assert!(status.success(), "{cmd} failed");
+}
+
+#[tokio::test]
+#[ignore = "restarts the machine's PostgreSQL: run alone (scripts/test runs it after the suite)"]
+async fn the_server_recovers_when_postgres_restarts_under_load() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let server = std::sync::Arc::new(TestServer::start_with(db, |_| {}).await);
+    let (browser, _) = server
+        .sign_up("quinn@example.com", "correct horse battery")
+        .await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let (server, browser, stop) = (server.clone(), browser.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let sent = tokio::time::timeout(
+                    Duration::from_secs(20),
+                    browser
+                        .post(server.url("/v1/sessions/current/tokens"))
+                        .send(),
+                )
+                .await
+                .expect("a request hung while the database was down");
+                statuses.push(sent.map(|r| r.status().as_u16()).unwrap_or(0));
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            statuses
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::task::spawn_blocking(restart_postgres).await.unwrap();
+    // Recovery: the same server instance answers again, without being restarted.
+    let mut recovered = false;
+    for _ in 0..200 {
+        let (status, _) = server
+            .post(&browser, "/v1/sessions/current/tokens", json!({}))
+            .await;
+        if status == 200 {
+            recovered = true;
+            break;
+        }
+        assert_eq!(
+            status, 503,
+            "while the database is down the answer is 503, never 500"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        recovered,
+        "the server did not recover after PostgreSQL restarted"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let statuses = load.await.unwrap();
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 503),
+        "only 200 or 503 under a restart: {statuses:?}"
+    );
+    assert_eq!(statuses.last(), Some(&200));
+    let (status, _) = server.get(&browser, "/v1/sessions/current").await;
+    assert_eq!(status, 200);
+    if let Ok(server) = std::sync::Arc::try_unwrap(server) {
+        server.stop().await;
+    }
+}

@@ -1,0 +1,4 @@
+-- wrk script: refresh the session token, as a browser tab does about once a minute.
+-- The session cookie comes from REVERIFY_BENCH_COOKIE ("reverify_session=...").
+wrk.method = "POST"
+wrk.headers["Cookie"] = os.getenv("REVERIFY_BENCH_COOKIE")
