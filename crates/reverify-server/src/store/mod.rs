@@ -158,6 +158,15 @@ impl Store {
         Ok(())
     }
 
+    /// The text value of a one-row, one-column query (administration and tests).
+    #[doc(hidden)]
+    pub async fn scalar_text(&self, sql: &str) -> Result<String, StoreError> {
+        let row: (String,) = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.0)
+    }
+
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;
