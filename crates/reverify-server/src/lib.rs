@@ -33,6 +33,7 @@ pub mod error;
 pub mod keys;
 pub mod password;
 pub mod session;
+mod session_cache;
 pub mod state;
 pub mod store;
 pub mod validate;

@@ -55,17 +55,35 @@ impl FromRequestParts<AppState> for CurrentSession {
         let secret = web::cookie(&parts.headers, &state.config.sessions.cookie_name)
             .ok_or(ApiError::SignedOut)?;
         let now = state.now();
-        let session = state
-            .store
-            .session_by_secret_hash(&secrets::sha256_hex(&[secret]))
-            .await?
-            .filter(|s| s.is_active(now, state.config.sessions.idle_timeout_secs))
-            .ok_or(ApiError::SignedOut)?;
+        let secret_hash = secrets::sha256_hex(&[secret]);
+        let idle = state.config.sessions.idle_timeout_secs;
+        let cached = state.session_cache.get(&secret_hash, now);
+        let session = match cached {
+            Some(row) => row,
+            None => {
+                let row = state
+                    .store
+                    .session_by_secret_hash(&secret_hash)
+                    .await?
+                    .ok_or(ApiError::SignedOut)?;
+                let row = std::sync::Arc::new(row);
+                state.session_cache.put(row.clone(), now);
+                row
+            }
+        };
+        if !session.is_active(now, idle) {
+            return Err(ApiError::SignedOut);
+        }
+        let mut session = (*session).clone();
         if now - session.last_active_at >= TOUCH_GRANULARITY_SECS {
             state
                 .store
                 .touch_session(&session.id, now, TOUCH_GRANULARITY_SECS)
                 .await?;
+            session.last_active_at = now;
+            state
+                .session_cache
+                .put(std::sync::Arc::new(session.clone()), now);
         }
         Ok(CurrentSession { session })
     }

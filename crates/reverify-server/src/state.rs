@@ -9,6 +9,7 @@ use crate::email::Mailer;
 use crate::error::ApiError;
 use crate::keys::KeyRing;
 use crate::password::Passwords;
+use crate::session_cache::SessionCache;
 use crate::store::Store;
 
 /// Everything a handler needs. Cheap to clone.
@@ -32,6 +33,8 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     /// `iss` of session tokens.
     pub issuer: String,
+    /// Recently read sessions (`sessions.cache_ttl_secs`).
+    pub(crate) session_cache: SessionCache,
 }
 
 impl std::ops::Deref for AppState {
@@ -64,6 +67,7 @@ impl AppState {
         let passwords = Passwords::new(&config.passwords)?;
         let mailer = Mailer::new(&config.email, &store)?;
         let issuer = config.issuer();
+        let session_cache = SessionCache::new(config.sessions.cache_ttl_secs);
         Ok(AppState(Arc::new(Inner {
             config,
             store,
@@ -72,7 +76,22 @@ impl AppState {
             mailer,
             clock,
             issuer,
+            session_cache,
         })))
+    }
+
+    /// Ends a session (sign-out, revocation) and forgets it from the cache at once.
+    pub async fn end_session(&self, id: &str, reason: &str) -> Result<bool, ApiError> {
+        let ended = self.store.end_session(id, self.now(), reason).await?;
+        self.session_cache.evict(id);
+        Ok(ended)
+    }
+
+    /// Deletes a user with their sessions, and forgets those from the cache.
+    pub async fn delete_user(&self, id: &str) -> Result<bool, ApiError> {
+        let deleted = self.store.delete_user(id).await?;
+        self.session_cache.evict_user(id);
+        Ok(deleted)
     }
 
     /// Now, in unix seconds.

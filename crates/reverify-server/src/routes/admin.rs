@@ -138,7 +138,7 @@ async fn delete_user(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    if !state.store.delete_user(&id).await? {
+    if !state.delete_user(&id).await? {
         return Err(ApiError::NotFound("user"));
     }
     tracing::info!(user_id = %id, "admin deleted a user");
@@ -171,10 +171,7 @@ async fn revoke_session(
         .session_by_id(&id)
         .await?
         .ok_or(ApiError::NotFound("session"))?;
-    state
-        .store
-        .end_session(&id, state.now(), "revoked_by_admin")
-        .await?;
+    state.end_session(&id, "revoked_by_admin").await?;
     tracing::info!(session_id = %id, "admin revoked a session");
     Ok(Json(json!({ "id": id, "status": "ended" })))
 }

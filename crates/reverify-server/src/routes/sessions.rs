@@ -58,10 +58,7 @@ async fn sign_out(
     State(state): State<AppState>,
     current: CurrentSession,
 ) -> Result<Response, ApiError> {
-    state
-        .store
-        .end_session(&current.session.id, state.now(), "sign_out")
-        .await?;
+    state.end_session(&current.session.id, "sign_out").await?;
     tracing::info!(user_id = %current.session.user_id, session_id = %current.session.id, "signed out");
     let mut response = Json(json!({ "status": "signed_out" })).into_response();
     let headers = response.headers_mut();
@@ -108,10 +105,7 @@ async fn revoke(
         .await?
         .filter(|s| s.user_id == current.session.user_id)
         .ok_or(ApiError::NotFound("session"))?;
-    let ended = state
-        .store
-        .end_session(&target.id, state.now(), "revoked")
-        .await?;
+    let ended = state.end_session(&target.id, "revoked").await?;
     tracing::info!(user_id = %current.session.user_id, session_id = %target.id, ended, "revoked a session");
     Ok(Json(json!({ "id": target.id, "status": "ended" })))
 }

@@ -54,9 +54,45 @@ async fn two_instances_on_one_postgres_share_sessions_and_revocations() {
         .post(&browser, "/v1/sessions/current/tokens", json!({}))
         .await;
     assert_eq!(status, 401);
-    // Keys are shared: a token minted by B verifies with A's JWKS.
-    let (_, minted) = b
+    // A revocation on B reaches an A that had the session cached within
+    // `sessions.cache_ttl_secs` (2 s).
+    let (status, _) = a
         .post(&other, "/v1/sessions/current/tokens", json!({}))
+        .await;
+    assert_eq!(status, 200, "A now has other's session cached");
+    let (_, list) = b.get(&other, "/v1/sessions").await;
+    let current_id = list["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == true)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revoke = other
+        .delete(b.url(&format!("/v1/sessions/{current_id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), 200);
+    a.clock.advance(Duration::from_secs(2));
+    let (status, _) = a
+        .post(&other, "/v1/sessions/current/tokens", json!({}))
+        .await;
+    assert_eq!(status, 401, "seen by A once its cache entry is 2 s old");
+    // Keys are shared: a token minted by B verifies with A's JWKS.
+    let fresh = a.client();
+    let (status, _) = a
+        .post(
+            &fresh,
+            "/v1/sign_ins",
+            json!({"email": "olu@example.com", "password": "correct horse battery"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, minted) = b
+        .post(&fresh, "/v1/sessions/current/tokens", json!({}))
         .await;
     let verifier = reverify::Verifier::builder(a.base.clone())
         .jwks_url(a.url("/.well-known/jwks.json"))
