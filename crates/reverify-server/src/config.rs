@@ -243,8 +243,20 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// Environment variables that are not configuration keys.
-const NOT_KEYS: &[&str] = &["REVERIFY_CONFIG", "REVERIFY_LOG", "REVERIFY_LOG_FORMAT"];
+/// Environment variables that are not configuration keys: the config file, logging, the
+/// CLI's password input, and the test suite's settings (`REVERIFY_TEST_*`).
+const NOT_KEYS: &[&str] = &[
+    "REVERIFY_CONFIG",
+    "REVERIFY_LOG",
+    "REVERIFY_LOG_FORMAT",
+    "REVERIFY_NEW_PASSWORD",
+];
+
+fn is_config_variable(name: &str) -> bool {
+    name.starts_with("REVERIFY_")
+        && !NOT_KEYS.contains(&name)
+        && !name.starts_with("REVERIFY_TEST_")
+}
 
 impl Config {
     /// Reads `path` (if given) and overlays `REVERIFY_*` variables from `env`.
@@ -266,7 +278,7 @@ impl Config {
         let defaults = toml::Table::try_from(Config::default())
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         for (name, value) in env {
-            if !name.starts_with("REVERIFY_") || NOT_KEYS.contains(&name.as_str()) {
+            if !is_config_variable(&name) {
                 continue;
             }
             let lower = name["REVERIFY_".len()..].to_ascii_lowercase();

@@ -43,6 +43,8 @@ fn toml_then_environment() {
                 "https://a.example, https://b.example",
             ),
             ("REVERIFY_LOG", "debug"),
+            ("REVERIFY_NEW_PASSWORD", "not a key"),
+            ("REVERIFY_TEST_POSTGRES_URL", "not a key either"),
             ("HOME", "/somewhere"),
         ]),
     )

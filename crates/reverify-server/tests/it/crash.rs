@@ -26,7 +26,7 @@ fn free_port() -> u16 {
 async fn spawn(db_url: &str) -> Server {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_reverify"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reverify"))
         .arg("serve")
         .env("REVERIFY_DATABASE_URL", db_url)
         .env("REVERIFY_SERVER_LISTEN", format!("127.0.0.1:{port}"))
@@ -51,6 +51,8 @@ async fn spawn(db_url: &str) -> Server {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the server did not start");
 }
 

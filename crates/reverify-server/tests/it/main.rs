@@ -8,6 +8,7 @@
 
 mod accounts;
 mod admin;
+mod cli;
 mod config;
 mod crash;
 mod email;

@@ -295,6 +295,11 @@ async fn the_server_recovers_when_postgres_restarts_under_load() {
         recovered,
         "the server did not recover after PostgreSQL restarted"
     );
+    assert_ne!(
+        postmaster_start().await,
+        started,
+        "PostgreSQL really restarted"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let statuses = load.await.unwrap();

@@ -1,0 +1,70 @@
+//! The `reverify` binary's commands.
+
+use std::process::{Command, Output};
+
+use crate::support::TestDb;
+
+fn reverify(db_url: &str, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_reverify"));
+    cmd.args(args)
+        .env("REVERIFY_DATABASE_URL", db_url)
+        .env("REVERIFY_PASSWORDS_ARGON2_MEMORY_KIB", "1024")
+        .env("REVERIFY_PASSWORDS_ARGON2_ITERATIONS", "1")
+        .env("REVERIFY_LOG", "warn");
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
+
+#[tokio::test]
+async fn migrate_users_and_keys_from_the_command_line() {
+    let db = TestDb::sqlite().await;
+    db.store.close().await;
+    let url = db.url.clone();
+    let ok = |o: &Output| assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    ok(&reverify(&url, &["migrate"], &[]));
+    let created = reverify(
+        &url,
+        &["users", "create", "--email", "Rui@Example.com"],
+        &[("REVERIFY_NEW_PASSWORD", "correct horse battery")],
+    );
+    ok(&created);
+    let id = stdout(&created);
+    assert!(id.starts_with("user_"), "{id}");
+    let weak = reverify(
+        &url,
+        &["users", "create", "--email", "x@example.com"],
+        &[("REVERIFY_NEW_PASSWORD", "short")],
+    );
+    assert!(!weak.status.success(), "a short password is refused");
+    let listed = reverify(&url, &["users", "list"], &[]);
+    ok(&listed);
+    assert!(
+        stdout(&listed).contains(&format!("{id}\trui@example.com")),
+        "{}",
+        stdout(&listed)
+    );
+
+    let rotated = reverify(&url, &["keys", "rotate"], &[]);
+    ok(&rotated);
+    assert!(stdout(&rotated).starts_with("ins_"));
+
+    ok(&reverify(&url, &["users", "delete", &id], &[]));
+    assert!(
+        !reverify(&url, &["users", "delete", &id], &[])
+            .status
+            .success(),
+        "deleting twice fails"
+    );
+
+    let typo = reverify(&url, &["migrate"], &[("REVERIFY_DATABSE_URL", "x")]);
+    assert!(!typo.status.success());
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("REVERIFY_DATABSE_URL"));
+    db.cleanup().await;
+}
