@@ -12,6 +12,13 @@ use crate::state::AppState;
 use crate::store::{Flow, FlowKind, StoreError, User};
 use crate::web::Client;
 
+/// The body of `POST /v1/sign_ups/{id}/attempt` and `POST /v1/sign_ins/{id}/attempt`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CodeAttempt {
+    pub(crate) code: String,
+}
+
 /// Wrong codes allowed per flow; then it is dead and a new one must be started.
 pub(crate) const MAX_ATTEMPTS: i64 = 5;
 

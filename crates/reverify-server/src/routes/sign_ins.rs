@@ -124,17 +124,11 @@ async fn start(
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Attempt {
-    code: String,
-}
-
 async fn attempt(
     State(state): State<AppState>,
     Path(id): Path<String>,
     client: Client,
-    ApiJson(body): ApiJson<Attempt>,
+    ApiJson(body): ApiJson<flows::CodeAttempt>,
 ) -> Result<Response, ApiError> {
     let code = validate::code(&body.code)?;
     let (mut tx, flow) = flows::begin_checked(&state, &id, FlowKind::SignInCode, code).await?;

@@ -90,17 +90,11 @@ async fn start(
     Ok(Json(flows::pending_json(&flow)))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Attempt {
-    code: String,
-}
-
 async fn attempt(
     State(state): State<AppState>,
     Path(id): Path<String>,
     client: Client,
-    ApiJson(body): ApiJson<Attempt>,
+    ApiJson(body): ApiJson<flows::CodeAttempt>,
 ) -> Result<Response, ApiError> {
     let code = validate::code(&body.code)?;
     let (mut tx, flow) = flows::begin_checked(&state, &id, FlowKind::SignUp, code).await?;
