@@ -2,14 +2,14 @@
 
 use super::{Store, StoreError};
 
-/// A signing key as stored (the private key is PKCS#8, base64url).
+/// A signing key as stored (the private key is the 32-byte Ed25519 seed, base64url).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredKey {
     /// Key id, in the JWKS and token headers.
     pub kid: String,
     /// `EdDSA`.
     pub alg: String,
-    /// PKCS#8 v2 private key, base64url.
+    /// The Ed25519 seed, base64url (not encrypted at rest: protect the database).
     pub private_key: String,
     /// Raw public key, base64url.
     pub public_key: String,
