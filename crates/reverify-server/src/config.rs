@@ -87,8 +87,9 @@ pub struct SessionConfig {
     pub absolute_lifetime_secs: i64,
     /// Lifetime of session tokens (JWTs).
     pub token_lifetime_secs: i64,
-    /// How long an instance may reuse a session it read, in seconds (0: always read the
-    /// database). Bounds how late another instance sees a revocation.
+    /// How long an instance may reuse a session row it read, in seconds (0: always read the
+    /// database). On PostgreSQL, revocations reach other instances at once by `NOTIFY`;
+    /// this is the backstop, and the bound for several processes on one SQLite file.
     pub cache_ttl_secs: i64,
     /// Name of the opaque, HttpOnly session cookie.
     pub cookie_name: String,
@@ -102,7 +103,7 @@ impl Default for SessionConfig {
             idle_timeout_secs: 3600,
             absolute_lifetime_secs: 86_400,
             token_lifetime_secs: 60,
-            cache_ttl_secs: 2,
+            cache_ttl_secs: 300,
             cookie_name: "reverify_session".into(),
             insecure_cookies: false,
         }
@@ -316,8 +317,8 @@ impl Config {
         if self.sessions.token_lifetime_secs < 5 || self.sessions.token_lifetime_secs > 3600 {
             return bad("sessions.token_lifetime_secs must be between 5 and 3600");
         }
-        if !(0..=60).contains(&self.sessions.cache_ttl_secs) {
-            return bad("sessions.cache_ttl_secs must be between 0 and 60");
+        if !(0..=3600).contains(&self.sessions.cache_ttl_secs) {
+            return bad("sessions.cache_ttl_secs must be between 0 and 3600");
         }
         if self.sessions.idle_timeout_secs <= 0 || self.sessions.absolute_lifetime_secs <= 0 {
             return bad("session lifetimes must be positive");

@@ -57,7 +57,12 @@ impl FromRequestParts<AppState> for CurrentSession {
         let now = state.now();
         let secret_hash = secrets::sha256_hex(&[secret]);
         let idle = state.config.sessions.idle_timeout_secs;
-        let cached = state.session_cache.get(&secret_hash, now);
+        // A cached row that looks ended or idle is read again before refusing: another
+        // instance may have used the session since.
+        let cached = state
+            .session_cache
+            .get(&secret_hash, now)
+            .filter(|row| row.is_active(now, idle));
         let session = match cached {
             Some(row) => row,
             None => {

@@ -34,7 +34,7 @@ pub struct Inner {
     /// `iss` of session tokens.
     pub issuer: String,
     /// Recently read sessions (`sessions.cache_ttl_secs`).
-    pub(crate) session_cache: SessionCache,
+    pub(crate) session_cache: Arc<SessionCache>,
 }
 
 impl std::ops::Deref for AppState {
@@ -67,7 +67,14 @@ impl AppState {
         let passwords = Passwords::new(&config.passwords)?;
         let mailer = Mailer::new(&config.email, &store)?;
         let issuer = config.issuer();
-        let session_cache = SessionCache::new(config.sessions.cache_ttl_secs);
+        let postgres = store.backend() == crate::store::Backend::Postgres;
+        let session_cache = Arc::new(SessionCache::new(config.sessions.cache_ttl_secs, !postgres));
+        if postgres && config.sessions.cache_ttl_secs > 0 {
+            tokio::spawn(crate::session_cache::listen(
+                config.database.url.clone(),
+                Arc::downgrade(&session_cache),
+            ));
+        }
         Ok(AppState(Arc::new(Inner {
             config,
             store,
@@ -80,10 +87,14 @@ impl AppState {
         })))
     }
 
-    /// Ends a session (sign-out, revocation) and forgets it from the cache at once.
+    /// Ends a session (sign-out, revocation): this instance forgets it from its cache at
+    /// once, and other instances are told (every change to a session row must do both).
     pub async fn end_session(&self, id: &str, reason: &str) -> Result<bool, ApiError> {
         let ended = self.store.end_session(id, self.now(), reason).await?;
         self.session_cache.evict(id);
+        self.store
+            .announce_session_change(&format!("s:{id}"))
+            .await?;
         Ok(ended)
     }
 
@@ -91,6 +102,9 @@ impl AppState {
     pub async fn delete_user(&self, id: &str) -> Result<bool, ApiError> {
         let deleted = self.store.delete_user(id).await?;
         self.session_cache.evict_user(id);
+        self.store
+            .announce_session_change(&format!("u:{id}"))
+            .await?;
         Ok(deleted)
     }
 

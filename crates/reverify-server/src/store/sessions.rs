@@ -148,6 +148,19 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Tells other instances that sessions changed (PostgreSQL `NOTIFY`; nothing on
+    /// SQLite, where instances do not share a database).
+    pub async fn announce_session_change(&self, payload: &str) -> Result<(), StoreError> {
+        if self.backend() == super::Backend::Postgres {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(crate::session_cache::CHANNEL)
+                .bind(payload)
+                .execute(self.pool())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Records a factor verification in a session (reverification, second-factor step).
     /// Times only move forward.
     pub async fn record_factors(

@@ -54,8 +54,8 @@ async fn two_instances_on_one_postgres_share_sessions_and_revocations() {
         .post(&browser, "/v1/sessions/current/tokens", json!({}))
         .await;
     assert_eq!(status, 401);
-    // A revocation on B reaches an A that had the session cached within
-    // `sessions.cache_ttl_secs` (2 s).
+    // A revocation on B reaches an A that has the session cached, by NOTIFY, without
+    // waiting for the cache entry to age.
     let (status, _) = a
         .post(&other, "/v1/sessions/current/tokens", json!({}))
         .await;
@@ -76,11 +76,21 @@ async fn two_instances_on_one_postgres_share_sessions_and_revocations() {
         .await
         .unwrap();
     assert_eq!(revoke.status(), 200);
-    a.clock.advance(Duration::from_secs(2));
-    let (status, _) = a
-        .post(&other, "/v1/sessions/current/tokens", json!({}))
-        .await;
-    assert_eq!(status, 401, "seen by A once its cache entry is 2 s old");
+    let mut seen = false;
+    for _ in 0..100 {
+        let (status, _) = a
+            .post(&other, "/v1/sessions/current/tokens", json!({}))
+            .await;
+        if status == 401 {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        seen,
+        "A must see B's revocation within 2 s of wall time, the clock unmoved"
+    );
     // Keys are shared: a token minted by B verifies with A's JWKS.
     let fresh = a.client();
     let (status, _) = a
