@@ -13,6 +13,7 @@ mod keys;
 mod migrate;
 mod outbox;
 mod sessions;
+mod sqlite_reader;
 mod users;
 
 use std::str::FromStr;
@@ -36,6 +37,9 @@ pub enum StoreError {
     /// Anything else the database said.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    /// The direct SQLite reader failed.
+    #[error("sqlite reader: {0}")]
+    Reader(String),
 }
 
 impl StoreError {
@@ -63,6 +67,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite files only: the inline reader for session lookups.
+    reader: Option<std::sync::Arc<sqlite_reader::SqliteReader>>,
 }
 
 impl Store {
@@ -106,7 +112,15 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        Ok(Store { pool, backend })
+        let reader = match backend {
+            Backend::Sqlite => sqlite_reader::SqliteReader::for_url(&url).map(std::sync::Arc::new),
+            Backend::Postgres => None,
+        };
+        Ok(Store {
+            pool,
+            backend,
+            reader,
+        })
     }
 
     /// Which database this is.

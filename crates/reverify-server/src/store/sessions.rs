@@ -89,6 +89,9 @@ impl Store {
         &self,
         secret_hash: &str,
     ) -> Result<Option<SessionRow>, StoreError> {
+        if let Some(reader) = &self.reader {
+            return reader.session_by_secret_hash(secret_hash);
+        }
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM sessions WHERE secret_hash = $1"
         ));
