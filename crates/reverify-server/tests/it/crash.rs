@@ -75,6 +75,22 @@ async fn code_for(base: &str, email: &str) -> String {
     panic!("no code for {email}");
 }
 
+/// Starts a sign-up; returns the browser, the flow id and the emailed code.
+async fn start_sign_up(base: &str, email: &str) -> (reqwest::Client, String, String) {
+    let client = http_client(true);
+    let (_, flow) = status_json(
+        client
+            .post(format!("{base}/v1/sign_ups"))
+            .json(&json!({"email": email, "password": "correct horse battery"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let code = code_for(base, email).await;
+    (client, flow["id"].as_str().unwrap().to_owned(), code)
+}
+
 #[tokio::test]
 async fn kill_9_during_sign_ups_and_refreshes_leaves_no_half_written_state() {
     let db = TestDb::sqlite().await;
@@ -85,19 +101,7 @@ async fn kill_9_during_sign_ups_and_refreshes_leaves_no_half_written_state() {
     // Six signed-in users whose sessions must survive the crash.
     let mut survivors = Vec::new();
     for i in 0..6 {
-        let email = format!("old{i}@example.com");
-        let client = http_client(true);
-        let (_, flow) = status_json(
-            client
-                .post(format!("{base}/v1/sign_ups"))
-                .json(&json!({"email": email, "password": "correct horse battery"}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        let code = code_for(&base, &email).await;
-        let id = flow["id"].as_str().unwrap();
+        let (client, id, code) = start_sign_up(&base, &format!("old{i}@example.com")).await;
         let r = client
             .post(format!("{base}/v1/sign_ups/{id}/attempt"))
             .json(&json!({"code": code}))
@@ -110,19 +114,7 @@ async fn kill_9_during_sign_ups_and_refreshes_leaves_no_half_written_state() {
     // Thirty sign-ups waiting for their confirmation.
     let mut pending = Vec::new();
     for i in 0..30 {
-        let email = format!("new{i}@example.com");
-        let client = http_client(true);
-        let (_, flow) = status_json(
-            client
-                .post(format!("{base}/v1/sign_ups"))
-                .json(&json!({"email": email, "password": "correct horse battery"}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        let code = code_for(&base, &email).await;
-        pending.push((client, flow["id"].as_str().unwrap().to_owned(), code));
+        pending.push(start_sign_up(&base, &format!("new{i}@example.com")).await);
     }
 
     // Confirm them all and refresh the survivors' tokens at once; kill -9 in the middle.

@@ -135,11 +135,7 @@ impl TestServer {
         config.server.public_url = base.clone();
         tweak(&mut config);
         let clock = ManualClock::starting_now();
-        let state = AppState::with_store(config, db.store.clone(), Arc::new(clock.clone()))
-            .await
-            .unwrap();
-        let served = state.clone();
-        tokio::spawn(async move { reverify_server::serve(listener, served).await.unwrap() });
+        let state = serve_in_background(listener, config, db.store.clone(), &clock).await;
         TestServer {
             base,
             clock,
@@ -156,11 +152,7 @@ impl TestServer {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let config = self.state.config.clone();
         let store = Store::connect(&config.database.url, 4).await.unwrap();
-        let state = AppState::with_store(config, store, Arc::new(self.clock.clone()))
-            .await
-            .unwrap();
-        let served = state.clone();
-        tokio::spawn(async move { reverify_server::serve(listener, served).await.unwrap() });
+        let state = serve_in_background(listener, config, store, &self.clock).await;
         TestServer {
             base,
             clock: self.clock.clone(),
@@ -252,6 +244,21 @@ impl TestServer {
             db.cleanup().await;
         }
     }
+}
+
+/// Builds the server state and serves it on `listener` in a background task.
+async fn serve_in_background(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    store: Store,
+    clock: &ManualClock,
+) -> AppState {
+    let state = AppState::with_store(config, store, Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    let served = state.clone();
+    tokio::spawn(async move { reverify_server::serve(listener, served).await.unwrap() });
+    state
 }
 
 pub async fn status_json(r: reqwest::Response) -> (u16, Value) {
