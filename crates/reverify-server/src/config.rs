@@ -28,6 +28,16 @@ pub struct Config {
     pub admin: AdminConfig,
     /// Signing keys.
     pub keys: KeyConfig,
+    /// Reverification: the verification flow and the server's own sensitive endpoints.
+    pub reverification: ReverificationConfig,
+    /// Temporary lockout after repeated wrong secrets on one account.
+    pub lockout: LockoutConfig,
+    /// Per-IP rate limits.
+    pub ratelimit: RateLimitConfig,
+    /// TOTP authenticator apps.
+    pub totp: TotpConfig,
+    /// WebAuthn passkeys.
+    pub passkeys: PasskeyConfig,
 }
 
 /// `[server]`
@@ -228,6 +238,129 @@ impl Default for KeyConfig {
     }
 }
 
+/// `[reverification]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReverificationConfig {
+    /// The policy that protects the server's own sensitive endpoints (password change,
+    /// factor changes, revoking other sessions, deleting the account): a preset name
+    /// (`strict_mfa`, `strict`, `moderate`, `lax`) or JSON such as
+    /// `{"level":"multi_factor","afterMinutes":5}`.
+    pub sensitive_policy: String,
+    /// How long a started verification can be completed, in seconds.
+    pub verification_ttl_secs: i64,
+    /// Wrong secrets allowed in one verification or sign-in, per factor; then it is dead.
+    pub max_attempts: i64,
+}
+
+impl Default for ReverificationConfig {
+    fn default() -> Self {
+        ReverificationConfig {
+            sensitive_policy: "strict".into(),
+            verification_ttl_secs: 600,
+            max_attempts: 5,
+        }
+    }
+}
+
+impl ReverificationConfig {
+    /// The parsed `sensitive_policy`.
+    pub fn policy(&self) -> Result<reverify::Policy, ConfigError> {
+        let raw = self.sensitive_policy.trim();
+        let parsed = if raw.starts_with('{') {
+            serde_json::from_str::<serde_json::Value>(raw)
+                .map_err(|e| e.to_string())
+                .and_then(|v| reverify::Policy::from_json(&v).map_err(|e| e.to_string()))
+        } else {
+            raw.parse::<reverify::Policy>().map_err(|e| e.to_string())
+        };
+        parsed.map_err(|e| ConfigError::Invalid(format!("reverification.sensitive_policy: {e}")))
+    }
+}
+
+/// `[lockout]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LockoutConfig {
+    /// Wrong secrets of one kind (password, email code, TOTP, backup code) on one account
+    /// within `window_secs` that lock that kind of secret for `duration_secs`.
+    pub max_failures: i64,
+    /// The window failures are counted in, in seconds.
+    pub window_secs: i64,
+    /// How long a lockout lasts, in seconds.
+    pub duration_secs: i64,
+}
+
+impl Default for LockoutConfig {
+    fn default() -> Self {
+        LockoutConfig {
+            max_failures: 10,
+            window_secs: 900,
+            duration_secs: 900,
+        }
+    }
+}
+
+/// `[ratelimit]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Sign-in and sign-up requests per client IP per minute (0: unlimited). Bursts up to
+    /// this many are allowed.
+    pub sign_in_per_minute: u32,
+    /// Verification requests (start, prepare, attempt) per client IP per minute (0: unlimited).
+    pub verification_per_minute: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            sign_in_per_minute: 60,
+            verification_per_minute: 120,
+        }
+    }
+}
+
+/// `[totp]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TotpConfig {
+    /// The issuer name authenticator apps show next to the account.
+    pub issuer: String,
+}
+
+impl Default for TotpConfig {
+    fn default() -> Self {
+        TotpConfig {
+            issuer: "Reverify".into(),
+        }
+    }
+}
+
+/// `[passkeys]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasskeyConfig {
+    /// The WebAuthn relying-party id: a registrable domain (empty: the host of
+    /// `server.public_url`).
+    pub rp_id: String,
+    /// The name authenticators show.
+    pub rp_name: String,
+    /// Origins allowed to use passkeys (empty: `server.public_url` and
+    /// `server.allowed_origins`).
+    pub origins: Vec<String>,
+}
+
+impl Default for PasskeyConfig {
+    fn default() -> Self {
+        PasskeyConfig {
+            rp_id: String::new(),
+            rp_name: "Reverify".into(),
+            origins: Vec::new(),
+        }
+    }
+}
+
 /// A configuration problem, with the key it concerns.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -333,6 +466,16 @@ impl Config {
             && !self.server.public_url.starts_with("https://")
         {
             return bad("server.public_url must be an http(s) URL");
+        }
+        self.reverification.policy()?;
+        if !(60..=86_400).contains(&self.reverification.verification_ttl_secs) {
+            return bad("reverification.verification_ttl_secs must be between 60 and 86400");
+        }
+        if self.reverification.max_attempts < 1 || self.lockout.max_failures < 1 {
+            return bad("reverification.max_attempts and lockout.max_failures must be at least 1");
+        }
+        if self.lockout.window_secs < 1 || self.lockout.duration_secs < 1 {
+            return bad("lockout.window_secs and lockout.duration_secs must be positive");
         }
         Ok(())
     }

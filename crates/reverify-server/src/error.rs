@@ -34,6 +34,17 @@ pub enum ApiError {
     /// A wrong one-time code: 422.
     #[error("the code is incorrect")]
     InvalidCode,
+    /// A wrong password while verifying a signed-in session: 422 (not 401, which would
+    /// say "signed out").
+    #[error("the password is incorrect")]
+    IncorrectPassword,
+    /// The passkey assertion failed (wrong challenge, origin, signature, or not this
+    /// user's passkey): 422.
+    #[error("the passkey could not be verified")]
+    PasskeyRejected,
+    /// This step needs a passkey assertion with user verification (PIN or biometrics): 422.
+    #[error("this step needs a passkey that verifies you (PIN or biometrics)")]
+    UserVerificationRequired,
     /// The code or the flow expired: 410.
     #[error("the code has expired; ask for a new one")]
     CodeExpired,
@@ -45,6 +56,31 @@ pub enum ApiError {
     TooManyAttempts {
         /// Seconds to wait.
         retry_after: u64,
+    },
+    /// Too many wrong secrets of one kind on this account: the kind is locked for a
+    /// while. 423 with `Retry-After`.
+    #[error("too many wrong attempts on this account; try again in {retry_after} seconds")]
+    Locked {
+        /// Seconds until the lockout ends.
+        retry_after: u64,
+    },
+    /// Too many requests from this client IP: 429 `rate_limited` with `Retry-After`.
+    #[error("too many requests; try again in {retry_after} seconds")]
+    RateLimited {
+        /// Seconds to wait.
+        retry_after: u64,
+    },
+    /// The session must be verified again first: the SDK's reverification error
+    /// (403, Clerk-shaped body, RFC 9470 `WWW-Authenticate`).
+    #[error("reverification required")]
+    Reverification(reverify::ReverificationRequired),
+    /// The resource existed but is no longer usable (an expired or ended verification): 410.
+    #[error("{message}")]
+    Gone {
+        /// Stable code.
+        code: &'static str,
+        /// Human message.
+        message: String,
     },
     /// No such resource (or not yours): 404.
     #[error("{0} not found")]
@@ -85,12 +121,20 @@ impl ApiError {
     /// The stable machine code.
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::BadRequest { code, .. } | ApiError::Conflict { code, .. } => code,
+            ApiError::BadRequest { code, .. }
+            | ApiError::Conflict { code, .. }
+            | ApiError::Gone { code, .. } => code,
+            ApiError::Locked { .. } => "locked",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Reverification(_) => reverify::REVERIFICATION_ERROR_CODE,
             ApiError::BodyTooLarge => "body_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::InvalidCredentials => "invalid_credentials",
             ApiError::SignedOut => "signed_out",
             ApiError::InvalidCode => "invalid_code",
+            ApiError::IncorrectPassword => "incorrect_password",
+            ApiError::PasskeyRejected => "passkey_rejected",
+            ApiError::UserVerificationRequired => "user_verification_required",
             ApiError::CodeExpired => "code_expired",
             ApiError::FlowCompleted => "flow_completed",
             ApiError::TooManyAttempts { .. } => "too_many_attempts",
@@ -110,10 +154,20 @@ impl ApiError {
             ApiError::InvalidCredentials | ApiError::SignedOut | ApiError::AdminUnauthorized => {
                 StatusCode::UNAUTHORIZED
             }
-            ApiError::InvalidCode => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::InvalidCode
+            | ApiError::IncorrectPassword
+            | ApiError::PasskeyRejected
+            | ApiError::UserVerificationRequired => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::CodeExpired => StatusCode::GONE,
             ApiError::FlowCompleted | ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyAttempts { .. } | ApiError::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ApiError::Locked { .. } => StatusCode::LOCKED,
+            ApiError::Gone { .. } => StatusCode::GONE,
+            ApiError::Reverification(r) => {
+                StatusCode::from_u16(r.status()).unwrap_or(StatusCode::FORBIDDEN)
+            }
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -171,9 +225,15 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable(detail) => tracing::warn!(%detail, "service unavailable"),
             _ => {}
         }
+        if let ApiError::Reverification(required) = self {
+            return required.into_response();
+        }
         let body = serde_json::json!({ "code": self.code(), "message": self.to_string() });
         let mut response = (self.status(), axum::Json(body)).into_response();
-        if let ApiError::TooManyAttempts { retry_after } = self {
+        if let ApiError::TooManyAttempts { retry_after }
+        | ApiError::Locked { retry_after }
+        | ApiError::RateLimited { retry_after } = self
+        {
             if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, v);
             }

@@ -27,15 +27,22 @@
 //! | `routes/` | one file per HTTP resource: sign-ups, sign-ins, sessions, JWKS, dev outbox |
 //! | [`error`] | [`ApiError`]: one enum, stable codes, one `IntoResponse` |
 
+pub mod audit;
 pub mod config;
 pub mod email;
 pub mod error;
+mod factors;
 pub mod keys;
+mod lockout;
+mod passkeys;
 pub mod password;
+mod ratelimit;
+pub mod reverification;
 pub mod session;
 mod session_cache;
 pub mod state;
 pub mod store;
+pub mod totp;
 pub mod validate;
 
 mod routes;

@@ -41,6 +41,21 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Show audit events, newest first, one JSON object per line.
+    Audit {
+        /// Only this user's events.
+        #[arg(long)]
+        user: Option<String>,
+        /// Only this session's events.
+        #[arg(long)]
+        session: Option<String>,
+        /// Only this kind (`verification.failed`), or a prefix ending in `.` (`verification.`).
+        #[arg(long)]
+        kind: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -139,6 +154,25 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
                         return Err(format!("no user {id}").into());
                     }
                 }
+            }
+            Ok(())
+        }
+        Command::Audit {
+            user,
+            session,
+            kind,
+            limit,
+        } => {
+            let store = Store::open(&config.database.url, 2).await?;
+            let filter = reverify_server::store::AuditFilter {
+                user_id: user,
+                session_id: session,
+                kind,
+                before: None,
+                limit,
+            };
+            for e in store.audit_events(&filter).await? {
+                write_line(&reverify_server::audit::event_json(&e).to_string());
             }
             Ok(())
         }

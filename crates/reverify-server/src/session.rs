@@ -103,6 +103,9 @@ pub struct Verified {
     pub first_factor: bool,
     /// The second factor was verified.
     pub second_factor: bool,
+    /// The user has a second factor (then an unverified one is recorded as `0`, stale,
+    /// rather than "none").
+    pub second_enrolled: bool,
 }
 
 /// Creates a session inside `tx`; returns it and its cookie secret.
@@ -125,7 +128,11 @@ pub(crate) async fn establish(
         ended_at: None,
         end_reason: None,
         first_factor_at: verified.first_factor.then_some(now),
-        second_factor_at: verified.second_factor.then_some(now),
+        second_factor_at: if verified.second_factor {
+            Some(now)
+        } else {
+            verified.second_enrolled.then_some(0)
+        },
         amr: verified.amr.join(" "),
         ip: client.ip.clone(),
         user_agent: client.user_agent.clone(),
@@ -141,14 +148,7 @@ pub fn token_claims(
     azp: Option<&str>,
     now: i64,
 ) -> serde_json::Value {
-    // Second factors arrive with TOTP and passkeys; until a user enrolls one it is "not enabled".
-    let second_enabled = false;
-    let first = session.first_factor_at.unwrap_or(0);
-    let second = if second_enabled {
-        session.second_factor_at.unwrap_or(0)
-    } else {
-        -1
-    };
+    let [first, second] = crate::reverification::factor_times(session);
     let minutes = |t: i64| if t < 0 { -1 } else { (now - t).max(0) / 60 };
     let lifetime = state.config.sessions.token_lifetime_secs;
     let mut claims = json!({

@@ -35,6 +35,10 @@ pub struct Inner {
     pub issuer: String,
     /// Recently read sessions (`sessions.cache_ttl_secs`).
     pub(crate) session_cache: Arc<SessionCache>,
+    /// The policy of the server's own sensitive endpoints.
+    pub sensitive_policy: reverify::Policy,
+    /// Per-IP rate limits.
+    pub(crate) limiter: crate::ratelimit::RateLimiter,
 }
 
 impl std::ops::Deref for AppState {
@@ -67,6 +71,7 @@ impl AppState {
         let passwords = Passwords::new(&config.passwords)?;
         let mailer = Mailer::new(&config.email, &store)?;
         let issuer = config.issuer();
+        let sensitive_policy = config.reverification.policy().map_err(ApiError::internal)?;
         let postgres = store.backend() == crate::store::Backend::Postgres;
         let session_cache = Arc::new(SessionCache::new(config.sessions.cache_ttl_secs, !postgres));
         if postgres && config.sessions.cache_ttl_secs > 0 {
@@ -84,6 +89,8 @@ impl AppState {
             clock,
             issuer,
             session_cache,
+            sensitive_policy,
+            limiter: crate::ratelimit::RateLimiter::default(),
         })))
     }
 
@@ -106,6 +113,45 @@ impl AppState {
             .announce_session_change(&format!("u:{id}"))
             .await?;
         Ok(deleted)
+    }
+
+    /// A change to a user's sessions made outside `end_session`/`delete_user` (factor
+    /// times, second-factor enrollment): evict and announce.
+    pub(crate) async fn sessions_changed(&self, user_id: &str) -> Result<(), ApiError> {
+        self.session_cache.evict_user(user_id);
+        self.store
+            .announce_session_change(&format!("u:{user_id}"))
+            .await?;
+        Ok(())
+    }
+
+    /// A change to one session's row (factor times): evict and announce.
+    pub(crate) async fn session_changed(&self, session_id: &str) -> Result<(), ApiError> {
+        self.session_cache.evict(session_id);
+        self.store
+            .announce_session_change(&format!("s:{session_id}"))
+            .await?;
+        Ok(())
+    }
+
+    /// Per-IP rate limit for sign-ins and sign-ups.
+    pub(crate) fn limit_sign_in(&self, client: &crate::web::Client) -> Result<(), ApiError> {
+        self.limiter.check(
+            crate::ratelimit::Bucket::SignIn,
+            client.ip.as_deref(),
+            self.config.ratelimit.sign_in_per_minute,
+            self.now(),
+        )
+    }
+
+    /// Per-IP rate limit for verification requests.
+    pub(crate) fn limit_verification(&self, client: &crate::web::Client) -> Result<(), ApiError> {
+        self.limiter.check(
+            crate::ratelimit::Bucket::Verification,
+            client.ip.as_deref(),
+            self.config.ratelimit.verification_per_minute,
+            self.now(),
+        )
     }
 
     /// Now, in unix seconds.

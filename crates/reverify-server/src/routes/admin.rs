@@ -4,6 +4,7 @@
 //! - `GET /v1/admin/users?limit=&offset=`, `POST /v1/admin/users` `{email, password?}`
 //! - `GET /v1/admin/users/{id}`, `DELETE /v1/admin/users/{id}`
 //! - `GET /v1/admin/users/{id}/sessions`, `DELETE /v1/admin/sessions/{id}`
+//! - `GET /v1/admin/audit_events?user_id=&session_id=&kind=&before=&limit=`
 
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -27,6 +28,46 @@ pub(crate) fn router() -> Api {
         .delete("/v1/admin/users/{id}", delete_user)
         .get("/v1/admin/users/{id}/sessions", user_sessions)
         .delete("/v1/admin/sessions/{id}", revoke_session)
+        .get("/v1/admin/audit_events", audit_events)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    user_id: Option<String>,
+    session_id: Option<String>,
+    kind: Option<String>,
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn audit_events(
+    _: Admin,
+    State(state): State<AppState>,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "limit must be between 1 and 1000",
+        ));
+    }
+    let filter = crate::store::AuditFilter {
+        user_id: q.user_id,
+        session_id: q.session_id,
+        kind: q.kind,
+        before: q.before,
+        limit,
+    };
+    let events = state.store.audit_events(&filter).await?;
+    let next_before = (events.len() as i64 == limit)
+        .then(|| events.last().map(|e| e.created_at))
+        .flatten();
+    Ok(Json(json!({
+        "events": events.iter().map(crate::audit::event_json).collect::<Vec<_>>(),
+        "next_before": next_before,
+    })))
 }
 
 /// Proof that the request carries the admin secret key.

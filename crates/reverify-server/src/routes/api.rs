@@ -40,6 +40,14 @@ impl Api {
         self.add("post", path, routing::post(h))
     }
 
+    pub(crate) fn patch<H: Handler<T, AppState>, T: 'static>(
+        self,
+        path: &'static str,
+        h: H,
+    ) -> Api {
+        self.add("patch", path, routing::patch(h))
+    }
+
     pub(crate) fn delete<H: Handler<T, AppState>, T: 'static>(
         self,
         path: &'static str,

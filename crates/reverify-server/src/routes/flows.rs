@@ -44,6 +44,8 @@ pub(crate) async fn start(
         created_at: now,
         expires_at: now + state.config.email.code_ttl_secs,
         completed_at: None,
+        stage: None,
+        amr: None,
     };
     state.store.insert_flow(&flow).await?;
     Ok(flow)
@@ -120,15 +122,29 @@ pub(crate) async fn begin_checked(
     }
 }
 
-/// Completes a sign-in inside `tx`: a new session, committed, and the signed-in answer.
+/// Completes a sign-in inside `tx`: a new session and its audit event (`kind`),
+/// committed, and the signed-in answer.
 pub(crate) async fn finish_sign_in(
     state: &AppState,
     mut tx: Transaction<'static, Any>,
     user: &User,
     verified: &Verified,
     client: &Client,
+    kind: &'static str,
 ) -> Result<Response, ApiError> {
     let (session, secret) = session::establish(state, &mut tx, user, verified, client).await?;
+    state
+        .audit_tx(
+            &mut tx,
+            crate::audit::Event {
+                kind,
+                user_id: Some(&user.id),
+                session_id: Some(&session.id),
+                client,
+                detail: serde_json::json!({ "amr": verified.amr }),
+            },
+        )
+        .await?;
     tx.commit().await.map_err(StoreError::from)?;
     tracing::info!(user_id = %user.id, session_id = %session.id, amr = ?verified.amr, "signed in");
     let token = session::mint_token(state, &session, client.origin.as_deref()).await?;

@@ -5,9 +5,11 @@ mod api;
 mod dev;
 mod flows;
 mod jwks;
+mod me;
 mod sessions;
 mod sign_ins;
 mod sign_ups;
+mod verifications;
 
 use axum::Router;
 use axum::extract::State;
@@ -24,6 +26,8 @@ fn api() -> api::Api {
         .merge(sign_ups::router())
         .merge(sign_ins::router())
         .merge(sessions::router())
+        .merge(verifications::router())
+        .merge(me::router())
         .merge(dev::router())
         .merge(admin::router())
 }

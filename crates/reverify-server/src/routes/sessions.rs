@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::api::Api;
+use crate::audit::Event;
 use crate::error::ApiError;
 use crate::session::{self, CurrentSession, TOKEN_COOKIE};
 use crate::state::AppState;
@@ -36,6 +37,7 @@ async fn current(
     Ok(Json(json!({
         "session": session::session_json(&state, &current.session),
         "user": session::user_json(&user),
+        "reverification": crate::reverification::presets_json(&state, &current.session),
     })))
 }
 
@@ -57,9 +59,18 @@ async fn token(
 async fn sign_out(
     State(state): State<AppState>,
     current: CurrentSession,
+    client: Client,
 ) -> Result<Response, ApiError> {
     state.end_session(&current.session.id, "sign_out").await?;
-    tracing::info!(user_id = %current.session.user_id, session_id = %current.session.id, "signed out");
+    state
+        .audit(Event {
+            kind: "sign_out",
+            user_id: Some(&current.session.user_id),
+            session_id: Some(&current.session.id),
+            client: &client,
+            detail: json!({}),
+        })
+        .await?;
     let mut response = Json(json!({ "status": "signed_out" })).into_response();
     let headers = response.headers_mut();
     headers.append(
@@ -97,8 +108,14 @@ async fn list(
 async fn revoke(
     State(state): State<AppState>,
     current: CurrentSession,
+    client: Client,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    // Ending your own current session is signing out; ending another needs a recent
+    // verification.
+    if id != current.session.id {
+        crate::reverification::require_sensitive(&state, &current.session)?;
+    }
     let target = state
         .store
         .session_by_id(&id)
@@ -106,6 +123,16 @@ async fn revoke(
         .filter(|s| s.user_id == current.session.user_id)
         .ok_or(ApiError::NotFound("session"))?;
     let ended = state.end_session(&target.id, "revoked").await?;
-    tracing::info!(user_id = %current.session.user_id, session_id = %target.id, ended, "revoked a session");
+    if ended {
+        state
+            .audit(Event {
+                kind: "session.revoked",
+                user_id: Some(&current.session.user_id),
+                session_id: Some(&current.session.id),
+                client: &client,
+                detail: json!({ "revoked_session_id": target.id }),
+            })
+            .await?;
+    }
     Ok(Json(json!({ "id": target.id, "status": "ended" })))
 }

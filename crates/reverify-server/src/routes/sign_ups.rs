@@ -37,8 +37,10 @@ struct StartSignUp {
 
 async fn start(
     State(state): State<AppState>,
+    client: Client,
     ApiJson(body): ApiJson<StartSignUp>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    state.limit_sign_in(&client)?;
     let email = validate::email(&body.email)?;
     validate::new_password(&body.password, &state.config.passwords)?;
     // Hash in every case, so that both answers take the same time.
@@ -96,6 +98,7 @@ async fn attempt(
     client: Client,
     ApiJson(body): ApiJson<flows::CodeAttempt>,
 ) -> Result<Response, ApiError> {
+    state.limit_sign_in(&client)?;
     let code = validate::code(&body.code)?;
     let (mut tx, flow) = flows::begin_checked(&state, &id, FlowKind::SignUp, code).await?;
     let now = state.now();
@@ -117,6 +120,7 @@ async fn attempt(
         amr: vec!["pwd", "email"],
         first_factor: true,
         second_factor: false,
+        second_enrolled: false,
     };
-    flows::finish_sign_in(&state, tx, &user, &verified, &client).await
+    flows::finish_sign_in(&state, tx, &user, &verified, &client, "sign_up.completed").await
 }

@@ -11,6 +11,8 @@ pub enum FlowKind {
     SignUp,
     /// Sign-in with an emailed code.
     SignInCode,
+    /// Sign-in whose password was right, waiting for the second factor.
+    SignInSecondFactor,
 }
 
 impl FlowKind {
@@ -19,6 +21,7 @@ impl FlowKind {
         match self {
             FlowKind::SignUp => "sign_up",
             FlowKind::SignInCode => "sign_in_code",
+            FlowKind::SignInSecondFactor => "sign_in_second_factor",
         }
     }
 }
@@ -46,15 +49,20 @@ pub struct Flow {
     pub expires_at: i64,
     /// Set once the flow succeeded; it can never be used again.
     pub completed_at: Option<i64>,
+    /// `needs_second_factor` once a sign-in's first factor is verified and the user has a
+    /// second factor; `None` before.
+    pub stage: Option<String>,
+    /// What the first step verified (RFC 8176, space-separated), for the session.
+    pub amr: Option<String>,
 }
 
-const COLUMNS: &str = "id, kind, email, user_id, password_hash, code_hash, attempts, created_at, expires_at, completed_at";
+const COLUMNS: &str = "id, kind, email, user_id, password_hash, code_hash, attempts, created_at, expires_at, completed_at, stage, amr";
 
 impl Store {
     /// Stores a new flow.
     pub async fn insert_flow(&self, flow: &Flow) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO flows (id, kind, email, user_id, password_hash, code_hash, attempts, created_at, expires_at, completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO flows (id, kind, email, user_id, password_hash, code_hash, attempts, created_at, expires_at, completed_at, stage, amr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&flow.id)
         .bind(&flow.kind)
@@ -66,6 +74,8 @@ impl Store {
         .bind(flow.created_at)
         .bind(flow.expires_at)
         .bind(flow.completed_at)
+        .bind(&flow.stage)
+        .bind(&flow.amr)
         .execute(self.pool())
         .await
         .map_err(StoreError::from_insert)?;
@@ -126,6 +136,27 @@ impl Store {
         .fetch_one(self.pool())
         .await?;
         Ok(row.0)
+    }
+
+    /// Moves a sign-in to its second-factor step, inside the transaction that checked the
+    /// first factor; the wrong-attempt count starts again.
+    pub(crate) async fn advance_flow(
+        tx: &mut Transaction<'static, Any>,
+        id: &str,
+        stage: &str,
+        amr: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE flows SET stage = $1, amr = $2, attempts = 0, expires_at = $3 WHERE id = $4",
+        )
+        .bind(stage)
+        .bind(amr)
+        .bind(expires_at)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
     }
 
     /// Marks a flow used, inside the transaction that acts on it.

@@ -5,8 +5,14 @@
 use super::{Store, StoreError};
 
 /// `(version, name, sql)`, in order. Never edit a released migration: add one.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../../migrations/0001_init.sql")),
+    (
+        2,
+        "factors",
+        include_str!("../../migrations/0002_factors.sql"),
+    ),
+];
 
 pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {
     sqlx::query(

@@ -8,13 +8,18 @@
 //! SQLite: a file in WAL mode, created on first start; writes take the lock up front
 //! (`BEGIN IMMEDIATE`) so that concurrent writers wait instead of failing.
 
+mod audit;
+mod factors;
 mod flows;
 mod keys;
+mod lockouts;
 mod migrate;
 mod outbox;
+mod passkeys;
 mod sessions;
 mod sqlite_reader;
 mod users;
+mod verifications;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -22,11 +27,15 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Transaction};
 
+pub use audit::{AuditEvent, AuditFilter};
+pub use factors::TotpFactor;
 pub use flows::{Flow, FlowKind};
 pub use keys::StoredKey;
 pub use outbox::OutboxMessage;
+pub use passkeys::{CeremonyRow, PasskeyRow};
 pub use sessions::{NewSession, SessionRow};
 pub use users::User;
+pub use verifications::VerificationRow;
 
 /// A database error, kept opaque: callers log it and answer 500 or 503.
 #[derive(Debug, thiserror::Error)]

@@ -96,15 +96,59 @@ impl Store {
     pub async fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
         // Explicit, so that it does not depend on SQLite's foreign_keys pragma.
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        for table in [
+            "verifications",
+            "totp_factors",
+            "backup_codes",
+            "passkeys",
+            "webauthn_ceremonies",
+            "sessions",
+        ] {
+            let sql = sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE user_id = $1"));
+            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+        }
         let done = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// Sets a user's password hash inside `tx`.
+    pub(crate) async fn set_password(
+        tx: &mut Transaction<'static, Any>,
+        id: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(password_hash)
+                .bind(now)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Ends the user's other open sessions inside `tx`; returns how many.
+    pub(crate) async fn end_other_sessions(
+        tx: &mut Transaction<'static, Any>,
+        user_id: &str,
+        except: &str,
+        now: i64,
+        reason: &str,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE user_id = $3 AND id <> $4 AND ended_at IS NULL",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(user_id)
+        .bind(except)
+        .execute(&mut **tx)
+        .await?;
+        Ok(done.rows_affected())
     }
 }

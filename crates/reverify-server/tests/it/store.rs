@@ -254,6 +254,8 @@ async fn flows_count_attempts_and_complete_once() {
             created_at: 10,
             expires_at: 610,
             completed_at: None,
+            stage: None,
+            amr: None,
         };
         store.insert_flow(&flow).await.unwrap();
         assert_eq!(store.count_flow_attempt("flow_1").await.unwrap(), 1);

@@ -1,0 +1,166 @@
+//! Reverifications: a session proving its user again, for one level, for a few minutes.
+
+use sqlx::{Any, Transaction};
+
+use super::{Store, StoreError};
+
+/// A verification as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct VerificationRow {
+    /// `ver_…`
+    pub id: String,
+    /// The only session it can ever elevate.
+    pub session_id: String,
+    /// The session's user.
+    pub user_id: String,
+    /// `first_factor`, `second_factor` or `multi_factor`.
+    pub level: String,
+    /// `needs_first_factor`, `needs_second_factor`, `complete`, `cancelled`, `failed`.
+    pub status: String,
+    /// When a first factor was verified in this verification.
+    pub first_factor_at: Option<i64>,
+    /// When a second factor was verified in this verification.
+    pub second_factor_at: Option<i64>,
+    /// RFC 8176 methods verified so far, space-separated.
+    pub amr: String,
+    /// SHA-256 of the emailed code, once prepared.
+    pub code_hash: Option<String>,
+    /// The emailed code dies at this time.
+    pub code_expires_at: Option<i64>,
+    /// A pending passkey challenge (server state), once prepared.
+    pub passkey_state: Option<String>,
+    /// Wrong secrets so far.
+    pub attempts: i64,
+    /// Start.
+    pub created_at: i64,
+    /// The verification dies at this time.
+    pub expires_at: i64,
+    /// Set when it completed, was cancelled or failed.
+    pub ended_at: Option<i64>,
+}
+
+const COLUMNS: &str = "id, session_id, user_id, level, status, first_factor_at, second_factor_at, amr, code_hash, code_expires_at, passkey_state, attempts, created_at, expires_at, ended_at";
+
+impl Store {
+    /// Stores a new verification.
+    pub async fn insert_verification(&self, v: &VerificationRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO verifications (id, session_id, user_id, level, status, first_factor_at, second_factor_at, amr, code_hash, code_expires_at, passkey_state, attempts, created_at, expires_at, ended_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        )
+        .bind(&v.id)
+        .bind(&v.session_id)
+        .bind(&v.user_id)
+        .bind(&v.level)
+        .bind(&v.status)
+        .bind(v.first_factor_at)
+        .bind(v.second_factor_at)
+        .bind(&v.amr)
+        .bind(&v.code_hash)
+        .bind(v.code_expires_at)
+        .bind(&v.passkey_state)
+        .bind(v.attempts)
+        .bind(v.created_at)
+        .bind(v.expires_at)
+        .bind(v.ended_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The verification `id` of session `session_id` (another session's is "not found").
+    pub async fn verification(
+        &self,
+        id: &str,
+        session_id: &str,
+    ) -> Result<Option<VerificationRow>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM verifications WHERE id = $1 AND session_id = $2"
+        ));
+        Ok(sqlx::query_as(sql)
+            .bind(id)
+            .bind(session_id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// The same, locked for the rest of `tx`.
+    pub(crate) async fn verification_for_update(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: &str,
+        session_id: &str,
+    ) -> Result<Option<VerificationRow>, StoreError> {
+        let lock = match self.backend() {
+            super::Backend::Postgres => " FOR UPDATE",
+            super::Backend::Sqlite => "",
+        };
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM verifications WHERE id = $1 AND session_id = $2{lock}"
+        ));
+        Ok(sqlx::query_as(sql)
+            .bind(id)
+            .bind(session_id)
+            .fetch_optional(&mut **tx)
+            .await?)
+    }
+
+    /// Writes a verification's progress inside `tx` (status, factor times, code, passkey
+    /// challenge, end).
+    pub(crate) async fn update_verification(
+        tx: &mut Transaction<'static, Any>,
+        v: &VerificationRow,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE verifications SET status = $1, first_factor_at = $2, second_factor_at = $3, amr = $4, code_hash = $5, \
+             code_expires_at = $6, passkey_state = $7, ended_at = $8 WHERE id = $9",
+        )
+        .bind(&v.status)
+        .bind(v.first_factor_at)
+        .bind(v.second_factor_at)
+        .bind(&v.amr)
+        .bind(&v.code_hash)
+        .bind(v.code_expires_at)
+        .bind(&v.passkey_state)
+        .bind(v.ended_at)
+        .bind(&v.id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Counts a wrong secret (committed even though the attempt fails); returns the count.
+    pub async fn count_verification_attempt(&self, id: &str) -> Result<i64, StoreError> {
+        let row: (i64,) = sqlx::query_as(
+            "UPDATE verifications SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts",
+        )
+        .bind(id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.0)
+    }
+
+    /// Records verified factors on a session inside `tx` (times only move forward).
+    pub(crate) async fn record_factors_tx(
+        tx: &mut Transaction<'static, Any>,
+        id: &str,
+        first_factor_at: Option<i64>,
+        second_factor_at: Option<i64>,
+        amr: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET \
+               first_factor_at = CASE WHEN $1 IS NULL THEN first_factor_at WHEN first_factor_at IS NULL OR first_factor_at < $1 THEN $1 ELSE first_factor_at END, \
+               second_factor_at = CASE WHEN $2 IS NULL THEN second_factor_at WHEN second_factor_at IS NULL OR second_factor_at < $2 THEN $2 ELSE second_factor_at END, \
+               amr = $3 \
+             WHERE id = $4 AND ended_at IS NULL",
+        )
+        .bind(first_factor_at)
+        .bind(second_factor_at)
+        .bind(amr)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
