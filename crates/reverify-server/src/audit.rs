@@ -27,10 +27,19 @@ pub(crate) struct Event<'a> {
     pub(crate) detail: Value,
 }
 
+/// Ids sort in creation order: the time, then a per-process sequence, then randomness
+/// (events of one second from several instances interleave in no particular order).
+fn event_id(now: i64) -> String {
+    static SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 1_000_000_000;
+    let random = secrets::new_id("r");
+    format!("evt_{now:012}{n:09}{}", &random[2..])
+}
+
 impl Event<'_> {
     fn row(&self, now: i64) -> AuditEvent {
         AuditEvent {
-            id: secrets::new_id("evt"),
+            id: event_id(now),
             created_at: now,
             kind: self.kind.to_owned(),
             user_id: self.user_id.map(str::to_owned),

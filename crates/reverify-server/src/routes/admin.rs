@@ -13,11 +13,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::api::Api;
+use crate::audit::Event;
 use crate::error::ApiError;
 use crate::session;
 use crate::state::AppState;
 use crate::store::{StoreError, User};
-use crate::web::ApiJson;
+use crate::web::{ApiJson, Client};
 use crate::{secrets, validate};
 
 pub(crate) fn router() -> Api {
@@ -177,12 +178,21 @@ async fn get_user(
 async fn delete_user(
     _: Admin,
     State(state): State<AppState>,
+    client: Client,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     if !state.delete_user(&id).await? {
         return Err(ApiError::NotFound("user"));
     }
-    tracing::info!(user_id = %id, "admin deleted a user");
+    state
+        .audit(Event {
+            kind: "account.deleted",
+            user_id: Some(&id),
+            session_id: None,
+            client: &client,
+            detail: json!({ "by": "admin" }),
+        })
+        .await?;
     Ok(Json(json!({ "id": id, "deleted": true })))
 }
 
@@ -205,14 +215,24 @@ async fn user_sessions(
 async fn revoke_session(
     _: Admin,
     State(state): State<AppState>,
+    client: Client,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    state
+    let session = state
         .store
         .session_by_id(&id)
         .await?
         .ok_or(ApiError::NotFound("session"))?;
-    state.end_session(&id, "revoked_by_admin").await?;
-    tracing::info!(session_id = %id, "admin revoked a session");
+    if state.end_session(&id, "revoked_by_admin").await? {
+        state
+            .audit(Event {
+                kind: "session.revoked",
+                user_id: Some(&session.user_id),
+                session_id: Some(&id),
+                client: &client,
+                detail: json!({ "by": "admin" }),
+            })
+            .await?;
+    }
     Ok(Json(json!({ "id": id, "status": "ended" })))
 }

@@ -68,3 +68,39 @@ async fn migrate_users_and_keys_from_the_command_line() {
     assert!(String::from_utf8_lossy(&typo.stderr).contains("REVERIFY_DATABSE_URL"));
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn audit_events_from_the_command_line() {
+    let db = TestDb::sqlite().await;
+    let url = db.url.clone();
+    let server = crate::support::TestServer::start_with(db, |c| c.database.url = url.clone()).await;
+    let (_, done) = server
+        .sign_up("ana@example.com", "correct horse battery")
+        .await;
+    let user_id = done["user"]["id"].as_str().unwrap();
+    let (_, status, _) =
+        crate::steps::sign_in(&server, "ana@example.com", "not the password").await;
+    assert_eq!(status, 401);
+
+    let out = reverify(&url, &["audit", "--user", user_id], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["sign_in.failed", "sign_up.completed"],
+        "newest first"
+    );
+    assert_eq!(events[0]["ip"], "127.0.0.1");
+    assert_eq!(events[0]["detail"]["factor"], "password");
+    let only = reverify(&url, &["audit", "--kind", "sign_up.", "--limit", "5"], &[]);
+    assert_eq!(stdout(&only).lines().count(), 1);
+    server.stop().await;
+}
