@@ -249,7 +249,7 @@ pub struct ReverificationConfig {
     pub sensitive_policy: String,
     /// How long a started verification can be completed, in seconds.
     pub verification_ttl_secs: i64,
-    /// Wrong secrets allowed in one verification or sign-in, per factor; then it is dead.
+    /// Wrong secrets allowed in one verification or one sign-in; then it is dead.
     pub max_attempts: i64,
 }
 
