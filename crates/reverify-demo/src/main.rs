@@ -1,0 +1,113 @@
+//! `cargo run -p reverify-demo`: the announcement's demo on http://localhost:3000.
+//!
+//! Environment: `PORT` (3000), `REVERIFY_DEMO_POLICY` (the transfer's policy: a preset or
+//! JSON such as `{"level":"second_factor","afterMinutes":0.1}`; default `strict`),
+//! `REVERIFY_DEMO_OPENING_CENTS` (100000), `REVERIFY_DEMO_REACT_BUNDLE` (the built React
+//! page), and every `REVERIFY_*` key of the auth server (its database defaults to
+//! `sqlite://reverify-demo.sqlite`; email codes go to the dev outbox at
+//! `/auth/dev/outbox`).
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use reverify_server::config::{Config, EmailMode};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+async fn run() -> Result<(), BoxError> {
+    let port: u16 = env("PORT").map(|p| p.parse()).transpose()?.unwrap_or(3000);
+    let mut config = Config::load(None, std::env::vars())?;
+    // Demo defaults, unless the environment set them.
+    if env("REVERIFY_DATABASE_URL").is_none() {
+        config.database.url = "sqlite://reverify-demo.sqlite".into();
+    }
+    if env("REVERIFY_SERVER_PUBLIC_URL").is_none() {
+        config.server.public_url = format!("http://localhost:{port}/auth");
+    }
+    if env("REVERIFY_SESSIONS_INSECURE_COOKIES").is_none() {
+        config.sessions.insecure_cookies = true; // plain-HTTP localhost
+    }
+    if env("REVERIFY_EMAIL_MODE").is_none() {
+        config.email.mode = EmailMode::Dev;
+    }
+    if env("REVERIFY_PASSKEYS_ORIGINS").is_none() {
+        config.passkeys.origins = vec![format!("http://localhost:{port}")];
+    }
+    config.validate()?;
+    let policy: reverify::Policy = match env("REVERIFY_DEMO_POLICY") {
+        Some(raw) if raw.trim_start().starts_with('{') => {
+            reverify::Policy::from_json(&serde_json::from_str(&raw)?)?
+        }
+        Some(raw) => raw.parse()?,
+        None => reverify::STRICT,
+    };
+    let opening: i64 = env("REVERIFY_DEMO_OPENING_CENTS")
+        .map(|v| v.parse())
+        .transpose()?
+        .unwrap_or(100_000);
+    let react_bundle = env("REVERIFY_DEMO_REACT_BUNDLE")
+        .map(Into::into)
+        .or_else(|| {
+            let built =
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web/react/dist/app.js");
+            built.exists().then_some(built)
+        });
+
+    let issuer = config.issuer();
+    let state = reverify_server::AppState::new(config).await?;
+    // The app verifies session tokens offline, with the keys the embedded server publishes.
+    let verifier = reverify::Verifier::builder(issuer)
+        .jwks_url(format!(
+            "http://127.0.0.1:{port}/auth/.well-known/jwks.json"
+        ))
+        .build()?;
+    let app = reverify_demo::app(
+        state,
+        verifier,
+        policy,
+        reverify_demo::Bank::new(opening),
+        react_bundle,
+    );
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+    tracing::info!(%policy, "transfers require this policy");
+    announce(port);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+fn announce(port: u16) {
+    println!(
+        "Reverify demo on http://localhost:{port}  (React version: http://localhost:{port}/react)\n\
+         Sign up with any email: the code is in the dev outbox, http://localhost:{port}/auth/dev/outbox\n\
+         Ctrl-C stops it."
+    );
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("REVERIFY_LOG")
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
