@@ -1,0 +1,389 @@
+import { ReverifyError } from './errors.js';
+import { createPasskey, getPasskey } from './webauthn.js';
+
+const enc = encodeURIComponent;
+const VERIFICATIONS = '/v1/sessions/current/verifications/';
+
+/** The most recently created client: the default of `withReverification` and the hook. */
+export let defaultClient = null;
+
+/** Seconds between `iat` and `exp` of a JWT (60 when it cannot be read). */
+function lifetime(jwt) {
+  try {
+    const p = JSON.parse(atob(jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+    return p.exp - p.iat || 60;
+  } catch {
+    return 60;
+  }
+}
+
+/**
+ * The browser's connection to a Reverify auth server: session state, session tokens
+ * (cached, single-flight, refreshed before expiry), sign-in/up, the verification flow
+ * and account management. Every method that talks to the server resolves with the
+ * server's JSON and rejects with a {@link ReverifyError}.
+ *
+ * @example
+ * const client = new ReverifyClient({ baseUrl: '/auth' });
+ * await client.load();
+ * const token = await client.getToken(); // for `Authorization: Bearer` cross-origin calls
+ */
+export class ReverifyClient {
+  #fetch;
+  #margin;
+  #user = null;
+  #session = null;
+  /** @type {{jwt: string, exp: number, margin: number} | null} */
+  #token = null;
+  #inflight = null;
+  /** Bumped whenever a token is stored or dropped; a refresh started before is stale. */
+  #gen = 0;
+  #timer;
+  #listeners = new Set();
+
+  /**
+   * @param {object} [options]
+   * @param {string} [options.baseUrl] where the auth server's routes are mounted: `''`
+   *   (same origin, root), `'/auth'`, `'https://auth.example.com'`
+   * @param {typeof fetch} [options.fetch] defaults to the global `fetch`
+   * @param {number} [options.refreshMarginSeconds] refresh a token this long before it
+   *   expires (default 10; at most half the token's lifetime)
+   */
+  constructor({ baseUrl = '', fetch: f, refreshMarginSeconds = 10 } = {}) {
+    this.baseUrl = baseUrl.replace(/\/$/, '');
+    this.#fetch = f || ((...a) => fetch(...a));
+    this.#margin = refreshMarginSeconds * 1000;
+    // A hidden page lets its token lapse; coming back refreshes it if it is stale.
+    globalThis.document?.addEventListener?.('visibilitychange', () => this.#tick());
+    defaultClient = this;
+  }
+
+  /** The signed-in user, or null (before `load()` too). */
+  get user() {
+    return this.#user;
+  }
+
+  /** The current session, or null. */
+  get session() {
+    return this.#session;
+  }
+
+  /**
+   * Calls `listener({user, session})` on sign-in, sign-out and completed verifications.
+   * @param {(state: {user: any, session: any}) => void} listener
+   * @returns {() => void} unsubscribe
+   */
+  onChange(listener) {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #set(user, session) {
+    this.#user = user;
+    this.#session = session;
+    for (const l of [...this.#listeners]) l({ user, session });
+  }
+
+  #setToken(jwt, expiresIn) {
+    this.#gen++;
+    const ms = (expiresIn || lifetime(jwt)) * 1000;
+    // Local clock only (receipt time + lifetime): a skewed clock cannot break caching.
+    this.#token = { jwt, exp: Date.now() + ms, margin: Math.min(this.#margin, ms / 2) };
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#tick(), ms - this.#token.margin);
+    this.#timer.unref?.();
+  }
+
+  #signedOut() {
+    this.#gen++;
+    this.#token = null;
+    clearTimeout(this.#timer);
+    if (this.#user || this.#session) this.#set(null, null);
+  }
+
+  #fresh() {
+    return this.#token && Date.now() < this.#token.exp - this.#token.margin;
+  }
+
+  // Keeps the token (and so the `__session` cookie) fresh while the page is visible.
+  #tick() {
+    if (!this.#token || globalThis.document?.hidden || this.#fresh()) return;
+    this.getToken().catch(() => {
+      this.#timer = setTimeout(() => this.#tick(), 5000);
+      this.#timer.unref?.();
+    });
+  }
+
+  /**
+   * One request to the auth server. A `token` in the answer becomes the current token.
+   * @param {string} method
+   * @param {string} path
+   * @param {object} [body]
+   */
+  async request(method, path, body) {
+    /** @type {RequestInit & {headers: Record<string, string>}} */
+    const init = { method, credentials: 'include', headers: { accept: 'application/json' } };
+    if (body) {
+      init.headers['content-type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    let res;
+    try {
+      res = await this.#fetch(this.baseUrl + path, init);
+    } catch (e) {
+      throw new ReverifyError('network_error', e?.message, { cause: e });
+    }
+    const data = await res.json().catch(() => null);
+    if (!res.ok) {
+      const ra = res.headers.get('retry-after');
+      throw new ReverifyError(data?.code || data?.clerk_error?.reason || 'http_' + res.status, data?.message || data?.clerk_error?.message || res.statusText, {
+        status: res.status,
+        body: data,
+        retryAfter: ra == null || isNaN(+ra) ? null : +ra,
+      });
+    }
+    if (typeof data?.token == 'string') this.#setToken(data.token, data.expires_in);
+    return data;
+  }
+
+  #signIn(data) {
+    if (data?.status == 'complete') this.#set(data.user, data.session);
+    return data;
+  }
+
+  /**
+   * Reads the current session: `{session, user, reverification}`, or null when signed out.
+   * `reverification` says for each preset whether the session satisfies it now and for how
+   * many more seconds.
+   */
+  async load() {
+    try {
+      const data = await this.request('GET', '/v1/sessions/current');
+      const changed = data.session.id !== this.#session?.id;
+      this.#user = data.user;
+      this.#session = data.session;
+      if (changed) this.#set(data.user, data.session);
+      return data;
+    } catch (e) {
+      if (e.status != 401) throw e;
+      this.#signedOut();
+      return null;
+    }
+  }
+
+  /**
+   * A session token (JWT) for this session, or null when signed out. Cached until shortly
+   * before it expires; concurrent callers share one request. Calling it also renews the
+   * `__session` cookie, which same-origin `fetch('/api/…')` calls carry.
+   * @param {{force?: boolean}} [options] `force`: mint a new token even if the cached one is fresh
+   * @returns {Promise<string | null>}
+   */
+  getToken({ force } = {}) {
+    // An in-flight refresh goes first, even over a fresh token: its answer may replace the
+    // `__session` cookie, so whoever asks now must wait for it (see #refresh).
+    if (this.#inflight) return this.#inflight;
+    if (!force && this.#fresh()) return Promise.resolve(this.#token.jwt);
+    return (this.#inflight = this.#refresh().finally(() => (this.#inflight = null)));
+  }
+
+  async #refresh() {
+    for (;;) {
+      const gen = this.#gen;
+      let data = null;
+      try {
+        data = await this.request('POST', '/v1/sessions/current/tokens');
+      } catch (e) {
+        if (e.status != 401) throw e;
+      }
+      if (gen === this.#gen) {
+        if (!data) return this.#signedOut(), null;
+        this.#setToken(data.jwt, data.expires_in);
+        return data.jwt;
+      }
+      // A sign-in or a completed verification stored a token while this one was being
+      // minted: this answer may predate it, and its cookie may have replaced the newer one.
+      // Mint again so that both the token and the cookie are the newest.
+    }
+  }
+
+  // ---- sign-in, sign-up, sign-out
+
+  /** Password sign-in: `{status: "complete", user, session, token}` or `{id, status: "needs_second_factor", supported_second_factors}`. */
+  signInWithPassword(email, password) {
+    return this.request('POST', '/v1/sign_ins', { email, password }).then((d) => this.#signIn(d));
+  }
+
+  /** Emails a sign-in code: `{id, status: "needs_email_code", email}`; finish with `attemptSignIn`. */
+  signInWithEmailCode(email) {
+    return this.request('POST', '/v1/sign_ins', { email, strategy: 'email_code' });
+  }
+
+  /**
+   * Attempts a code for a sign-in (the emailed code, or `totp` / `backup_code` at
+   * `needs_second_factor`).
+   * @param {string} id
+   * @param {{code: string, strategy?: 'email_code' | 'totp' | 'backup_code'}} attempt
+   */
+  attemptSignIn(id, { code, strategy }) {
+    return this.request('POST', `/v1/sign_ins/${enc(id)}/attempt`, { code, strategy }).then((d) => this.#signIn(d));
+  }
+
+  /** Starts a sign-up; emails a code: `{id, status: "needs_email_code", email, expires_at}`. */
+  signUp(email, password) {
+    return this.request('POST', '/v1/sign_ups', { email, password });
+  }
+
+  /** Confirms a sign-up with the emailed code; signed in. */
+  attemptSignUp(id, code) {
+    return this.request('POST', `/v1/sign_ups/${enc(id)}/attempt`, { code }).then((d) => this.#signIn(d));
+  }
+
+  /** Starts a passkey sign-in: `{id, publicKey}` (options for `navigator.credentials.get`). */
+  startPasskeySignIn() {
+    return this.request('POST', '/v1/sign_ins/passkey');
+  }
+
+  /** Finishes a passkey sign-in with the assertion as JSON; signed in. */
+  finishPasskeySignIn(id, credential) {
+    return this.request('POST', `/v1/sign_ins/passkey/${enc(id)}`, { credential }).then((d) => this.#signIn(d));
+  }
+
+  /** Signs in with any passkey of this site (start → browser prompt → finish). */
+  async signInWithPasskey() {
+    const start = await this.startPasskeySignIn();
+    return this.finishPasskeySignIn(start.id, await getPasskey(start));
+  }
+
+  /** Ends this session (the server clears both cookies). */
+  async signOut() {
+    try {
+      await this.request('DELETE', '/v1/sessions/current');
+    } catch (e) {
+      if (e.status != 401) throw e;
+    }
+    this.#signedOut();
+  }
+
+  // ---- the verification flow (reverification)
+
+  /**
+   * Starts a verification of this session for a level: the verification, whose `status`
+   * (`needs_first_factor`, `needs_second_factor`, `complete`) says what to ask for.
+   * @param {'first_factor' | 'second_factor' | 'multi_factor'} [level]
+   */
+  startVerification(level = 'second_factor') {
+    return this.request('POST', '/v1/sessions/current/verifications', { level });
+  }
+
+  /**
+   * Sends the email code, or gets a passkey challenge (`passkey.publicKey` in the answer).
+   * @param {string} id
+   * @param {'email_code' | 'passkey'} strategy
+   */
+  prepareVerification(id, strategy) {
+    return this.request('POST', VERIFICATIONS + enc(id) + '/prepare', { strategy });
+  }
+
+  /**
+   * Attempts a factor: `{strategy: "password", password}`, `{strategy: "email_code" |
+   * "totp" | "backup_code", code}` or `{strategy: "passkey", credential}`. On `complete` the
+   * answer's fresh token becomes the current token before this resolves.
+   * @param {string} id
+   * @param {object} body
+   */
+  attemptVerification(id, body) {
+    return this.request('POST', VERIFICATIONS + enc(id) + '/attempt', body).then((d) => this.#verified(d));
+  }
+
+  #verified(data) {
+    if (data?.verification?.status == 'complete') this.#set(this.#user, data.session);
+    return data;
+  }
+
+  /** Cancels a verification. */
+  cancelVerification(id) {
+    return this.request('DELETE', VERIFICATIONS + enc(id));
+  }
+
+  /** Reads a verification. */
+  getVerification(id) {
+    return this.request('GET', VERIFICATIONS + enc(id));
+  }
+
+  /** Verifies with a passkey: prepare → browser prompt → attempt. */
+  async verifyWithPasskey(id) {
+    const prepared = await this.prepareVerification(id, 'passkey');
+    return this.attemptVerification(id, { strategy: 'passkey', credential: await getPasskey(prepared.passkey) });
+  }
+
+  // ---- the account (sensitive calls may answer with the reverification error)
+
+  /** `{user, factors, session, reverification}`. */
+  me() {
+    return this.request('GET', '/v1/me');
+  }
+
+  /**
+   * @param {string} newPassword
+   * @param {{signOutOtherSessions?: boolean}} [options] the server's default ends them
+   */
+  changePassword(newPassword, { signOutOtherSessions } = {}) {
+    return this.request('POST', '/v1/me/password', { new_password: newPassword, sign_out_other_sessions: signOutOtherSessions });
+  }
+
+  /** Starts enrolling an authenticator app: `{secret, uri, qr_svg, digits, period}`. */
+  startTotp() {
+    return this.request('POST', '/v1/me/totp');
+  }
+
+  /** Confirms the app with a first code: `{status: "confirmed", backup_codes}` (shown once). */
+  confirmTotp(code) {
+    return this.request('POST', '/v1/me/totp/confirm', { code });
+  }
+
+  /** Removes the authenticator app and the backup codes. */
+  removeTotp() {
+    return this.request('DELETE', '/v1/me/totp');
+  }
+
+  /** A new set of backup codes (the old set stops working): `{backup_codes}`. */
+  regenerateBackupCodes() {
+    return this.request('POST', '/v1/me/backup_codes');
+  }
+
+  /** `{passkeys: [{id, name, created_at, last_used_at}]}`. */
+  listPasskeys() {
+    return this.request('GET', '/v1/me/passkeys');
+  }
+
+  /** Adds a passkey (start → browser prompt → finish). */
+  async registerPasskey(name) {
+    const start = await this.request('POST', '/v1/me/passkeys/registrations');
+    return this.request('POST', '/v1/me/passkeys/registrations/' + enc(start.id), { credential: await createPasskey(start), name });
+  }
+
+  renamePasskey(id, name) {
+    return this.request('PATCH', '/v1/me/passkeys/' + enc(id), { name });
+  }
+
+  deletePasskey(id) {
+    return this.request('DELETE', '/v1/me/passkeys/' + enc(id));
+  }
+
+  /** Your open sessions (`current: true` marks this one). */
+  listSessions() {
+    return this.request('GET', '/v1/sessions');
+  }
+
+  /** Revokes one of your sessions. */
+  revokeSession(id) {
+    return this.request('DELETE', '/v1/sessions/' + enc(id));
+  }
+
+  /** Deletes the account; signed out. */
+  async deleteAccount() {
+    const data = await this.request('DELETE', '/v1/me');
+    this.#signedOut();
+    return data;
+  }
+}

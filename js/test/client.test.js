@@ -1,0 +1,242 @@
+import { test, mock, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { ReverifyClient, ReverifyError } from '../src/index.js';
+import { deferred, fakeFetch, flush, json, jwt, session, user } from './fake.js';
+
+const TOKENS = 'POST /v1/sessions/current/tokens';
+
+afterEach(() => {
+  mock.timers.reset();
+  delete globalThis.document;
+});
+
+/** A server whose token endpoint mints t1, t2, … (60 s each). */
+function tokenServer(extra = {}) {
+  let n = 0;
+  return fakeFetch({ [TOKENS]: () => ({ jwt: `t${++n}`, expires_in: 60 }), ...extra });
+}
+
+test('requests go under baseUrl, with credentials, JSON bodies and encoded ids', async () => {
+  const f = fakeFetch({ 'POST /auth/v1/sign_ins/a%2Fb/attempt': () => ({ id: 'a/b', status: 'needs_second_factor' }) });
+  const client = new ReverifyClient({ baseUrl: '/auth/', fetch: f });
+  const out = await client.attemptSignIn('a/b', { code: '123456', strategy: 'totp' });
+  assert.equal(out.status, 'needs_second_factor');
+  const [call] = f.calls;
+  assert.equal(call.url, '/auth/v1/sign_ins/a%2Fb/attempt');
+  assert.equal(call.init.credentials, 'include');
+  assert.equal(call.init.headers['content-type'], 'application/json');
+  assert.deepEqual(call.body, { code: '123456', strategy: 'totp' });
+  assert.equal(client.user, null, 'a pending second step is not a sign-in');
+});
+
+test('error answers become ReverifyError with code, status, body and retryAfter', async () => {
+  const client = new ReverifyClient({
+    fetch: fakeFetch({
+      'POST /v1/sign_ins': () => json(423, { code: 'locked', message: 'locked' }, { 'retry-after': '900' }),
+      'GET /v1/me': () => new Response('<html>oops</html>', { status: 502, statusText: 'Bad Gateway' }),
+      'POST /v1/me/totp': () => json(403, { clerk_error: { type: 'forbidden', reason: 'reverification-error', metadata: { reverification: 'strict' } } }),
+    }),
+  });
+  const locked = await client.signInWithPassword('a@example.com', 'pw').catch((e) => e);
+  assert.ok(locked instanceof ReverifyError);
+  assert.equal(locked.code, 'locked');
+  assert.equal(locked.status, 423);
+  assert.equal(locked.retryAfter, 900);
+  assert.deepEqual(locked.body, { code: 'locked', message: 'locked' });
+
+  const bad = await client.me().catch((e) => e);
+  assert.equal(bad.code, 'http_502');
+  assert.equal(bad.retryAfter, null);
+
+  const reverify = await client.startTotp().catch((e) => e);
+  assert.equal(reverify.code, 'reverification-error');
+  assert.equal(reverify.status, 403);
+
+  const offline = new ReverifyClient({ fetch: () => Promise.reject(new TypeError('Failed to fetch')) });
+  const net = await offline.me().catch((e) => e);
+  assert.equal(net.code, 'network_error');
+  assert.equal(net.status, 0);
+});
+
+test('getToken caches until shortly before expiry, then refreshes', async () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+  const f = tokenServer();
+  const client = new ReverifyClient({ fetch: f, refreshMarginSeconds: 10 });
+  assert.equal(await client.getToken(), 't1');
+  mock.timers.tick(49_000);
+  assert.equal(await client.getToken(), 't1', 'still fresh at 49 s');
+  assert.equal(f.count(TOKENS), 1);
+  // At 50 s (60 s lifetime − 10 s margin) the timer refreshes by itself.
+  mock.timers.tick(1_000);
+  await flush();
+  assert.equal(f.count(TOKENS), 2);
+  assert.equal(await client.getToken(), 't2');
+  assert.equal(await client.getToken({ force: true }), 't3');
+  assert.equal(f.count(TOKENS), 3);
+});
+
+test('a stale token is refreshed on demand (no timer needed)', async () => {
+  mock.timers.enable({ apis: ['Date'], now: 5_000 });
+  const f = tokenServer();
+  const client = new ReverifyClient({ fetch: f });
+  assert.equal(await client.getToken(), 't1');
+  mock.timers.tick(50_001);
+  assert.equal(await client.getToken(), 't2');
+  assert.equal(f.count(TOKENS), 2);
+});
+
+test('concurrent getToken calls share one request', async () => {
+  const gate = deferred();
+  const f = fakeFetch({ [TOKENS]: () => gate.promise.then(() => ({ jwt: 'only', expires_in: 60 })) });
+  const client = new ReverifyClient({ fetch: f });
+  const all = Promise.all([client.getToken(), client.getToken(), client.getToken({ force: true })]);
+  await flush();
+  assert.equal(f.count(TOKENS), 1);
+  gate.resolve();
+  assert.deepEqual(await all, ['only', 'only', 'only']);
+  assert.equal(f.count(TOKENS), 1);
+});
+
+test('the margin is at most half of a short token lifetime', async () => {
+  mock.timers.enable({ apis: ['Date'], now: 0 });
+  const f = fakeFetch({ [TOKENS]: () => ({ jwt: 'short', expires_in: 4 }) });
+  const client = new ReverifyClient({ fetch: f, refreshMarginSeconds: 10 });
+  await client.getToken();
+  await client.getToken();
+  assert.equal(f.count(TOKENS), 1, 'a 4 s token is reused for 2 s, not refetched on every call');
+});
+
+test('a hidden page does not refresh; becoming visible refreshes a stale token', async () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+  let onVisibility;
+  globalThis.document = { hidden: true, addEventListener: (type, fn) => type === 'visibilitychange' && (onVisibility = fn) };
+  const f = tokenServer();
+  const client = new ReverifyClient({ fetch: f });
+  await client.getToken();
+  mock.timers.tick(120_000);
+  await flush();
+  assert.equal(f.count(TOKENS), 1, 'no refresh while hidden');
+  globalThis.document.hidden = false;
+  onVisibility();
+  await flush();
+  assert.equal(f.count(TOKENS), 2);
+  assert.equal(await client.getToken(), 't2');
+});
+
+test('a completed sign-in stores user, session and its token, and fires onChange', async () => {
+  mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+  const token = jwt({ iat: 1000, exp: 1030 }); // 30 s lifetime, read from the token
+  const f = tokenServer({ 'POST /v1/sign_ins': () => ({ status: 'complete', user, session, token }) });
+  const client = new ReverifyClient({ fetch: f });
+  const seen = [];
+  const off = client.onChange((s) => seen.push(s));
+  await client.signInWithPassword('a@example.com', 'pw');
+  assert.deepEqual(seen, [{ user, session }]);
+  assert.equal(client.user.id, 'usr_1');
+  assert.equal(client.session.id, 'ses_1');
+  assert.equal(await client.getToken(), token);
+  mock.timers.tick(19_000);
+  assert.equal(await client.getToken(), token, 'fresh until 30 s − 10 s');
+  assert.equal(f.count(TOKENS), 0);
+  mock.timers.tick(1_500);
+  assert.equal(await client.getToken(), 't1');
+  off();
+  await client.signOut().catch(() => {});
+  assert.equal(seen.length, 1, 'unsubscribed');
+});
+
+test('load: the session, or null when signed out', async () => {
+  let signedIn = true;
+  const f = fakeFetch({
+    'GET /v1/sessions/current': () => (signedIn ? { session, user, reverification: {} } : json(401, { code: 'signed_out' })),
+  });
+  const client = new ReverifyClient({ fetch: f });
+  const changes = [];
+  client.onChange((s) => changes.push(s.user?.id ?? null));
+  assert.equal((await client.load()).user.id, 'usr_1');
+  await client.load();
+  assert.deepEqual(changes, ['usr_1'], 'loading the same session again fires nothing');
+  signedIn = false;
+  assert.equal(await client.load(), null);
+  assert.equal(client.user, null);
+  assert.deepEqual(changes, ['usr_1', null]);
+});
+
+test('signOut drops the token; getToken answers null once the server says signed out', async () => {
+  const f = fakeFetch({
+    'POST /v1/sign_ins': () => ({ status: 'complete', user, session, token: jwt({ iat: 0, exp: 60 }) }),
+    'DELETE /v1/sessions/current': () => new Response(null, { status: 204 }),
+    [TOKENS]: () => json(401, { code: 'signed_out' }),
+  });
+  const client = new ReverifyClient({ fetch: f });
+  await client.signInWithPassword('a@example.com', 'pw');
+  const changes = [];
+  client.onChange((s) => changes.push(s));
+  await client.signOut();
+  assert.deepEqual(changes, [{ user: null, session: null }]);
+  assert.equal(await client.getToken(), null);
+  assert.equal(f.count(TOKENS), 1);
+});
+
+test('a completed verification stores its token and fires onChange', async () => {
+  const verifiedSession = { ...session, second_factor_verified_at: 5 };
+  const f = tokenServer({
+    'POST /v1/sessions/current/verifications': (b) => ({ id: 'ver_1', status: 'needs_second_factor', level: b.level }),
+    'POST /v1/sessions/current/verifications/ver_1/attempt': (b) =>
+      b.code === '000000'
+        ? json(422, { code: 'invalid_code', message: 'wrong' })
+        : { verification: { id: 'ver_1', status: 'complete' }, session: verifiedSession, reverification: {}, token: 'fresh', jwt: 'fresh', expires_in: 60 },
+  });
+  const client = new ReverifyClient({ fetch: f });
+  assert.equal(await client.getToken(), 't1');
+  const changes = [];
+  client.onChange((s) => changes.push(s.session));
+  const v = await client.startVerification('multi_factor');
+  assert.deepEqual(f.calls.at(-1).body, { level: 'multi_factor' });
+  const wrong = await client.attemptVerification(v.id, { strategy: 'totp', code: '000000' }).catch((e) => e);
+  assert.equal(wrong.code, 'invalid_code');
+  assert.equal(await client.getToken(), 't1', 'a failed attempt changes nothing');
+  await client.attemptVerification(v.id, { strategy: 'totp', code: '123456' });
+  assert.deepEqual(changes, [verifiedSession]);
+  assert.equal(await client.getToken(), 'fresh');
+  assert.equal(f.count(TOKENS), 1, 'the token came with the answer');
+});
+
+test('a refresh in flight while a verification completes cannot leave its older token behind', async () => {
+  const gate = deferred();
+  let n = 0;
+  const f = fakeFetch({
+    [TOKENS]: () => (++n === 1 ? gate.promise.then(() => ({ jwt: 'minted-before', expires_in: 60 })) : { jwt: 'minted-after', expires_in: 60 }),
+    'POST /v1/sessions/current/verifications/ver_1/attempt': () => ({
+      verification: { status: 'complete' }, session, token: 'verified', jwt: 'verified', expires_in: 60,
+    }),
+  });
+  const client = new ReverifyClient({ fetch: f });
+  const pending = client.getToken();
+  await flush();
+  await client.attemptVerification('ver_1', { strategy: 'password', password: 'pw' });
+  gate.resolve();
+  // The first answer may predate the verification (and its cookie replaced the fresh one):
+  // the client mints again rather than keep it.
+  assert.equal(await pending, 'minted-after');
+  assert.equal(await client.getToken(), 'minted-after');
+  assert.equal(f.count(TOKENS), 2);
+});
+
+test('account calls: paths, bodies, and deleteAccount signs out', async () => {
+  const f = fakeFetch({
+    'POST /v1/sign_ins': () => ({ status: 'complete', user, session, token: 'x' }),
+    'POST /v1/me/password': () => ({ ok: true }),
+    'PATCH /v1/me/passkeys/pk_1': (b) => ({ id: 'pk_1', ...b }),
+    'DELETE /v1/me': () => new Response(null, { status: 204 }),
+  });
+  const client = new ReverifyClient({ fetch: f });
+  await client.signInWithPassword('a@example.com', 'pw');
+  await client.changePassword('new password!', { signOutOtherSessions: false });
+  assert.deepEqual(f.calls.at(-1).body, { new_password: 'new password!', sign_out_other_sessions: false });
+  await client.changePassword('other password');
+  assert.deepEqual(f.calls.at(-1).body, { new_password: 'other password' });
+  assert.equal((await client.renamePasskey('pk_1', 'Laptop')).name, 'Laptop');
+  assert.equal(await client.deleteAccount(), null);
+  assert.equal(client.user, null);
+});

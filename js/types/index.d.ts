@@ -1,0 +1,261 @@
+// Types of @reverify/browser (the core). The sources are plain ES modules with JSDoc.
+
+export type Level = 'first_factor' | 'second_factor' | 'multi_factor';
+export type Preset = 'strict_mfa' | 'strict' | 'moderate' | 'lax';
+/** A reverification policy: a preset, or a custom level and freshness window. */
+export type Policy = Preset | { level: Level; afterMinutes: number };
+
+/** The `code` every caller gets when the user cancels a reverification. */
+export declare const REVERIFICATION_CANCELLED: 'reverification_cancelled';
+
+export interface ReverifyErrorInit {
+  status?: number;
+  body?: any;
+  retryAfter?: number | null;
+  cause?: unknown;
+}
+
+/**
+ * An error with a stable machine `code`. Every non-2xx answer of the auth server becomes
+ * one (`code` from its `{"code","message"}` body; `reverification-error` for the
+ * reverification error). Requests that got no answer have code `network_error`.
+ */
+export declare class ReverifyError extends Error {
+  constructor(code: string, message?: string, init?: ReverifyErrorInit);
+  constructor(init: { code: string; message?: string } & ReverifyErrorInit);
+  readonly name: 'ReverifyError';
+  /** e.g. `invalid_code`, `incorrect_password`, `locked`, `too_many_attempts`, `reverification_cancelled`. */
+  code: string;
+  /** HTTP status; 0 when no answer came. */
+  status: number;
+  /** The parsed answer body, or null. */
+  body: any;
+  /** Seconds from `Retry-After` (423 `locked`, 429), or null. */
+  retryAfter: number | null;
+}
+
+export interface User {
+  id: string;
+  email: string;
+  created_at: number;
+  has_password: boolean;
+}
+
+export interface Session {
+  id: string;
+  user_id: string;
+  status: 'active' | 'ended';
+  created_at: number;
+  last_active_at: number;
+  expires_at: number;
+  first_factor_verified_at?: number | null;
+  second_factor_verified_at?: number | null;
+  current?: boolean;
+  [key: string]: unknown;
+}
+
+/** For each preset: whether the session satisfies it now, and for how many more seconds. */
+export type ReverificationState = Record<Preset, { satisfied: boolean; seconds_remaining: number }>;
+
+export interface SignedIn {
+  status: 'complete';
+  session: Session;
+  user: User;
+  token: string;
+}
+
+export interface PendingSignIn {
+  id: string;
+  status: 'needs_email_code' | 'needs_second_factor';
+  email?: string;
+  supported_second_factors?: { strategy: 'totp' | 'backup_code' }[];
+  expires_at: number;
+}
+
+export interface PendingSignUp {
+  id: string;
+  status: 'needs_email_code';
+  email: string;
+  expires_at: number;
+}
+
+export interface PasskeyCeremony {
+  id: string;
+  /** Options for `navigator.credentials.get/create` (base64url strings). */
+  publicKey: any;
+  expires_at?: number;
+}
+
+export interface Verification {
+  id: string;
+  object: 'verification';
+  level: Level;
+  status: 'needs_first_factor' | 'needs_second_factor' | 'complete' | 'cancelled';
+  supported_first_factors: { strategy: 'password' | 'email_code' | 'passkey'; safe_identifier?: string }[];
+  supported_second_factors: { strategy: 'totp' | 'backup_code' | 'passkey'; requires_user_verification?: boolean }[];
+  first_factor_verified?: boolean;
+  second_factor_verified?: boolean;
+  attempts_left: number;
+  created_at?: number;
+  expires_at: number;
+  /** After `prepareVerification(id, 'passkey')`: `{publicKey}` for `navigator.credentials.get`. */
+  passkey?: { publicKey: any };
+}
+
+/** The answer to the attempt that completes a verification. */
+export interface VerificationComplete {
+  verification: Verification & { status: 'complete' };
+  session: Session;
+  reverification: ReverificationState;
+  token: string;
+  jwt: string;
+  expires_in: number;
+}
+
+export type VerificationAttempt =
+  | { strategy: 'password'; password: string }
+  | { strategy: 'email_code' | 'totp' | 'backup_code'; code: string }
+  | { strategy: 'passkey'; credential: object };
+
+export interface Me {
+  user: User;
+  factors: {
+    password: boolean;
+    totp: { status: 'pending' | 'confirmed'; created_at: number; confirmed_at: number | null } | null;
+    backup_codes_remaining: number;
+    /** How many passkeys the user has (`listPasskeys()` lists them). */
+    passkeys: number;
+  };
+  session: Session;
+  reverification: ReverificationState;
+}
+
+export interface PasskeyInfo {
+  id: string;
+  name: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export interface ReverifyClientOptions {
+  /** Where the auth server's routes are mounted: `''`, `'/auth'`, `'https://auth.example.com'`. */
+  baseUrl?: string;
+  /** Defaults to the global `fetch`. */
+  fetch?: typeof fetch;
+  /** Refresh a token this long before it expires (default 10; at most half its lifetime). */
+  refreshMarginSeconds?: number;
+}
+
+/**
+ * The browser's connection to a Reverify auth server. Every method that talks to the
+ * server resolves with the server's JSON and rejects with a {@link ReverifyError}.
+ */
+export declare class ReverifyClient {
+  constructor(options?: ReverifyClientOptions);
+  readonly baseUrl: string;
+  /** The signed-in user, or null (also before `load()`). */
+  readonly user: User | null;
+  /** The current session, or null. */
+  readonly session: Session | null;
+  /** Called on sign-in, sign-out and completed verifications. Returns unsubscribe. */
+  onChange(listener: (state: { user: User | null; session: Session | null }) => void): () => void;
+  /** One request to the auth server (any route); a `token` in the answer becomes the current token. */
+  request<T = any>(method: string, path: string, body?: object): Promise<T>;
+
+  /** The current session, or null when signed out. */
+  load(): Promise<{ session: Session; user: User; reverification: ReverificationState } | null>;
+  /**
+   * A session token (JWT), or null when signed out. Cached until shortly before expiry;
+   * concurrent callers share one request; also renews the `__session` cookie.
+   */
+  getToken(options?: { force?: boolean }): Promise<string | null>;
+
+  signInWithPassword(email: string, password: string): Promise<SignedIn | PendingSignIn>;
+  signInWithEmailCode(email: string): Promise<PendingSignIn>;
+  attemptSignIn(id: string, attempt: { code: string; strategy?: 'email_code' | 'totp' | 'backup_code' }): Promise<SignedIn | PendingSignIn>;
+  signUp(email: string, password: string): Promise<PendingSignUp>;
+  attemptSignUp(id: string, code: string): Promise<SignedIn>;
+  startPasskeySignIn(): Promise<PasskeyCeremony>;
+  finishPasskeySignIn(id: string, credential: object): Promise<SignedIn>;
+  /** start → `navigator.credentials.get` → finish. */
+  signInWithPasskey(): Promise<SignedIn>;
+  signOut(): Promise<void>;
+
+  startVerification(level?: Level): Promise<Verification>;
+  prepareVerification(id: string, strategy: 'email_code' | 'passkey'): Promise<Verification>;
+  /** On `complete`, the answer's fresh token becomes the current token before this resolves. */
+  attemptVerification(id: string, body: VerificationAttempt): Promise<Verification | VerificationComplete>;
+  cancelVerification(id: string): Promise<unknown>;
+  getVerification(id: string): Promise<Verification>;
+  /** prepare passkey → `navigator.credentials.get` → attempt. */
+  verifyWithPasskey(id: string): Promise<Verification | VerificationComplete>;
+
+  me(): Promise<Me>;
+  /** Ends the other sessions unless `signOutOtherSessions: false`. */
+  changePassword(newPassword: string, options?: { signOutOtherSessions?: boolean }): Promise<{ status: 'changed'; other_sessions_ended: number }>;
+  startTotp(): Promise<{ status: 'pending'; secret: string; uri: string; qr_svg: string; digits: number; period: number }>;
+  confirmTotp(code: string): Promise<{ status: 'confirmed'; backup_codes: string[]; token: string }>;
+  removeTotp(): Promise<any>;
+  regenerateBackupCodes(): Promise<{ backup_codes: string[] }>;
+  listPasskeys(): Promise<{ passkeys: PasskeyInfo[] }>;
+  /** start → `navigator.credentials.create` → finish. */
+  registerPasskey(name?: string): Promise<PasskeyInfo>;
+  renamePasskey(id: string, name: string): Promise<PasskeyInfo>;
+  deletePasskey(id: string): Promise<unknown>;
+  listSessions(): Promise<{ sessions: Session[] }>;
+  revokeSession(id: string): Promise<unknown>;
+  /** Deletes the account; signed out. */
+  deleteAccount(): Promise<unknown>;
+}
+
+export declare function fromBase64url(s: string): ArrayBuffer;
+export declare function toBase64url(b: ArrayBuffer | Uint8Array): string;
+export declare function parseCreationOptions(json: any): PublicKeyCredentialCreationOptions;
+export declare function parseRequestOptions(json: any): PublicKeyCredentialRequestOptions;
+export declare function credentialToJSON(credential: any): object;
+/** `navigator.credentials.get` with the server's options (`{publicKey}` or `publicKey`); the assertion as JSON. */
+export declare function getPasskey(options: any, signal?: AbortSignal): Promise<object>;
+/** `navigator.credentials.create` with the server's options; the new credential as JSON. */
+export declare function createPasskey(options: any, signal?: AbortSignal): Promise<object>;
+
+/** The level each preset asks for. */
+export declare const PRESET_LEVELS: Readonly<Record<Preset, Level>>;
+
+/**
+ * Whether `x` is the reverification error (a 401/403 Response with the Clerk-shaped body
+ * or the RFC 9470 `insufficient_user_authentication` challenge; a parsed body; a thrown
+ * error carrying it). For a Response the answer is a Promise; the Response stays unread.
+ */
+export declare function isReverificationError(x: Response): Promise<boolean>;
+export declare function isReverificationError(x: unknown): boolean;
+
+export interface NeedsReverification {
+  /** The level to verify at. */
+  level: Level;
+  /** Call once the session is verified (e.g. after `client.attemptVerification` completed). */
+  complete(): void;
+  /** Call when the user gives up: every waiting call rejects with `reverification_cancelled`. */
+  cancel(): void;
+}
+
+export interface ReverificationOptions {
+  /** A custom UI; without it the prompt registered with `setDefaultPrompt` opens. */
+  onNeedsReverification?: (args: NeedsReverification) => void | Promise<void>;
+  /** Defaults to the most recently created ReverifyClient. */
+  client?: ReverifyClient;
+  /** Ask for at least this level (the error's own level when it is stronger). */
+  level?: Level;
+}
+
+/**
+ * Wraps `fetcher`: a reverification error (returned or thrown) asks the user to verify,
+ * then `fetcher` runs once more with the same arguments. Other results pass through
+ * untouched. Concurrent calls share one prompt.
+ */
+export declare function withReverification<A extends unknown[], R>(
+  fetcher: (...args: A) => R,
+  options?: ReverificationOptions,
+): (...args: A) => Promise<Awaited<R>>;
+
+/** Registers the prompt opened when no `onNeedsReverification` is given (the UI module does this). */
+export declare function setDefaultPrompt(fn: ((args: { level: Level; client: ReverifyClient }) => Promise<void>) | null): void;
