@@ -62,9 +62,9 @@ use tower_http::request_id::{
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
-pub use routes::OPENAPI;
 #[doc(hidden)]
 pub use routes::operations;
+pub use routes::{OPENAPI, SDK_FILES};
 pub use state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -36,6 +36,18 @@ impl Api {
         self.add("get", path, routing::get(h))
     }
 
+    /// A GET route whose path has a wildcard, recorded under its OpenAPI form.
+    pub(crate) fn get_documented_as<H: Handler<T, AppState>, T: 'static>(
+        mut self,
+        path: &'static str,
+        documented: &'static str,
+        h: H,
+    ) -> Api {
+        self.router = self.router.route(path, routing::get(h));
+        self.operations.push(("get", documented));
+        self
+    }
+
     pub(crate) fn post<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, h: H) -> Api {
         self.add("post", path, routing::post(h))
     }

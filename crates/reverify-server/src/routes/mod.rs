@@ -6,6 +6,7 @@ mod dev;
 mod flows;
 mod jwks;
 mod me;
+mod sdk;
 mod sessions;
 mod sign_ins;
 mod sign_ups;
@@ -29,6 +30,7 @@ fn api() -> api::Api {
         .merge(verifications::router())
         .merge(me::router())
         .merge(dev::router())
+        .merge(sdk::router())
         .merge(admin::router())
 }
 
@@ -41,6 +43,8 @@ pub(crate) fn routes() -> Router<AppState> {
 pub fn operations() -> Vec<(&'static str, &'static str)> {
     api().into_parts().1
 }
+
+pub use sdk::FILES as SDK_FILES;
 
 /// The OpenAPI document of this API (kept in sync with the routes by a test).
 pub const OPENAPI: &str = include_str!("../../openapi.json");

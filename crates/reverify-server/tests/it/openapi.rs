@@ -58,3 +58,60 @@ async fn the_document_is_served() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_browser_sdk_is_served_file_for_file() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../js/src");
+    let mut on_disk = Vec::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(&root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                on_disk.push(rel);
+            }
+        }
+    }
+    on_disk.sort();
+    let mut served: Vec<String> = reverify_server::SDK_FILES
+        .iter()
+        .map(|(p, _)| p.to_string())
+        .collect();
+    served.sort();
+    assert_eq!(
+        served, on_disk,
+        "every file of js/src is listed in routes/sdk.rs"
+    );
+
+    let server = TestServer::start().await;
+    let client = server.client();
+    let r = client
+        .get(server.url("/sdk/index.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    let body = r.text().await.unwrap();
+    assert_eq!(
+        body,
+        std::fs::read_to_string(root.join("index.js")).unwrap()
+    );
+    let r = client
+        .get(server.url("/sdk/../Cargo.toml"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    server.stop().await;
+}
