@@ -39,7 +39,7 @@ pub(crate) fn require(
         Ok(())
     } else {
         Err(ApiError::Reverification(ReverificationRequired::new(
-            policy.clone(),
+            *policy,
         )))
     }
 }
