@@ -6,6 +6,7 @@ mod dev;
 mod flows;
 mod jwks;
 mod me;
+mod passkeys;
 mod sessions;
 mod sign_ins;
 mod sign_ups;
@@ -28,6 +29,7 @@ fn api() -> api::Api {
         .merge(sessions::router())
         .merge(verifications::router())
         .merge(me::router())
+        .merge(passkeys::router())
         .merge(dev::router())
         .merge(admin::router())
 }
