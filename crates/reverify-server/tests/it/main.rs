@@ -13,6 +13,7 @@ mod config;
 mod crash;
 mod email;
 mod openapi;
+mod passkeys;
 mod scale;
 mod store;
 mod support;
