@@ -477,6 +477,7 @@ impl Config {
         if self.lockout.window_secs < 1 || self.lockout.duration_secs < 1 {
             return bad("lockout.window_secs and lockout.duration_secs must be positive");
         }
+        crate::passkeys::RelyingParty::from_config(self)?;
         Ok(())
     }
 

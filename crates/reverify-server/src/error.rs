@@ -233,10 +233,9 @@ impl IntoResponse for ApiError {
         if let ApiError::TooManyAttempts { retry_after }
         | ApiError::Locked { retry_after }
         | ApiError::RateLimited { retry_after } = self
+            && let Ok(v) = HeaderValue::from_str(&retry_after.to_string())
         {
-            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+            response.headers_mut().insert(header::RETRY_AFTER, v);
         }
         response
     }

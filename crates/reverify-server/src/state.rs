@@ -39,6 +39,8 @@ pub struct Inner {
     pub sensitive_policy: reverify::Policy,
     /// Per-IP rate limits.
     pub(crate) limiter: crate::ratelimit::RateLimiter,
+    /// The WebAuthn relying party (`[passkeys]`).
+    pub(crate) relying_party: crate::passkeys::RelyingParty,
 }
 
 impl std::ops::Deref for AppState {
@@ -72,6 +74,8 @@ impl AppState {
         let mailer = Mailer::new(&config.email, &store)?;
         let issuer = config.issuer();
         let sensitive_policy = config.reverification.policy().map_err(ApiError::internal)?;
+        let relying_party =
+            crate::passkeys::RelyingParty::from_config(&config).map_err(ApiError::internal)?;
         let postgres = store.backend() == crate::store::Backend::Postgres;
         let session_cache = Arc::new(SessionCache::new(config.sessions.cache_ttl_secs, !postgres));
         if postgres && config.sessions.cache_ttl_secs > 0 {
@@ -91,6 +95,7 @@ impl AppState {
             session_cache,
             sensitive_policy,
             limiter: crate::ratelimit::RateLimiter::default(),
+            relying_party,
         })))
     }
 

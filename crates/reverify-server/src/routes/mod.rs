@@ -6,6 +6,7 @@ mod dev;
 mod flows;
 mod jwks;
 mod me;
+mod passkeys;
 mod sdk;
 mod sessions;
 mod sign_ins;
@@ -29,6 +30,7 @@ fn api() -> api::Api {
         .merge(sessions::router())
         .merge(verifications::router())
         .merge(me::router())
+        .merge(passkeys::router())
         .merge(dev::router())
         .merge(sdk::router())
         .merge(admin::router())

@@ -56,6 +56,18 @@ impl Store {
             .await?)
     }
 
+    /// One of the user's passkeys.
+    pub async fn passkey(&self, user_id: &str, id: &str) -> Result<Option<PasskeyRow>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM passkeys WHERE id = $1 AND user_id = $2"
+        ));
+        Ok(sqlx::query_as(sql)
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
     /// The passkey with this WebAuthn credential id.
     pub async fn passkey_by_credential_id(
         &self,
@@ -152,6 +164,25 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    /// A ceremony, pending or not.
+    pub async fn ceremony(&self, id: &str) -> Result<Option<CeremonyRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, kind, user_id, state, created_at, expires_at, completed_at FROM webauthn_ceremonies WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Deletes ceremonies that expired before `before`; returns how many.
+    pub async fn purge_ceremonies(&self, before: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_at < $1")
+            .bind(before)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// Takes a pending ceremony once, inside `tx`: marks it completed and returns it, or

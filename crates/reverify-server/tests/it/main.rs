@@ -14,6 +14,7 @@ mod crash;
 mod email;
 mod factors;
 mod openapi;
+mod passkeys;
 mod reverification;
 mod scale;
 mod steps;

@@ -205,10 +205,10 @@ impl TestServer {
                 )
                 .await;
             let newest = &body["messages"][0];
-            if let Some(id) = newest["id"].as_str() {
-                if self.seen.lock().unwrap().insert(id.to_owned()) {
-                    return newest.clone();
-                }
+            if let Some(id) = newest["id"].as_str()
+                && self.seen.lock().unwrap().insert(id.to_owned())
+            {
+                return newest.clone();
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
