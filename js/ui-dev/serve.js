@@ -1,0 +1,28 @@
+// A static file server for js/ (tests and the demo page): node serve.js [port]
+import { createServer } from 'node:http'
+import { readFile } from 'node:fs/promises'
+import { extname } from 'node:path'
+
+const root = new URL('../', import.meta.url)
+const types = { '.js': 'text/javascript', '.html': 'text/html', '.css': 'text/css', '.svg': 'image/svg+xml' }
+
+export function serve(port = 0) {
+  const server = createServer(async (req, res) => {
+    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname)
+    try {
+      if (path.includes('..')) throw new Error('no')
+      const body = await readFile(new URL('.' + path, root))
+      res.writeHead(200, { 'content-type': types[extname(path)] || 'application/octet-stream', 'cache-control': 'no-store' })
+      res.end(body)
+    } catch {
+      res.writeHead(404)
+      res.end()
+    }
+  })
+  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)))
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const server = await serve(Number(process.argv[2]) || 8377)
+  console.log(`http://127.0.0.1:${server.address().port}/ui-dev/index.html#demo`)
+}
