@@ -5,8 +5,8 @@
 export const REVERIFICATION_CANCELLED = 'reverification_cancelled'
 
 export class ReverifyError extends Error {
-  constructor(message, { code, status = 0, body = null, retryAfter = null } = {}) {
-    super(message)
+  constructor(code, message, { status = 0, body = null, retryAfter = null } = {}) {
+    super(message || code)
     this.name = 'ReverifyError'
     Object.assign(this, { code, status, body, retryAfter })
   }

@@ -25,7 +25,7 @@ export function fakeClient(script = {}) {
       const q = script[m]
       const r = (Array.isArray(q) ? (q.length > 1 ? q.shift() : q[0]) : q) || { ok: {} }
       if (r.hold) await new Promise((res) => (holds[r.hold] = res))
-      if (r.error) throw new ReverifyError(r.error.message || r.error.code, r.error)
+      if (r.error) throw new ReverifyError(r.error.code, r.error.message, r.error)
       if (r.dom) throw new DOMException('WebAuthn failed', r.dom)
       return r.ok
     }

@@ -30,12 +30,12 @@ export class Account extends Base {
     this.paint(focus)
   }
 
-  ask(a, label, p) {
+  ask(a, label, p, cls = 'rv-b2') {
     const id = p ? ` data-id="${esc(p.id)}"` : ''
     const q = this.u + 'q'
     return this.cf == a + (p?.id ?? '')
-      ? `<div class="rv-row"><span id="${q}">${t(ASK[a], { name: p?.name })}</span><button type="button" class="rv-b rv-dng" data-action="${a}"${id} data-sure="1" aria-describedby="${q}">${t('yes')}</button><button type="button" class="rv-b2" data-action="no">${t('no')}</button></div>`
-      : `<div><button type="button" class="rv-b2 rv-dng" data-action="${a}"${id}>${label}</button></div>`
+      ? `<div class="rv-row rv-ask"><span id="${q}">${t(ASK[a], { name: p?.name })}</span><button type="button" class="rv-b rv-dng" data-action="${a}"${id} data-sure="1" aria-describedby="${q}">${t('yes')}</button><button type="button" class="rv-b2" data-action="no">${t('no')}</button></div>`
+      : `<div><button type="button" class="${cls} rv-dng" data-action="${a}"${id}>${label}</button></div>`
   }
 
   view() {
@@ -88,7 +88,7 @@ export class Account extends Base {
               'k',
               'pkTitle',
               (pks.length
-                ? `<ul class="rv-alt">${pks
+                ? `<ul class="rv-list">${pks
                     .map(
                       (p) =>
                         `<li class="rv-row">${
@@ -98,7 +98,7 @@ export class Account extends Base {
                                 t('save'),
                                 'passkey-rename-save',
                               ) + btn('no', 'cancel')
-                            : `<span>${esc(p.name)}</span>${link(`data-action="passkey-rename" data-id="${esc(p.id)}"`, t('rename'))}${this.ask('passkey-delete', t('del'), p)}`
+                            : `<span>${esc(p.name)}</span>${link(`data-action="passkey-rename" data-id="${esc(p.id)}"`, t('rename'))}${this.ask('passkey-delete', t('del'), p, 'rv-l')}`
                         }</li>`,
                     )
                     .join('')}</ul>`

@@ -97,7 +97,7 @@ export class Base extends El {
   }
 
   shell(x = '') {
-    return `<div class="rv-card"><div class="rv-head"><h2 id="${this.u}t"></h2>${x}</div><p id="${this.u}e" class="rv-err" role="alert" data-testid="error"></p><p class="rv-ok" role="status"></p><div class="rv-body"></div></div>`
+    return `<div class="rv-card"><div class="rv-head"><h2 id="${this.u}t"></h2>${x}</div><p id="${this.u}e" class="rv-err" role="alert"></p><p class="rv-ok" role="status"></p><div class="rv-body"></div></div>`
   }
 
   /** Renders the current step; `focus`: truthy to move focus in (a selector to pick where). */

@@ -5,11 +5,12 @@ import { t } from './strings.js'
 // Errors after which this verification is over: offer to start a new one.
 const DEAD = ['too_many_attempts', 'verification_expired', 'verification_ended', 'not_found']
 
+// The contract names the class and its fields but not its constructor: set them here.
 function cancelled() {
-  const message = 'Verification cancelled'
+  const message = 'The user cancelled the verification'
   let e
   try {
-    e = new ReverifyError(message)
+    e = new ReverifyError(REVERIFICATION_CANCELLED, message)
   } catch {
     e = new Error(message)
   }
@@ -119,7 +120,7 @@ export class VerificationModal extends Base {
   view() {
     const { v, s, u } = this
     let body = `<p class="rv-mu" id="${u}d">${t('loading')}</p>`
-    if (v && this.dead) body = `<button type="button" class="rv-b" data-action="restart">${t('startOver')}</button>`
+    if (this.dead) body = `<button type="button" class="rv-b" data-action="restart">${t('startOver')}</button>`
     else if (v) {
       const list = this.list()
       const email = list.find((f) => f.strategy == s)?.safe_identifier
@@ -141,7 +142,7 @@ export class VerificationModal extends Base {
               .join('')}</div>`
           : '')
     }
-    return [t('verifyTitle'), body, v ? (this.dead ? 'dead' : v.status) : 'loading']
+    return [t('verifyTitle'), body, this.dead ? 'dead' : v ? v.status : 'loading']
   }
 
   act(a, b, form) {
@@ -170,7 +171,8 @@ export class VerificationModal extends Base {
   }
 
   fail(e) {
-    if (DEAD.includes(e?.code)) this.dead = 1
+    // Over, or it could not even start (signed out, rate limited, offline): offer a new one.
+    if (DEAD.includes(e?.code) || !this.v) this.dead = 1
     super.fail(e)
   }
 

@@ -201,6 +201,15 @@ test('an expired verification also offers to start over', async () => {
   await page.locator('[data-action=restart]').waitFor()
 })
 
+test('a verification that cannot start shows why and can be tried again', async () => {
+  const page = await openModal({ startVerification: [err('rate_limited', 429, 20), { ok: SECOND }] })
+  await page.getByRole('alert').filter({ hasText: 'Too many requests. Please try again in 20 seconds.' }).waitFor()
+  assert.equal(await focused(page), 'restart')
+  await page.keyboard.press('Enter')
+  await page.locator('input[name=code]').waitFor()
+  assert.equal(await page.locator('dialog [role=alert]').textContent(), '')
+})
+
 test('Escape cancels: rejects with reverification_cancelled, cancels on the server, restores focus', async () => {
   const page = await openModal({ startVerification: { ok: SECOND } })
   await page.locator('input[name=code]').waitFor()
@@ -327,7 +336,6 @@ test('already complete at start: resolves without asking', async () => {
 
 test('importing the UI registers the modal as the default prompt of withReverification', async () => {
   const page = await h.page()
-  assert.ok(await page.evaluate(() => core.defaultPrompt() === ui.openVerification))
   await page.evaluate(async () => {
     const { SECOND, COMPLETE, REVERIFY } = await import('/ui-dev/fixtures.js')
     window.client = fakeClient({
