@@ -42,7 +42,7 @@ export class SignIn extends Base {
         t('secondTitle'),
         `<p>${t('d_' + s)}</p>` +
           this.form(this.code(s), t('continue')) +
-          alt(...this.f.filter((f) => f.strategy != s).map((f) => link(`data-strategy="${f.strategy}"`, t('s_' + f.strategy))), again()),
+          alt(...this.f.filter((f) => f.strategy != s).map((f) => link(`data-strategy="${esc(f.strategy)}"`, t('s_' + f.strategy))), again()),
         step,
       ]
     return [t('signIn'), '', step]

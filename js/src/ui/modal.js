@@ -1,6 +1,6 @@
 import { ReverifyError, REVERIFICATION_CANCELLED } from '../index.js'
 import { Base, canPasskey, pick, link } from './base.js'
-import { t } from './strings.js'
+import { t, esc } from './strings.js'
 
 // Errors after which this verification is over: offer to start a new one.
 const DEAD = ['too_many_attempts', 'verification_expired', 'verification_ended', 'not_found']
@@ -138,7 +138,7 @@ export class VerificationModal extends Base {
         (s == 'email_code' ? link('data-action="resend"', t('resend')) : '') +
         (others.length
           ? `<div class="rv-alt" role="group" aria-labelledby="${u}o"><p id="${u}o" class="rv-mu">${t('other')}</p>${others
-              .map((f) => link(`data-strategy="${f.strategy}"`, t('s_' + f.strategy, { email: f.safe_identifier })))
+              .map((f) => link(`data-strategy="${esc(f.strategy)}"`, t('s_' + f.strategy, { email: f.safe_identifier })))
               .join('')}</div>`
           : '')
     }
