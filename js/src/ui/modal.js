@@ -49,7 +49,7 @@ export class VerificationModal extends Base {
       e.preventDefault()
       this.cancel()
     })
-    d.addEventListener('close', () => this.cancel())
+    d.addEventListener('close', () => d.isConnected && this.cancel())
     d.addEventListener('keydown', (e) => this.trap(e))
     d.showModal()
     this.begin()

@@ -325,6 +325,27 @@ test('passkey: hidden when the browser has no WebAuthn', async () => {
   assert.equal(await page.locator('[data-strategy=passkey],[data-action=passkey]').count(), 0)
 })
 
+test('the same element can be opened again right after it settles', async () => {
+  const page = await h.page()
+  const r = await page.evaluate(async () => {
+    const { SECOND, COMPLETE } = await import('/ui-dev/fixtures.js')
+    const client = fakeClient({ startVerification: { ok: SECOND }, attemptVerification: { ok: COMPLETE } })
+    const m = document.createElement('reverify-verification-modal')
+    document.body.append(m)
+    const first = m.open({ level: 'second_factor', client })
+    await new Promise((r) => setTimeout(r, 50))
+    m.querySelector('input[name=code]').value = '123456'
+    m.querySelector('form').requestSubmit()
+    await first
+    const second = m.open({ level: 'second_factor', client }) // synchronously after the first settled
+    await new Promise((r) => setTimeout(r, 100))
+    const open = m.querySelector('dialog')?.open
+    m.cancel()
+    return [open, await second.catch((e) => e.code)]
+  })
+  assert.deepEqual(r, [true, 'reverification_cancelled'])
+})
+
 test('already complete at start: resolves without asking', async () => {
   const page = await h.page()
   const r = await page.evaluate(async () => {
