@@ -1,0 +1,34 @@
+// A scripted stand-in for ReverifyClient (CONTRACT.md). `fakeClient(script)`: for each
+// method, an answer or a list of answers used in turn (the last one repeats):
+//   { ok: value }                       resolve with value
+//   { error: { code, status, retryAfter, message } }   reject with a ReverifyError
+//   { dom: 'NotAllowedError' }          reject with a DOMException (WebAuthn)
+//   { hold: 'name', ...}                wait for window.release('name') first
+// A method without a script resolves with {}. Every call is recorded in client.calls.
+import { ReverifyError } from '/src/index.js'
+
+const METHODS = `load getToken signInWithPassword signInWithEmailCode attemptSignIn signUp attemptSignUp
+startPasskeySignIn finishPasskeySignIn signInWithPasskey signOut startVerification prepareVerification
+attemptVerification cancelVerification getVerification verifyWithPasskey me changePassword startTotp
+confirmTotp removeTotp regenerateBackupCodes listPasskeys registerPasskey renamePasskey deletePasskey
+deleteAccount`.split(/\s+/)
+
+const holds = {}
+window.release = (name) => holds[name]?.()
+
+export function fakeClient(script = {}) {
+  const calls = []
+  const client = { calls, onChange: () => () => {} }
+  for (const m of METHODS) {
+    client[m] = async (...args) => {
+      calls.push([m, ...args])
+      const q = script[m]
+      const r = (Array.isArray(q) ? (q.length > 1 ? q.shift() : q[0]) : q) || { ok: {} }
+      if (r.hold) await new Promise((res) => (holds[r.hold] = res))
+      if (r.error) throw new ReverifyError(r.error.code, r.error.message, r.error)
+      if (r.dom) throw new DOMException('WebAuthn failed', r.dom)
+      return r.ok
+    }
+  }
+  return client
+}

@@ -1,0 +1,53 @@
+// Test harness for js/test/ui: serves js/ on 127.0.0.1, drives the machine's Chromium
+// (headless, fresh profile, nothing downloaded) with playwright-core.
+import { createRequire } from 'node:module'
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { serve } from './serve.js'
+
+const { chromium } = createRequire(import.meta.url)('playwright-core')
+const shots = new URL('../test/ui/screenshots/', import.meta.url)
+
+export async function start() {
+  const server = await serve()
+  const dir = mkdtempSync(join(tmpdir(), 'reverify-ui-'))
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 900, height: 800 },
+  })
+  const url = `http://127.0.0.1:${server.address().port}/ui-dev/index.html`
+  const errors = []
+  return {
+    errors,
+    /** A fresh page with the UI loaded (window.ui, window.core, window.fakeClient). */
+    async page() {
+      const page = await context.newPage()
+      page.on('pageerror', (e) => errors.push(String(e)))
+      page.on('console', (m) => m.type() == 'error' && errors.push(m.text()))
+      await page.goto(url)
+      await page.waitForFunction(() => window.ready)
+      return page
+    },
+    async shot(page, name) {
+      mkdirSync(shots, { recursive: true })
+      await page.screenshot({ path: new URL(name + '.png', shots).pathname })
+    },
+    async stop() {
+      await context.close()
+      server.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
