@@ -16,7 +16,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -300,6 +300,13 @@ async fn finish_sign_in(
         .await?
         .ok_or(ApiError::PasskeyRejected)?;
     let uv = assertion.user_verified;
+    let second_enrolled = state.store.has_second_factor(&user.id).await?;
+    if !uv && second_enrolled {
+        // A passkey that did not verify its user is one factor: ask for the second.
+        let flow =
+            super::sign_ins::second_factor_flow(&state, &user.email, &user, &client, "hwk").await?;
+        return Ok(Json(super::sign_ins::second_factor_json(&flow)).into_response());
+    }
     let verified = Verified {
         amr: if uv {
             vec!["hwk", "user", "mfa"]
@@ -308,7 +315,7 @@ async fn finish_sign_in(
         },
         first_factor: true,
         second_factor: uv,
-        second_enrolled: state.store.has_second_factor(&user.id).await?,
+        second_enrolled,
     };
     tracing::debug!(passkey_id = %assertion.passkey_id, user_verified = uv, "passkey sign-in");
     let tx = state.store.write().await?;

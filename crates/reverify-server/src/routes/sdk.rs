@@ -34,6 +34,13 @@ sdk_files!(
     "react.js",
     "reverification.js",
     "webauthn.js",
+    "ui/account.js",
+    "ui/base.js",
+    "ui/css.js",
+    "ui/forms.js",
+    "ui/index.js",
+    "ui/modal.js",
+    "ui/strings.js",
 );
 
 pub(crate) fn router() -> Api {

@@ -99,7 +99,7 @@ async fn start(
                 return Err(ApiError::InvalidCredentials);
             };
             if state.store.has_second_factor(&user.id).await? {
-                let flow = second_factor_flow(&state, &email, &user, &client).await?;
+                let flow = second_factor_flow(&state, &email, &user, &client, "pwd").await?;
                 return Ok(Json(second_factor_json(&flow)).into_response());
             }
             let tx = state.store.write().await?;
@@ -148,12 +148,13 @@ async fn start(
     }
 }
 
-/// A sign-in waiting for the second factor, after a right password.
-async fn second_factor_flow(
+/// A sign-in waiting for the second factor, after a first factor (`first`: its amr).
+pub(crate) async fn second_factor_flow(
     state: &AppState,
     email: &str,
     user: &User,
     client: &Client,
+    first: &str,
 ) -> Result<Flow, ApiError> {
     let now = state.now();
     let flow = Flow {
@@ -168,7 +169,7 @@ async fn second_factor_flow(
         expires_at: now + state.config.reverification.verification_ttl_secs,
         completed_at: None,
         stage: Some(NEEDS_SECOND_FACTOR.into()),
-        amr: Some("pwd".into()),
+        amr: Some(first.into()),
     };
     state.store.insert_flow(&flow).await?;
     state
@@ -177,13 +178,13 @@ async fn second_factor_flow(
             user_id: Some(&user.id),
             session_id: None,
             client,
-            detail: json!({ "factor": "password", "sign_in_id": flow.id }),
+            detail: json!({ "first_factor": first, "sign_in_id": flow.id }),
         })
         .await?;
     Ok(flow)
 }
 
-fn second_factor_json(flow: &Flow) -> serde_json::Value {
+pub(crate) fn second_factor_json(flow: &Flow) -> serde_json::Value {
     json!({
         "id": flow.id,
         "status": NEEDS_SECOND_FACTOR,
@@ -349,6 +350,7 @@ async fn second_factor_attempt(
         .filter_map(|m| match *m {
             "pwd" => Some("pwd"),
             "email" => Some("email"),
+            "hwk" => Some("hwk"),
             _ => None,
         })
         .collect();

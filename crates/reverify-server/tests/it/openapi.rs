@@ -69,7 +69,7 @@ async fn the_browser_sdk_is_served_file_for_file() {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 dirs.push(path);
-            } else {
+            } else if path.extension().is_some_and(|e| e == "js") {
                 let rel = path
                     .strip_prefix(&root)
                     .unwrap()
