@@ -378,7 +378,8 @@ pub enum ConfigError {
 }
 
 /// Environment variables that are not configuration keys: the config file, logging, the
-/// CLI's password input, and the test suite's settings (`REVERIFY_TEST_*`).
+/// CLI's password input, the test suite's settings (`REVERIFY_TEST_*`) and the demo app's
+/// (`REVERIFY_DEMO_*`).
 const NOT_KEYS: &[&str] = &[
     "REVERIFY_CONFIG",
     "REVERIFY_LOG",
@@ -390,6 +391,7 @@ fn is_config_variable(name: &str) -> bool {
     name.starts_with("REVERIFY_")
         && !NOT_KEYS.contains(&name)
         && !name.starts_with("REVERIFY_TEST_")
+        && !name.starts_with("REVERIFY_DEMO_")
 }
 
 impl Config {

@@ -13,9 +13,21 @@ const ASK = { 'totp-remove': 'totpRemoveQ', 'backup-regenerate': 'regenQ', 'pass
  */
 export class Account extends Base {
   start() {
+    // Follow sign-in and sign-out (not every token change: that would drop shown codes).
+    if (this.sub != this.c) {
+      this.off?.()
+      this.sub = this.c
+      this.off = this.c.onChange?.((s) => s?.user?.id != this.me?.user?.id && this.start())
+    }
     this.me = null
+    this.err = ''
     this.paint()
     this.load()
+  }
+
+  disconnectedCallback() {
+    this.off?.()
+    this.sub = this.off = null
   }
 
   async load(focus) {
