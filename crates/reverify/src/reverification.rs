@@ -83,6 +83,35 @@ impl ReverificationRequired {
         })
     }
 
+    /// The body as sent: the reference's JSON, keys always in its order (`type`, `reason`,
+    /// `metadata`), whatever features of `serde_json` the rest of the program enables.
+    pub fn body_string(&self) -> String {
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            clerk_error: ClerkError<'a>,
+        }
+        #[derive(serde::Serialize)]
+        struct ClerkError<'a> {
+            r#type: &'static str,
+            reason: &'static str,
+            metadata: Metadata<'a>,
+        }
+        #[derive(serde::Serialize)]
+        struct Metadata<'a> {
+            reverification: &'a Policy,
+        }
+        serde_json::to_string(&Body {
+            clerk_error: ClerkError {
+                r#type: "forbidden",
+                reason: REVERIFICATION_ERROR_CODE,
+                metadata: Metadata {
+                    reverification: &self.policy,
+                },
+            },
+        })
+        .unwrap_or_else(|_| self.body().to_string())
+    }
+
     /// The RFC 9470 challenge for the `WWW-Authenticate` header.
     pub fn www_authenticate(&self) -> String {
         StepUpChallenge::for_policy(&self.policy).to_string()

@@ -122,9 +122,9 @@ impl IntoResponse for Rejection {
     }
 }
 
-fn json_response(status: u16, body: &serde_json::Value, challenge: Option<String>) -> Response {
+fn json_response(status: u16, body: String, challenge: Option<String>) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = (status, body.to_string()).into_response();
+    let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if let Some(value) = challenge.and_then(|c| HeaderValue::try_from(c).ok()) {
@@ -138,13 +138,21 @@ impl IntoResponse for Error {
         if self.status() >= 500 {
             tracing::error!(code = self.code(), error = %self, "session verification failed");
         }
-        json_response(self.status(), &self.body(), self.www_authenticate())
+        json_response(
+            self.status(),
+            self.body().to_string(),
+            self.www_authenticate(),
+        )
     }
 }
 
 impl IntoResponse for ReverificationRequired {
     fn into_response(self) -> Response {
-        json_response(self.status(), &self.body(), Some(self.www_authenticate()))
+        json_response(
+            self.status(),
+            self.body_string(),
+            Some(self.www_authenticate()),
+        )
     }
 }
 

@@ -133,7 +133,7 @@ async fn a_stale_session_gets_the_exact_reverification_error() {
     assert_eq!(headers[header::CONTENT_TYPE], "application/json");
     assert_eq!(
         std::str::from_utf8(&body).unwrap(),
-        r#"{"clerk_error":{"metadata":{"reverification":"strict"},"reason":"reverification-error","type":"forbidden"}}"#
+        r#"{"clerk_error":{"type":"forbidden","reason":"reverification-error","metadata":{"reverification":"strict"}}}"#
     );
     assert_eq!(
         headers[header::WWW_AUTHENTICATE],
