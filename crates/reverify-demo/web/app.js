@@ -29,14 +29,19 @@ async function refreshBalance() {
   if (r.ok) $('balance').textContent = euros((await r.json()).balance_cents);
 }
 
+// Re-rendered on sign-in and sign-out only: a verification also changes the session, and
+// re-reading the balance then could race with the retried transfer.
+let shown = null;
 async function render() {
-  const signedIn = !!client.user;
-  $('signed-out').hidden = signedIn;
-  $('signed-in').hidden = !signedIn;
-  if (signedIn) {
-    $('email').textContent = client.user.email;
+  const user = client.user;
+  $('signed-out').hidden = !!user;
+  $('signed-in').hidden = !user;
+  if (user && user.id !== shown) {
+    shown = user.id;
+    $('email').textContent = user.email;
     await refreshBalance();
   }
+  if (!user) shown = null;
 }
 
 $('transfer-form').addEventListener('submit', async (event) => {
