@@ -45,6 +45,7 @@ CREATE TABLE webauthn_ceremonies (
     expires_at BIGINT NOT NULL,
     completed_at BIGINT
 );
+CREATE INDEX webauthn_ceremonies_by_expiry ON webauthn_ceremonies (expires_at);
 
 -- Reverifications: one session, one level, a few minutes.
 CREATE TABLE verifications (
