@@ -204,6 +204,41 @@ pub fn user_json(u: &User) -> serde_json::Value {
     json!({ "id": u.id, "email": u.email, "created_at": u.created_at, "has_password": u.password_hash.is_some() })
 }
 
+/// `body` as JSON, with `token` set as the `__session` cookie.
+pub(crate) fn with_token_cookie(
+    state: &AppState,
+    body: serde_json::Value,
+    token: &str,
+) -> Response {
+    let mut response = axum::Json(body).into_response();
+    response.headers_mut().append(
+        SET_COOKIE,
+        web::set_cookie(
+            state,
+            TOKEN_COOKIE,
+            token,
+            state.config.sessions.token_lifetime_secs,
+            false,
+        ),
+    );
+    response
+}
+
+/// `body` as JSON, with the session cookie and the token cookie cleared.
+pub(crate) fn with_cookies_cleared(state: &AppState, body: serde_json::Value) -> Response {
+    let mut response = axum::Json(body).into_response();
+    let headers = response.headers_mut();
+    headers.append(
+        SET_COOKIE,
+        web::set_cookie(state, &state.config.sessions.cookie_name, "", 0, true),
+    );
+    headers.append(
+        SET_COOKIE,
+        web::set_cookie(state, TOKEN_COOKIE, "", 0, false),
+    );
+    response
+}
+
 /// The answer to a completed sign-in or sign-up: session, user and a first token, with the
 /// session cookie and the token cookie set.
 pub(crate) fn signed_in_response(

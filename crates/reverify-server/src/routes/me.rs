@@ -342,12 +342,6 @@ async fn fresh_token_response(
         .await?
         .ok_or(ApiError::SignedOut)?;
     let token = session::mint_token(state, &row, client.origin.as_deref()).await?;
-    let lifetime = state.config.sessions.token_lifetime_secs;
     body["token"] = json!(token);
-    let mut response = Json(body).into_response();
-    response.headers_mut().append(
-        SET_COOKIE,
-        web::set_cookie(state, TOKEN_COOKIE, &token, lifetime, false),
-    );
-    Ok(response)
+    Ok(session::with_token_cookie(state, body, &token))
 }

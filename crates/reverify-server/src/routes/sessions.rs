@@ -9,16 +9,15 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::header::SET_COOKIE;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::json;
 
 use super::api::Api;
 use crate::audit::Event;
 use crate::error::ApiError;
-use crate::session::{self, CurrentSession, TOKEN_COOKIE};
+use crate::session::{self, CurrentSession};
 use crate::state::AppState;
-use crate::web::{self, Client};
+use crate::web::Client;
 
 pub(crate) fn router() -> Api {
     Api::new()
@@ -48,12 +47,11 @@ async fn token(
 ) -> Result<Response, ApiError> {
     let token = session::mint_token(&state, &current.session, client.origin.as_deref()).await?;
     let lifetime = state.config.sessions.token_lifetime_secs;
-    let mut response = Json(json!({ "jwt": token, "expires_in": lifetime })).into_response();
-    response.headers_mut().append(
-        SET_COOKIE,
-        web::set_cookie(&state, TOKEN_COOKIE, &token, lifetime, false),
-    );
-    Ok(response)
+    Ok(session::with_token_cookie(
+        &state,
+        json!({ "jwt": token, "expires_in": lifetime }),
+        &token,
+    ))
 }
 
 async fn sign_out(
@@ -71,17 +69,10 @@ async fn sign_out(
             detail: json!({}),
         })
         .await?;
-    let mut response = Json(json!({ "status": "signed_out" })).into_response();
-    let headers = response.headers_mut();
-    headers.append(
-        SET_COOKIE,
-        web::set_cookie(&state, &state.config.sessions.cookie_name, "", 0, true),
-    );
-    headers.append(
-        SET_COOKIE,
-        web::set_cookie(&state, TOKEN_COOKIE, "", 0, false),
-    );
-    Ok(response)
+    Ok(session::with_cookies_cleared(
+        &state,
+        json!({ "status": "signed_out" }),
+    ))
 }
 
 async fn list(

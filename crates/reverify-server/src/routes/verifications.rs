@@ -15,7 +15,6 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Response};
 use reverify::Level;
 use serde::Deserialize;
@@ -28,11 +27,11 @@ use crate::error::ApiError;
 use crate::factors::{self, SecondFactor};
 use crate::lockout::Secret;
 use crate::secrets;
-use crate::session::{self, CurrentSession, TOKEN_COOKIE};
+use crate::session::{self, CurrentSession};
 use crate::state::AppState;
 use crate::store::{Store, StoreError, User, VerificationRow};
 use crate::validate;
-use crate::web::{self, ApiJson, Client};
+use crate::web::{ApiJson, Client};
 
 pub(crate) fn router() -> Api {
     Api::new()
@@ -639,12 +638,7 @@ async fn attempt(
         "jwt": token,
         "expires_in": lifetime,
     });
-    let mut response = Json(body).into_response();
-    response.headers_mut().append(
-        SET_COOKIE,
-        web::set_cookie(&state, TOKEN_COOKIE, &token, lifetime, false),
-    );
-    Ok(response)
+    Ok(session::with_token_cookie(&state, body, &token))
 }
 
 /// Bookkeeping after an accepted factor (outside the transaction).

@@ -8,19 +8,6 @@ use serde_json::json;
 use crate::steps::*;
 use crate::support::{TestDb, TestServer};
 
-async fn server_on(
-    db: TestDb,
-    tweak: impl FnOnce(&mut reverify_server::config::Config),
-) -> TestServer {
-    let url = db.url.clone();
-    TestServer::start_with(db, |c| {
-        c.database.url = url;
-        c.admin.secret_key = "admin-secret-for-tests".into();
-        tweak(c);
-    })
-    .await
-}
-
 #[tokio::test]
 async fn totp_codes_confirm_enrollment_and_are_never_accepted_twice() {
     for db in TestDb::all().await {

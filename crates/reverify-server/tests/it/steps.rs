@@ -10,6 +10,20 @@ use crate::support::{TestServer, http_client, status_json};
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// A test server on `db` with the admin API on (for audit events) and `tweak` applied.
+pub async fn server_on(
+    db: crate::support::TestDb,
+    tweak: impl FnOnce(&mut reverify_server::config::Config),
+) -> TestServer {
+    let url = db.url.clone();
+    TestServer::start_with(db, |c| {
+        c.database.url = url;
+        c.admin.secret_key = "admin-secret-for-tests".into();
+        tweak(c);
+    })
+    .await
+}
+
 /// The TOTP code for `secret` at the test clock's now.
 pub fn totp_now(server: &TestServer, secret: &str) -> String {
     let key = totp::base32_decode(secret).unwrap();
