@@ -1,11 +1,13 @@
 //! The signed-in user's sessions and session tokens.
 //!
-//! - `GET /v1/sessions/current`: the current session and user.
+//! - `GET /v1/sessions/current`: the current session and user, and for each preset whether
+//!   the session satisfies it and for how many more seconds.
 //! - `POST /v1/sessions/current/tokens`: a fresh session token (also set as the
 //!   `__session` cookie). Reads the session, never writes it on each call.
 //! - `DELETE /v1/sessions/current`: sign out (ends the session, clears both cookies).
 //! - `GET /v1/sessions`: the user's open sessions.
-//! - `DELETE /v1/sessions/{id}`: revoke one of the user's own sessions.
+//! - `DELETE /v1/sessions/{id}`: revoke one of the user's own sessions (another session than
+//!   the current one needs a recent verification: `reverification.sensitive_policy`).
 
 use axum::Json;
 use axum::extract::{Path, State};
