@@ -9,7 +9,6 @@
 //! `account.locked`, `account.deleted`.
 
 use serde_json::Value;
-use sqlx::{Any, Transaction};
 
 use crate::error::ApiError;
 use crate::secrets;
@@ -63,7 +62,7 @@ impl AppState {
     /// Records an event in the transaction that does what it records: both or neither.
     pub(crate) async fn audit_tx(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut crate::store::Tx,
         event: Event<'_>,
     ) -> Result<(), ApiError> {
         let row = event.row(self.now());

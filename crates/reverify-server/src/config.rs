@@ -196,6 +196,11 @@ pub struct EmailConfig {
     pub smtp_password: String,
     /// How long an emailed code is valid, in seconds.
     pub code_ttl_secs: i64,
+    /// Emails sent to one address per `recipient_window_secs`, across instances; more are
+    /// not sent (sign-up and sign-in answer the same; a verification answers 429).
+    pub max_per_recipient: i64,
+    /// The window of `max_per_recipient`, in seconds.
+    pub recipient_window_secs: i64,
 }
 
 impl Default for EmailConfig {
@@ -210,6 +215,8 @@ impl Default for EmailConfig {
             smtp_username: String::new(),
             smtp_password: String::new(),
             code_ttl_secs: 600,
+            max_per_recipient: 5,
+            recipient_window_secs: 900,
         }
     }
 }
@@ -463,6 +470,11 @@ impl Config {
         }
         if self.email.code_ttl_secs < 60 {
             return bad("email.code_ttl_secs must be at least 60");
+        }
+        if self.email.max_per_recipient < 1 || self.email.recipient_window_secs < 1 {
+            return bad(
+                "email.max_per_recipient and email.recipient_window_secs must be at least 1",
+            );
         }
         if !self.server.public_url.starts_with("http://")
             && !self.server.public_url.starts_with("https://")

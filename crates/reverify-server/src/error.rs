@@ -93,6 +93,13 @@ pub enum ApiError {
         /// Human message.
         message: String,
     },
+    /// A TOTP code of a time step that was already used (replayed, or typed twice): 422.
+    #[error("this code was just used; wait for the next one in your authenticator app")]
+    CodeAlreadyUsed,
+    /// The session was ended after too many wrong secrets in a reverification: 401
+    /// `signed_out`.
+    #[error("too many wrong attempts: you have been signed out")]
+    SessionEnded,
     /// Missing or wrong admin key: 401.
     #[error("a valid admin secret key is required")]
     AdminUnauthorized,
@@ -130,7 +137,8 @@ impl ApiError {
             ApiError::BodyTooLarge => "body_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::InvalidCredentials => "invalid_credentials",
-            ApiError::SignedOut => "signed_out",
+            ApiError::SignedOut | ApiError::SessionEnded => "signed_out",
+            ApiError::CodeAlreadyUsed => "code_already_used",
             ApiError::InvalidCode => "invalid_code",
             ApiError::IncorrectPassword => "incorrect_password",
             ApiError::PasskeyRejected => "passkey_rejected",
@@ -151,10 +159,12 @@ impl ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::InvalidCredentials | ApiError::SignedOut | ApiError::AdminUnauthorized => {
-                StatusCode::UNAUTHORIZED
-            }
+            ApiError::InvalidCredentials
+            | ApiError::SignedOut
+            | ApiError::SessionEnded
+            | ApiError::AdminUnauthorized => StatusCode::UNAUTHORIZED,
             ApiError::InvalidCode
+            | ApiError::CodeAlreadyUsed
             | ApiError::IncorrectPassword
             | ApiError::PasskeyRejected
             | ApiError::UserVerificationRequired => StatusCode::UNPROCESSABLE_ENTITY,
@@ -177,14 +187,10 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Database(
-                ref inner @ (sqlx::Error::PoolTimedOut
-                | sqlx::Error::PoolClosed
-                | sqlx::Error::Io(_)
-                | sqlx::Error::Tls(_)),
-            ) => ApiError::Unavailable(inner.to_string()),
-            other => ApiError::Internal(other.to_string()),
+        if e.is_unavailable() {
+            ApiError::Unavailable(e.to_string())
+        } else {
+            ApiError::Internal(e.to_string())
         }
     }
 }

@@ -23,27 +23,34 @@
 //! | [`keys`] | Ed25519 signing keys in the database, JWKS, rotation |
 //! | [`session`] | establishing sessions, the session cookie, minting session tokens |
 //! | [`password`] | Argon2id off the executor, bounded |
+//! | [`strategy`] | the vocabulary of factors: `Strategy` and RFC 8176 `Amr` |
+//! | [`verification`] | the reverification state machine: statuses, transitions, one attempt |
+//! | [`sign_in`] | the multi-step sign-in (and sign-up confirmation) state machine |
+//! | `attempts` | the one place that reserves an attempt at a guessable secret: lanes, lockout |
 //! | [`email`] | SMTP delivery and the dev outbox |
 //! | `routes/` | one file per HTTP resource: sign-ups, sign-ins, sessions, JWKS, dev outbox |
 //! | [`error`] | [`ApiError`]: one enum, stable codes, one `IntoResponse` |
 
+mod attempts;
 pub mod audit;
 pub mod config;
 pub mod email;
 pub mod error;
 mod factors;
 pub mod keys;
-mod lockout;
 mod passkeys;
 pub mod password;
 mod ratelimit;
 pub mod reverification;
 pub mod session;
 mod session_cache;
+pub mod sign_in;
 pub mod state;
 pub mod store;
+pub mod strategy;
 pub mod totp;
 pub mod validate;
+pub mod verification;
 
 mod routes;
 mod secrets;

@@ -17,7 +17,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::{Any, Transaction};
 use url::Url;
 use webauthn_rs_core::WebauthnCore;
 use webauthn_rs_core::error::WebauthnError;
@@ -31,7 +30,7 @@ use crate::config::{Config, ConfigError};
 use crate::error::ApiError;
 use crate::secrets;
 use crate::state::AppState;
-use crate::store::{CeremonyRow, PasskeyRow, Store, StoreError, User};
+use crate::store::{CeremonyRow, PasskeyRow, Store, User};
 
 /// How long a registration or passkey sign-in challenge can be answered, in seconds.
 pub(crate) const CEREMONY_TTL_SECS: i64 = 300;
@@ -236,7 +235,7 @@ fn check_pending(state: &AppState, row: &CeremonyRow) -> Result<(), ApiError> {
 /// Takes the pending ceremony `row` inside `tx`, once: 409 if another request took it.
 pub(crate) async fn take_ceremony(
     state: &AppState,
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut crate::store::Tx,
     row: &CeremonyRow,
 ) -> Result<CeremonyRow, ApiError> {
     Store::take_ceremony(tx, &row.id, &row.kind, state.now())
@@ -414,7 +413,7 @@ pub(crate) async fn finish_assertion(
     let updated = serde_json::to_string(&stored).map_err(ApiError::internal)?;
     let mut tx = state.store.write().await?;
     Store::passkey_used(&mut tx, &row.id, &updated, state.now()).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(Assertion {
         user_id: row.user_id,
         passkey_id: row.id,

@@ -7,21 +7,27 @@
 //! minting a token never changes them, so refreshing never makes a verification look
 //! more recent.
 
+use crate::error::ApiError;
+use crate::secrets;
+use crate::state::AppState;
+use crate::store::{SessionRow, Store, Tx, User};
+use crate::strategy::Amr;
+use crate::web::{self, Client};
 use axum::extract::FromRequestParts;
 use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use sqlx::{Any, Transaction};
-
-use crate::error::ApiError;
-use crate::secrets;
-use crate::state::AppState;
-use crate::store::{SessionRow, Store, User};
-use crate::web::{self, Client};
 
 /// The name of the cookie that carries session tokens (as the SDK expects).
 pub const TOKEN_COOKIE: &str = "__session";
+
+/// The device cookie: a random secret set at the first sign-in of a browser, so that its
+/// later sign-in attempts count in a lockout lane of their own ([`crate::attempts`]).
+pub const DEVICE_COOKIE: &str = "reverify_device";
+
+/// How long a browser stays known: a year.
+const DEVICE_COOKIE_SECS: i64 = 365 * 24 * 3600;
 
 /// `last_active_at` is written at most this often per session.
 const TOUCH_GRANULARITY_SECS: i64 = 60;
@@ -97,21 +103,24 @@ impl FromRequestParts<AppState> for CurrentSession {
 /// Which factors a sign-in verified, and how.
 #[derive(Debug, Clone)]
 pub struct Verified {
-    /// RFC 8176 methods, e.g. `["pwd"]` or `["email"]`.
-    pub amr: Vec<&'static str>,
+    /// RFC 8176 methods, e.g. `[Amr::Pwd]`.
+    pub amr: Vec<Amr>,
     /// The first factor was verified (always, for a sign-in).
     pub first_factor: bool,
     /// The second factor was verified.
     pub second_factor: bool,
-    /// The user has a second factor (then an unverified one is recorded as `0`, stale,
-    /// rather than "none").
+    /// The user has a second factor. Only then is a second-factor time recorded: an
+    /// unverified one is `0` (stale), and a verified one (a passkey with user
+    /// verification) is `now`; without one the session says "none" (`NULL`, tokens `-1`),
+    /// whatever the passkey proved, so that a later password verification alone keeps
+    /// satisfying `strict` for this user.
     pub second_enrolled: bool,
 }
 
 /// Creates a session inside `tx`; returns it and its cookie secret.
 pub(crate) async fn establish(
     state: &AppState,
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Tx,
     user: &User,
     verified: &Verified,
     client: &Client,
@@ -128,12 +137,12 @@ pub(crate) async fn establish(
         ended_at: None,
         end_reason: None,
         first_factor_at: verified.first_factor.then_some(now),
-        second_factor_at: if verified.second_factor {
-            Some(now)
-        } else {
-            verified.second_enrolled.then_some(0)
+        second_factor_at: match (verified.second_enrolled, verified.second_factor) {
+            (false, _) => None,
+            (true, true) => Some(now),
+            (true, false) => Some(0),
         },
-        amr: verified.amr.join(" "),
+        amr: Amr::join(&verified.amr),
         ip: client.ip.clone(),
         user_agent: client.user_agent.clone(),
     };
@@ -247,6 +256,7 @@ pub(crate) fn signed_in_response(
     secret: &str,
     user: &User,
     token: &str,
+    device_secret: Option<&str>,
 ) -> Response {
     let body = json!({
         "status": "complete",
@@ -277,5 +287,11 @@ pub(crate) fn signed_in_response(
             false,
         ),
     );
+    if let Some(device) = device_secret {
+        headers.append(
+            SET_COOKIE,
+            web::set_cookie(state, DEVICE_COOKIE, device, DEVICE_COOKIE_SECS, true),
+        );
+    }
     response
 }

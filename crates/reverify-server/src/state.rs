@@ -159,6 +159,30 @@ impl AppState {
         )
     }
 
+    /// Whether one more email may go to `to` now (`email.max_per_recipient` per
+    /// `email.recipient_window_secs`, counted in the database so it holds across
+    /// instances). Over the limit, logs and answers false.
+    pub(crate) async fn may_email(
+        &self,
+        to: &str,
+        client: &crate::web::Client,
+    ) -> Result<bool, ApiError> {
+        let e = &self.config.email;
+        let limit = crate::store::Limit {
+            max: e.max_per_recipient,
+            window: e.recipient_window_secs,
+            duration: e.recipient_window_secs,
+        };
+        let key = format!("email_to:{}", to.to_lowercase());
+        match self.store.reserve(&key, self.now(), limit).await? {
+            crate::store::Reserved::Granted { .. } => Ok(true),
+            crate::store::Reserved::Locked { until } => {
+                tracing::warn!(ip = ?client.ip, until, "email not sent: too many emails to this address");
+                Ok(false)
+            }
+        }
+    }
+
     /// Now, in unix seconds.
     pub fn now(&self) -> i64 {
         self.clock.now()

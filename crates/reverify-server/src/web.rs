@@ -37,6 +37,8 @@ pub(crate) struct Client {
     pub(crate) user_agent: Option<String>,
     /// The request's `Origin` when it is in `server.allowed_origins` (becomes `azp`).
     pub(crate) origin: Option<String>,
+    /// SHA-256 of the device cookie, when the browser sent one.
+    pub(crate) device: Option<String>,
 }
 
 impl FromRequestParts<AppState> for Client {
@@ -62,10 +64,14 @@ impl FromRequestParts<AppState> for Client {
         let origin = header_str(&parts.headers, "origin")
             .filter(|o| state.config.server.allowed_origins.iter().any(|a| a == o))
             .map(str::to_owned);
+        let device = cookie(&parts.headers, crate::session::DEVICE_COOKIE)
+            .filter(|v| !v.is_empty() && v.len() <= 128)
+            .map(|v| crate::secrets::sha256_hex(&[v]));
         Ok(Client {
             ip: forwarded.or(socket),
             user_agent,
             origin,
+            device,
         })
     }
 }

@@ -1,15 +1,15 @@
-//! What sign-up and code sign-in share: sending a code, and checking one under attempt
-//! limits inside the transaction that completes the flow.
+//! What the sign-up and sign-in resources share: starting a flow that sends a code, its
+//! public view, and the answers of a sign-in step.
 
-use axum::response::Response;
-use sqlx::{Any, Transaction};
+use axum::Json;
+use axum::response::{IntoResponse, Response};
 
 use crate::email::Email;
 use crate::error::ApiError;
 use crate::secrets;
-use crate::session::{self, Verified};
+use crate::sign_in::{SignedIn, Step};
 use crate::state::AppState;
-use crate::store::{Flow, FlowKind, StoreError, User};
+use crate::store::{Flow, FlowKind};
 use crate::web::Client;
 
 /// The body of `POST /v1/sign_ups/{id}/attempt` and `POST /v1/sign_ins/{id}/attempt`.
@@ -18,9 +18,6 @@ use crate::web::Client;
 pub(crate) struct CodeAttempt {
     pub(crate) code: String,
 }
-
-/// Wrong codes allowed per flow; then it is dead and a new one must be started.
-pub(crate) const MAX_ATTEMPTS: i64 = 5;
 
 /// Creates and stores a flow; `code` is `None` when nothing may be sent (unknown email).
 pub(crate) async fn start(
@@ -51,9 +48,14 @@ pub(crate) async fn start(
     Ok(flow)
 }
 
-/// Sends `email` in the background.
-pub(crate) fn send(state: &AppState, email: Email) {
-    state.mailer.send(email, state.now());
+/// Sends `email` in the background, within the recipient's limit (`email.max_per_recipient`
+/// per `email.recipient_window_secs`). Over the limit nothing is sent and the answer does
+/// not change (it would tell whether an account exists); the log says so.
+pub(crate) async fn send(state: &AppState, email: Email, client: &Client) -> Result<(), ApiError> {
+    if state.may_email(&email.to, client).await? {
+        state.mailer.send(email, state.now());
+    }
+    Ok(())
 }
 
 /// The flow's public view: same shape whether or not the email has an account.
@@ -66,89 +68,32 @@ pub(crate) fn pending_json(flow: &Flow) -> serde_json::Value {
     })
 }
 
-/// Locks the flow in `tx` and checks `code`; a wrong code is counted (and committed)
-/// even though the caller's transaction is rolled back.
-async fn check_code(
-    state: &AppState,
-    tx: &mut Transaction<'static, Any>,
-    id: &str,
-    kind: FlowKind,
-    code: &str,
-) -> Result<Flow, ApiError> {
-    let now = state.now();
-    let flow = state
-        .store
-        .flow_for_update(tx, id)
-        .await?
-        .filter(|f| f.kind == kind.as_str())
-        .ok_or(ApiError::NotFound("flow"))?;
-    if flow.completed_at.is_some() {
-        return Err(ApiError::FlowCompleted);
-    }
-    if now >= flow.expires_at {
-        return Err(ApiError::CodeExpired);
-    }
-    if flow.attempts >= MAX_ATTEMPTS {
-        return Err(ApiError::TooManyAttempts {
-            retry_after: (flow.expires_at - now).max(1) as u64,
-        });
-    }
-    let expected = flow.code_hash.as_deref().unwrap_or("");
-    let given = secrets::sha256_hex(&[&flow.id, code]);
-    if flow.code_hash.is_some() && secrets::ct_eq(expected, &given) {
-        return Ok(flow);
-    }
-    Err(ApiError::InvalidCode)
+/// The view of a sign-in waiting for its second factor.
+pub(crate) fn second_factor_json(flow: &Flow) -> serde_json::Value {
+    serde_json::json!({
+        "id": flow.id,
+        "status": "needs_second_factor",
+        "supported_second_factors": [{ "strategy": "totp" }, { "strategy": "backup_code" }],
+        "expires_at": flow.expires_at,
+    })
 }
 
-/// Opens a write transaction holding the flow, if `code` is right. A wrong code is
-/// counted after the transaction is rolled back (SQLite has one writer at a time).
-pub(crate) async fn begin_checked(
-    state: &AppState,
-    id: &str,
-    kind: FlowKind,
-    code: &str,
-) -> Result<(Transaction<'static, Any>, Flow), ApiError> {
-    let mut tx = state.store.write().await?;
-    match check_code(state, &mut tx, id, kind, code).await {
-        Ok(flow) => Ok((tx, flow)),
-        Err(e) => {
-            tx.rollback().await.map_err(StoreError::from)?;
-            if matches!(e, ApiError::InvalidCode) {
-                state.store.count_flow_attempt(id).await?;
-            }
-            Err(e)
-        }
+/// The answer to a sign-in step.
+pub(crate) fn step_response(state: &AppState, step: Step) -> Response {
+    match step {
+        Step::SignedIn(signed_in) => signed_in_response(state, &signed_in),
+        Step::NeedsSecondFactor(flow) => Json(second_factor_json(&flow)).into_response(),
     }
 }
 
-/// Completes a sign-in inside `tx`: a new session and its audit event (`kind`),
-/// committed, and the signed-in answer.
-pub(crate) async fn finish_sign_in(
-    state: &AppState,
-    mut tx: Transaction<'static, Any>,
-    user: &User,
-    verified: &Verified,
-    client: &Client,
-    kind: &'static str,
-) -> Result<Response, ApiError> {
-    let (session, secret) = session::establish(state, &mut tx, user, verified, client).await?;
-    state
-        .audit_tx(
-            &mut tx,
-            crate::audit::Event {
-                kind,
-                user_id: Some(&user.id),
-                session_id: Some(&session.id),
-                client,
-                detail: serde_json::json!({ "amr": verified.amr }),
-            },
-        )
-        .await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    tracing::info!(user_id = %user.id, session_id = %session.id, amr = ?verified.amr, "signed in");
-    let token = session::mint_token(state, &session, client.origin.as_deref()).await?;
-    Ok(session::signed_in_response(
-        state, &session, &secret, user, &token,
-    ))
+/// The answer to a completed sign-in or sign-up.
+pub(crate) fn signed_in_response(state: &AppState, s: &SignedIn) -> Response {
+    crate::session::signed_in_response(
+        state,
+        &s.session,
+        &s.secret,
+        &s.user,
+        &s.token,
+        s.device_secret.as_deref(),
+    )
 }

@@ -26,7 +26,8 @@ use crate::reverification::require_sensitive;
 use crate::secrets;
 use crate::session::{self, CurrentSession, TOKEN_COOKIE};
 use crate::state::AppState;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
+use crate::strategy::Amr;
 use crate::totp;
 use crate::validate;
 use crate::web::{self, ApiJson, Client};
@@ -117,7 +118,7 @@ async fn change_password(
             },
         )
         .await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     if ended > 0 {
         state.sessions_changed(user_id).await?;
     }
@@ -222,7 +223,7 @@ async fn confirm_totp(
     // Every session of the user now has a second factor it has not verified, except this
     // one: the code just typed proves possession, as a TOTP verification would.
     Store::set_second_factor_enrolled(&mut tx, &user_id, true).await?;
-    let amr = factors::merge_amr(&current.session.amr, &["otp"], true);
+    let amr = Amr::merge(&Amr::parse_list(&current.session.amr), &[Amr::Otp], true);
     Store::record_factors_tx(&mut tx, &current.session.id, None, Some(now), &amr).await?;
     state
         .audit_tx(
@@ -236,7 +237,7 @@ async fn confirm_totp(
             },
         )
         .await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     state.sessions_changed(&user_id).await?;
     fresh_token_response(
         &state,
@@ -271,7 +272,7 @@ async fn remove_totp(
             },
         )
         .await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     state.sessions_changed(&user_id).await?;
     fresh_token_response(
         &state,
@@ -309,13 +310,13 @@ async fn regenerate_backup_codes(
             },
         )
         .await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(Json(json!({ "backup_codes": codes })))
 }
 
 /// Replaces the user's backup codes; returns the new ones in clear (shown once).
 async fn new_backup_codes(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut crate::store::Tx,
     user_id: &str,
     now: i64,
 ) -> Result<Vec<String>, ApiError> {

@@ -16,7 +16,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -26,7 +26,7 @@ use crate::audit::Event;
 use crate::error::ApiError;
 use crate::passkeys::{self, REGISTRATION, SIGN_IN};
 use crate::reverification::require_sensitive;
-use crate::session::{CurrentSession, Verified};
+use crate::session::CurrentSession;
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
 use crate::web::{ApiJson, Client};
@@ -141,7 +141,7 @@ async fn finish_registration(
         Ok(row) => row,
         Err(e) => {
             // One answer per challenge: a refused one uses it up too.
-            tx.commit().await.map_err(StoreError::from)?;
+            tx.commit().await?;
             return Err(e);
         }
     };
@@ -162,7 +162,7 @@ async fn finish_registration(
             },
         )
         .await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(Json(passkeys::passkey_json(&row)))
 }
 
@@ -232,7 +232,7 @@ async fn remove(
             },
         )
         .await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(Json(
         json!({ "id": id, "object": "passkey", "status": "deleted" }),
     ))
@@ -270,7 +270,7 @@ async fn finish_sign_in(
     // The challenge is used up before the answer is checked: one answer per challenge.
     let mut tx = state.store.write().await?;
     let ceremony = passkeys::take_ceremony(&state, &mut tx, &pending).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     let assertion =
         match passkeys::finish_assertion(&state, &ceremony.state, &body.credential).await {
             Ok(a) => a,
@@ -300,24 +300,7 @@ async fn finish_sign_in(
         .await?
         .ok_or(ApiError::PasskeyRejected)?;
     let uv = assertion.user_verified;
-    let second_enrolled = state.store.has_second_factor(&user.id).await?;
-    if !uv && second_enrolled {
-        // A passkey that did not verify its user is one factor: ask for the second.
-        let flow =
-            super::sign_ins::second_factor_flow(&state, &user.email, &user, &client, "hwk").await?;
-        return Ok(Json(super::sign_ins::second_factor_json(&flow)).into_response());
-    }
-    let verified = Verified {
-        amr: if uv {
-            vec!["hwk", "user", "mfa"]
-        } else {
-            vec!["hwk"]
-        },
-        first_factor: true,
-        second_factor: uv,
-        second_enrolled,
-    };
     tracing::debug!(passkey_id = %assertion.passkey_id, user_verified = uv, "passkey sign-in");
-    let tx = state.store.write().await?;
-    flows::finish_sign_in(&state, tx, &user, &verified, &client, "sign_in.succeeded").await
+    let step = crate::sign_in::passkey(&state, &user, uv, &client).await?;
+    Ok(flows::step_response(&state, step))
 }

@@ -4,7 +4,8 @@
 //! The account is only created when the code is confirmed, in the same transaction as its
 //! first session: there is never a half-created account. The answer to the first step is
 //! the same whether or not the email already has an account (its owner gets an email
-//! saying so, without a code), so sign-up cannot be used to enumerate accounts.
+//! saying so, without a code), so sign-up cannot be used to enumerate accounts. Wrong
+//! codes count per flow and in the email's emailed-code lane ([`crate::attempts`]).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -16,9 +17,8 @@ use super::flows;
 use crate::email::Email;
 use crate::error::ApiError;
 use crate::secrets;
-use crate::session::Verified;
 use crate::state::AppState;
-use crate::store::{FlowKind, Store, StoreError, User};
+use crate::store::FlowKind;
 use crate::validate;
 use crate::web::{ApiJson, Client};
 
@@ -88,7 +88,7 @@ async fn start(
             )
         }
     };
-    flows::send(&state, message);
+    flows::send(&state, message, &client).await?;
     Ok(Json(flows::pending_json(&flow)))
 }
 
@@ -100,27 +100,12 @@ async fn attempt(
 ) -> Result<Response, ApiError> {
     state.limit_sign_in(&client)?;
     let code = validate::code(&body.code)?;
-    let (mut tx, flow) = flows::begin_checked(&state, &id, FlowKind::SignUp, code).await?;
-    let now = state.now();
-    let user = User::new(flow.email.clone(), flow.password_hash.clone(), now);
-    Store::insert_user(&mut tx, &user)
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(_) => ApiError::Conflict {
-                code: "email_taken",
-                message: "an account with this email address already exists; sign in instead"
-                    .into(),
-            },
-            other => other.into(),
-        })?;
-    if !Store::complete_flow(&mut tx, &flow.id, now).await? {
-        return Err(ApiError::FlowCompleted);
-    }
-    let verified = Verified {
-        amr: vec!["pwd", "email"],
-        first_factor: true,
-        second_factor: false,
-        second_enrolled: false,
-    };
-    flows::finish_sign_in(&state, tx, &user, &verified, &client, "sign_up.completed").await
+    let flow = state
+        .store
+        .flow_by_id(&id)
+        .await?
+        .filter(|f| f.kind == FlowKind::SignUp.as_str())
+        .ok_or(ApiError::NotFound("flow"))?;
+    let signed_in = crate::sign_in::confirm_sign_up(&state, flow, code, &client).await?;
+    Ok(flows::signed_in_response(&state, &signed_in))
 }

@@ -1,8 +1,7 @@
 //! Audit events: append-only, queried by the admin API and the CLI.
 
-use sqlx::{Any, Transaction};
-
-use super::{Store, StoreError};
+use super::{Store, StoreError, Tx};
+use sqlx::Any;
 
 /// An audit event as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -47,18 +46,15 @@ impl Store {
     /// Appends an event on its own.
     pub async fn insert_audit(&self, e: &AuditEvent) -> Result<(), StoreError> {
         bind_event(sqlx::query(INSERT), e)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
 
     /// Appends an event inside the transaction that does what it records.
-    pub(crate) async fn insert_audit_tx(
-        tx: &mut Transaction<'static, Any>,
-        e: &AuditEvent,
-    ) -> Result<(), StoreError> {
+    pub(crate) async fn insert_audit_tx(tx: &mut Tx, e: &AuditEvent) -> Result<(), StoreError> {
         bind_event(sqlx::query(INSERT), e)
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await?;
         Ok(())
     }

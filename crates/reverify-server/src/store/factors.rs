@@ -1,8 +1,6 @@
 //! Second factors: one TOTP authenticator per user, and backup codes.
 
-use sqlx::{Any, Transaction};
-
-use super::{Store, StoreError};
+use super::{Store, StoreError, Tx};
 
 /// A TOTP authenticator as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -57,7 +55,7 @@ impl Store {
         .bind(user_id)
         .bind(secret)
         .bind(now)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -66,7 +64,7 @@ impl Store {
     /// pending authenticator when `confirm`). False if the step was already used, so two
     /// concurrent requests with one code cannot both pass.
     pub(crate) async fn use_totp_step(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         user_id: &str,
         step: i64,
         confirm_at: Option<i64>,
@@ -78,37 +76,34 @@ impl Store {
         .bind(step)
         .bind(confirm_at)
         .bind(user_id)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Removes the user's authenticator and backup codes. True if there was one.
-    pub(crate) async fn delete_totp(
-        tx: &mut Transaction<'static, Any>,
-        user_id: &str,
-    ) -> Result<bool, StoreError> {
+    pub(crate) async fn delete_totp(tx: &mut Tx, user_id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM totp_factors WHERE user_id = $1")
             .bind(user_id)
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await?;
         sqlx::query("DELETE FROM backup_codes WHERE user_id = $1")
             .bind(user_id)
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await?;
         Ok(done.rows_affected() > 0)
     }
 
     /// Replaces the user's backup codes with these hashes.
     pub(crate) async fn replace_backup_codes(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         user_id: &str,
         hashes: &[(String, String)],
         now: i64,
     ) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM backup_codes WHERE user_id = $1")
             .bind(user_id)
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await?;
         for (id, hash) in hashes {
             sqlx::query(
@@ -118,7 +113,7 @@ impl Store {
             .bind(user_id)
             .bind(hash)
             .bind(now)
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await?;
         }
         Ok(())
@@ -137,7 +132,7 @@ impl Store {
 
     /// Uses the unused backup code with this hash, once. False if there is none.
     pub(crate) async fn use_backup_code(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         user_id: &str,
         hash: &str,
         now: i64,
@@ -148,7 +143,7 @@ impl Store {
         .bind(now)
         .bind(user_id)
         .bind(hash)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -157,7 +152,7 @@ impl Store {
     /// enrolling) or "no second factor" (after removing it). The caller evicts them from
     /// the session cache.
     pub(crate) async fn set_second_factor_enrolled(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         user_id: &str,
         enrolled: bool,
     ) -> Result<(), StoreError> {
@@ -166,7 +161,7 @@ impl Store {
         } else {
             "UPDATE sessions SET second_factor_at = NULL WHERE user_id = $1 AND ended_at IS NULL"
         };
-        sqlx::query(sql).bind(user_id).execute(&mut **tx).await?;
+        sqlx::query(sql).bind(user_id).execute(tx.conn()).await?;
         Ok(())
     }
 }

@@ -1,8 +1,6 @@
 //! Sign-up and sign-in attempts, stored so that any instance can continue them.
 
-use sqlx::{Any, Transaction};
-
-use super::{Store, StoreError};
+use super::{Store, StoreError, Tx};
 
 /// What a flow is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,13 +56,13 @@ pub struct Flow {
 
 const COLUMNS: &str = "id, kind, email, user_id, password_hash, code_hash, attempts, created_at, expires_at, completed_at, stage, amr";
 
-impl Store {
-    /// Stores a new flow.
-    pub async fn insert_flow(&self, flow: &Flow) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO flows (id, kind, email, user_id, password_hash, code_hash, attempts, created_at, expires_at, completed_at, stage, amr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(&flow.id)
+const INSERT: &str = "INSERT INTO flows (id, kind, email, user_id, password_hash, code_hash, attempts, created_at, expires_at, completed_at, stage, amr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+
+fn bind_flow<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    flow: &'q Flow,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    q.bind(&flow.id)
         .bind(&flow.kind)
         .bind(&flow.email)
         .bind(&flow.user_id)
@@ -76,27 +74,25 @@ impl Store {
         .bind(flow.completed_at)
         .bind(&flow.stage)
         .bind(&flow.amr)
-        .execute(self.pool())
-        .await
-        .map_err(StoreError::from_insert)?;
+}
+
+impl Store {
+    /// Stores a new flow.
+    pub async fn insert_flow(&self, flow: &Flow) -> Result<(), StoreError> {
+        bind_flow(sqlx::query(INSERT), flow)
+            .execute(self.writer())
+            .await
+            .map_err(StoreError::from_insert)?;
         Ok(())
     }
 
-    /// The flow with this id, locked for the rest of `tx` (so two attempts cannot both use it).
-    pub(crate) async fn flow_for_update(
-        &self,
-        tx: &mut Transaction<'static, Any>,
-        id: &str,
-    ) -> Result<Option<Flow>, StoreError> {
-        let lock = match self.backend() {
-            super::Backend::Postgres => " FOR UPDATE",
-            super::Backend::Sqlite => "", // BEGIN IMMEDIATE already holds the write lock
-        };
-        let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM flows WHERE id = $1{lock}"));
-        Ok(sqlx::query_as(sql)
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?)
+    /// Stores a new flow inside `tx`.
+    pub(crate) async fn insert_flow_tx(tx: &mut Tx, flow: &Flow) -> Result<(), StoreError> {
+        bind_flow(sqlx::query(INSERT), flow)
+            .execute(tx.conn())
+            .await
+            .map_err(StoreError::from_insert)?;
+        Ok(())
     }
 
     /// The flow with this id.
@@ -127,13 +123,44 @@ impl Store {
         Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
-    /// Counts a wrong code (committed even when the attempt fails).
+    /// Reserves one attempt of flow `id` inside `tx`, before its secret is checked: the
+    /// attempts used, counting this one; `None` when it is completed, expired at `now`, or has used its `max` attempts.
+    pub(crate) async fn reserve_flow_attempt_tx(
+        tx: &mut Tx,
+        id: &str,
+        now: i64,
+        max: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "UPDATE flows SET attempts = attempts + 1 \
+             WHERE id = $1 AND completed_at IS NULL AND expires_at > $2 AND attempts < $3 \
+             RETURNING attempts",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(max)
+        .fetch_optional(tx.conn())
+        .await?;
+        Ok(row.map(|r| r.0))
+    }
+
+    /// Gives back an attempt whose secret was right.
+    pub(crate) async fn release_flow_attempt_tx(tx: &mut Tx, id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE flows SET attempts = attempts - 1 WHERE id = $1 AND attempts > 0")
+            .bind(id)
+            .execute(tx.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Counts a wrong code on its own (tests; the server reserves before checking).
+    #[doc(hidden)]
     pub async fn count_flow_attempt(&self, id: &str) -> Result<i64, StoreError> {
         let row: (i64,) = sqlx::query_as(
             "UPDATE flows SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts",
         )
         .bind(id)
-        .fetch_one(self.pool())
+        .fetch_one(self.writer())
         .await?;
         Ok(row.0)
     }
@@ -141,36 +168,33 @@ impl Store {
     /// Moves a sign-in to its second-factor step, inside the transaction that checked the
     /// first factor; the wrong-attempt count starts again.
     pub(crate) async fn advance_flow(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         id: &str,
         stage: &str,
         amr: &str,
         expires_at: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE flows SET stage = $1, amr = $2, attempts = 0, expires_at = $3 WHERE id = $4",
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE flows SET stage = $1, amr = $2, attempts = 0, expires_at = $3 \
+             WHERE id = $4 AND completed_at IS NULL AND stage IS NULL",
         )
         .bind(stage)
         .bind(amr)
         .bind(expires_at)
         .bind(id)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// Marks a flow used, inside the transaction that acts on it.
-    pub(crate) async fn complete_flow(
-        tx: &mut Transaction<'static, Any>,
-        id: &str,
-        now: i64,
-    ) -> Result<bool, StoreError> {
+    pub(crate) async fn complete_flow(tx: &mut Tx, id: &str, now: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE flows SET completed_at = $1 WHERE id = $2 AND completed_at IS NULL",
         )
         .bind(now)
         .bind(id)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
         Ok(done.rows_affected() == 1)
     }

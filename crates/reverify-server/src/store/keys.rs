@@ -46,7 +46,7 @@ impl Store {
         sqlx::query("UPDATE signing_keys SET signs_until = $1, published_until = $2 WHERE signs_until IS NULL OR signs_until > $1")
             .bind(new.signs_from)
             .bind(retire_published_at)
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
         sqlx::query(
             "INSERT INTO signing_keys (kid, alg, private_key, public_key, created_at, signs_from, signs_until, published_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -59,7 +59,7 @@ impl Store {
         .bind(new.signs_from)
         .bind(new.signs_until)
         .bind(new.published_until)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await
         .map_err(StoreError::from_insert)?;
         tx.commit().await?;
@@ -70,7 +70,7 @@ impl Store {
     pub async fn insert_first_key(&self, key: &StoredKey) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
         let existing: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM signing_keys")
-            .fetch_one(&mut *tx)
+            .fetch_one(tx.conn())
             .await?;
         if existing.0 > 0 {
             return Ok(false);
@@ -84,7 +84,7 @@ impl Store {
         .bind(&key.public_key)
         .bind(key.created_at)
         .bind(key.signs_from)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
         tx.commit().await?;
         Ok(done.rows_affected() > 0)

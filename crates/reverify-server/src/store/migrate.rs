@@ -12,13 +12,18 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "factors",
         include_str!("../../migrations/0002_factors.sql"),
     ),
+    (
+        3,
+        "known_devices",
+        include_str!("../../migrations/0003_known_devices.sql"),
+    ),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
     )
-    .execute(store.pool())
+    .execute(store.writer())
     .await?;
     let mut applied = 0;
     for &(version, name, sql) in MIGRATIONS {
@@ -26,7 +31,7 @@ pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {
         let done: Option<(i64,)> =
             sqlx::query_as("SELECT version FROM schema_migrations WHERE version = $1")
                 .bind(version)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(tx.conn())
                 .await?;
         if done.is_some() {
             continue;
@@ -38,14 +43,14 @@ pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {
         .bind(version)
         .bind(name)
         .bind(reverify::Clock::now(&reverify::SystemClock))
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
         if claimed.rows_affected() == 0 {
             continue;
         }
         for statement in split_statements(sql) {
             sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-                .execute(&mut *tx)
+                .execute(tx.conn())
                 .await?;
         }
         tx.commit().await?;

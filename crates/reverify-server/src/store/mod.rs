@@ -9,6 +9,7 @@
 //! (`BEGIN IMMEDIATE`) so that concurrent writers wait instead of failing.
 
 mod audit;
+mod devices;
 mod factors;
 mod flows;
 mod keys;
@@ -31,6 +32,7 @@ pub use audit::{AuditEvent, AuditFilter};
 pub use factors::TotpFactor;
 pub use flows::{Flow, FlowKind};
 pub use keys::StoredKey;
+pub use lockouts::{Limit, Reserved};
 pub use outbox::OutboxMessage;
 pub use passkeys::{CeremonyRow, PasskeyRow};
 pub use sessions::{NewSession, SessionRow};
@@ -52,6 +54,20 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The database could not be reached (pool timeout, closed pool, I/O, TLS): answer
+    /// 503, not 500.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+            )
+        )
+    }
+
     fn from_insert(e: sqlx::Error) -> StoreError {
         match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
@@ -71,10 +87,18 @@ pub enum Backend {
     Postgres,
 }
 
-/// The store: a pool and the knowledge of its backend. Cheap to clone.
+/// The store: a pool for reads, a pool for writes, and the knowledge of its backend.
+/// Cheap to clone.
+///
+/// Reads and writes have separate pools so that a request holding a write transaction can
+/// never wait on a read connection held by another writer: on SQLite the write pool has
+/// exactly one connection (SQLite has one writer; writers queue in the pool instead of
+/// polling the file lock), so a code path that waited for a second write connection while
+/// holding one would hang in every test that reaches it instead of only under load.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    writer: AnyPool,
     backend: Backend,
     /// SQLite files only: the inline reader for session lookups.
     reader: Option<std::sync::Arc<sqlite_reader::SqliteReader>>,
@@ -101,8 +125,31 @@ impl Store {
             _ => url.to_owned(),
         };
         let options = AnyConnectOptions::from_str(&url)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections.max(2))
+        let writers = match backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => max_connections.max(2),
+        };
+        let writer = Store::pool_options(backend, writers)
+            .connect_with(options.clone())
+            .await?;
+        let pool = Store::pool_options(backend, max_connections.max(2))
+            .connect_with(options)
+            .await?;
+        let reader = match backend {
+            Backend::Sqlite => sqlite_reader::SqliteReader::for_url(&url).map(std::sync::Arc::new),
+            Backend::Postgres => None,
+        };
+        Ok(Store {
+            pool,
+            writer,
+            backend,
+            reader,
+        })
+    }
+
+    fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
+        AnyPoolOptions::new()
+            .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
@@ -119,17 +166,6 @@ impl Store {
                     Ok(())
                 })
             })
-            .connect_with(options)
-            .await?;
-        let reader = match backend {
-            Backend::Sqlite => sqlite_reader::SqliteReader::for_url(&url).map(std::sync::Arc::new),
-            Backend::Postgres => None,
-        };
-        Ok(Store {
-            pool,
-            backend,
-            reader,
-        })
     }
 
     /// Which database this is.
@@ -142,12 +178,19 @@ impl Store {
         &self.pool
     }
 
-    /// Starts a write transaction.
-    pub(crate) async fn write(&self) -> Result<Transaction<'static, Any>, StoreError> {
-        Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        })
+    /// The pool for single-statement writes outside a transaction. Never call a method
+    /// that uses it while holding a [`Tx`]: on SQLite it is the same single connection.
+    pub(crate) fn writer(&self) -> &AnyPool {
+        &self.writer
+    }
+
+    /// Starts a write transaction. Hold it only for statements: read what you need before
+    /// it or through it, and never wait for another connection while it is open.
+    pub async fn write(&self) -> Result<Tx, StoreError> {
+        Ok(Tx(match self.backend {
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
+        }))
     }
 
     /// Starts a write transaction and keeps it open until dropped (tests of lock behaviour).
@@ -156,9 +199,9 @@ impl Store {
         let mut tx = self.write().await?;
         // SQLite takes the lock at BEGIN IMMEDIATE; PostgreSQL needs a write to hold one.
         sqlx::query("UPDATE schema_migrations SET name = name WHERE version = 1")
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
-        Ok(tx)
+        Ok(tx.0)
     }
 
     /// Applies pending migrations; returns how many ran.
@@ -176,7 +219,7 @@ impl Store {
     #[doc(hidden)]
     pub async fn exec_raw(&self, sql: &str) -> Result<(), StoreError> {
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -190,8 +233,33 @@ impl Store {
         Ok(row.0)
     }
 
-    /// Closes the pool.
+    /// Closes the pools.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
+    }
+}
+
+/// An open write transaction: commit it, or drop it to roll back. The only way code
+/// outside `store` holds a transaction (no sqlx type leaves this module).
+#[derive(Debug)]
+pub struct Tx(Transaction<'static, Any>);
+
+impl Tx {
+    /// Commits.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.0.commit().await?;
+        Ok(())
+    }
+
+    /// Rolls back (dropping does the same, later).
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        self.0.rollback().await?;
+        Ok(())
+    }
+
+    /// The connection, for statements of this module.
+    fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.0
     }
 }

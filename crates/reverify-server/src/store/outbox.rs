@@ -30,7 +30,7 @@ impl Store {
             .bind(&m.body)
             .bind(&m.code)
             .bind(m.created_at)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }

@@ -1,8 +1,6 @@
 //! Passkeys (WebAuthn credentials) and pending WebAuthn ceremonies.
 
-use sqlx::{Any, Transaction};
-
-use super::{Store, StoreError};
+use super::{Store, StoreError, Tx};
 
 /// A passkey as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -83,10 +81,7 @@ impl Store {
     }
 
     /// Stores a new passkey inside `tx`. `Conflict` if the credential is already registered.
-    pub(crate) async fn insert_passkey(
-        tx: &mut Transaction<'static, Any>,
-        p: &PasskeyRow,
-    ) -> Result<(), StoreError> {
+    pub(crate) async fn insert_passkey(tx: &mut Tx, p: &PasskeyRow) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO passkeys (id, user_id, credential_id, name, credential, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -97,7 +92,7 @@ impl Store {
         .bind(&p.credential)
         .bind(p.created_at)
         .bind(p.last_used_at)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await
         .map_err(StoreError::from_insert)?;
         Ok(())
@@ -105,7 +100,7 @@ impl Store {
 
     /// Records a successful assertion: the updated credential (counter) and the time.
     pub(crate) async fn passkey_used(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         id: &str,
         credential: &str,
         now: i64,
@@ -114,7 +109,7 @@ impl Store {
             .bind(credential)
             .bind(now)
             .bind(id)
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await?;
         Ok(())
     }
@@ -130,21 +125,21 @@ impl Store {
             .bind(name)
             .bind(id)
             .bind(user_id)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Deletes one of the user's passkeys inside `tx`; false if it is not theirs.
     pub(crate) async fn delete_passkey(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         user_id: &str,
         id: &str,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
             .bind(id)
             .bind(user_id)
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -161,7 +156,7 @@ impl Store {
         .bind(c.created_at)
         .bind(c.expires_at)
         .bind(c.completed_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -180,7 +175,7 @@ impl Store {
     pub async fn purge_ceremonies(&self, before: i64) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_at < $1")
             .bind(before)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected())
     }
@@ -188,7 +183,7 @@ impl Store {
     /// Takes a pending ceremony once, inside `tx`: marks it completed and returns it, or
     /// `None` if it does not exist, is of another kind, or was already taken.
     pub(crate) async fn take_ceremony(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         id: &str,
         kind: &str,
         now: i64,
@@ -200,7 +195,7 @@ impl Store {
         .bind(now)
         .bind(id)
         .bind(kind)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(tx.conn())
         .await?;
         Ok(row)
     }

@@ -1,8 +1,6 @@
 //! Sessions: opaque cookie secrets stored hashed, lifetimes, factor verification times.
 
-use sqlx::{Any, Transaction};
-
-use super::{Store, StoreError};
+use super::{Store, StoreError, Tx};
 
 /// A session as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -49,10 +47,7 @@ impl SessionRow {
 
 impl Store {
     /// Inserts a session inside a transaction.
-    pub(crate) async fn insert_session(
-        tx: &mut Transaction<'static, Any>,
-        s: &NewSession,
-    ) -> Result<(), StoreError> {
+    pub(crate) async fn insert_session(tx: &mut Tx, s: &NewSession) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO sessions (id, user_id, secret_hash, created_at, last_active_at, expires_at, ended_at, end_reason, first_factor_at, second_factor_at, amr, ip, user_agent) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
@@ -70,7 +65,7 @@ impl Store {
         .bind(&s.amr)
         .bind(&s.ip)
         .bind(&s.user_agent)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await
         .map_err(StoreError::from_insert)?;
         Ok(())
@@ -133,7 +128,7 @@ impl Store {
             .bind(now)
             .bind(id)
             .bind(now - granularity)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -146,7 +141,7 @@ impl Store {
         .bind(now)
         .bind(reason)
         .bind(id)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -184,7 +179,7 @@ impl Store {
         .bind(second_factor_at)
         .bind(amr)
         .bind(id)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }

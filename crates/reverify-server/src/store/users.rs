@@ -1,8 +1,6 @@
 //! Users.
 
-use sqlx::{Any, Transaction};
-
-use super::{Store, StoreError};
+use super::{Store, StoreError, Tx};
 
 /// A user account.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -36,10 +34,7 @@ impl User {
 
 impl Store {
     /// Creates a user inside a transaction; `Conflict` if the email is taken.
-    pub(crate) async fn insert_user(
-        tx: &mut Transaction<'static, Any>,
-        user: &User,
-    ) -> Result<(), StoreError> {
+    pub(crate) async fn insert_user(tx: &mut Tx, user: &User) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO users (id, email, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -48,7 +43,7 @@ impl Store {
         .bind(&user.password_hash)
         .bind(user.created_at)
         .bind(user.updated_at)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await
         .map_err(StoreError::from_insert)?;
         Ok(())
@@ -105,11 +100,11 @@ impl Store {
             "sessions",
         ] {
             let sql = sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE user_id = $1"));
-            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+            sqlx::query(sql).bind(id).execute(tx.conn()).await?;
         }
         let done = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id)
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
@@ -117,7 +112,7 @@ impl Store {
 
     /// Sets a user's password hash inside `tx`.
     pub(crate) async fn set_password(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         id: &str,
         password_hash: &str,
         now: i64,
@@ -127,14 +122,14 @@ impl Store {
                 .bind(password_hash)
                 .bind(now)
                 .bind(id)
-                .execute(&mut **tx)
+                .execute(tx.conn())
                 .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Ends the user's other open sessions inside `tx`; returns how many.
     pub(crate) async fn end_other_sessions(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         user_id: &str,
         except: &str,
         now: i64,
@@ -147,7 +142,7 @@ impl Store {
         .bind(reason)
         .bind(user_id)
         .bind(except)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
         Ok(done.rows_affected())
     }

@@ -1,8 +1,6 @@
 //! Reverifications: a session proving its user again, for one level, for a few minutes.
 
-use sqlx::{Any, Transaction};
-
-use super::{Store, StoreError};
+use super::{Store, StoreError, Tx};
 
 /// A verification as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -63,7 +61,7 @@ impl Store {
         .bind(v.created_at)
         .bind(v.expires_at)
         .bind(v.ended_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -87,7 +85,7 @@ impl Store {
     /// The same, locked for the rest of `tx`.
     pub(crate) async fn verification_for_update(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         id: &str,
         session_id: &str,
     ) -> Result<Option<VerificationRow>, StoreError> {
@@ -101,14 +99,14 @@ impl Store {
         Ok(sqlx::query_as(sql)
             .bind(id)
             .bind(session_id)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(tx.conn())
             .await?)
     }
 
     /// Writes a verification's progress inside `tx` (status, factor times, code, passkey
     /// challenge, end).
     pub(crate) async fn update_verification(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         v: &VerificationRow,
     ) -> Result<(), StoreError> {
         sqlx::query(
@@ -124,25 +122,56 @@ impl Store {
         .bind(&v.passkey_state)
         .bind(v.ended_at)
         .bind(&v.id)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
         Ok(())
     }
 
-    /// Counts a wrong secret (committed even though the attempt fails); returns the count.
-    pub async fn count_verification_attempt(&self, id: &str) -> Result<i64, StoreError> {
-        let row: (i64,) = sqlx::query_as(
-            "UPDATE verifications SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts",
+    /// Reserves one attempt of verification `id` of `session_id` inside `tx`, before its
+    /// secret is checked: the attempts used, counting this one; `None` when it has
+    /// ended, expired at `now`, or used its `max` attempts (concurrent requests cannot all pass a read-then-write check).
+    pub(crate) async fn reserve_verification_attempt_tx(
+        tx: &mut Tx,
+        id: &str,
+        session_id: &str,
+        now: i64,
+        max: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "UPDATE verifications SET attempts = attempts + 1 \
+             WHERE id = $1 AND session_id = $2 AND ended_at IS NULL AND expires_at > $3 AND attempts < $4 \
+             RETURNING attempts",
         )
         .bind(id)
-        .fetch_one(self.pool())
+        .bind(session_id)
+        .bind(now)
+        .bind(max)
+        .fetch_optional(tx.conn())
         .await?;
-        Ok(row.0)
+        Ok(row.map(|r| r.0))
     }
 
-    /// Records verified factors on a session inside `tx` (times only move forward).
+    /// Gives back an attempt whose secret was right.
+    pub(crate) async fn release_verification_attempt_tx(
+        tx: &mut Tx,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE verifications SET attempts = attempts - 1 WHERE id = $1 AND attempts > 0",
+        )
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Records verified factors on a session inside `tx` (times only move forward). A
+    /// second-factor time is only recorded on a session whose user has a second factor
+    /// (`second_factor_at` not `NULL`): for a user without one, a passkey with user
+    /// verification must not leave a time that a later first-factor verification cannot
+    /// refresh (the SDK would then judge `strict` by it and ask again forever).
     pub(crate) async fn record_factors_tx(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         id: &str,
         first_factor_at: Option<i64>,
         second_factor_at: Option<i64>,
@@ -151,7 +180,7 @@ impl Store {
         let done = sqlx::query(
             "UPDATE sessions SET \
                first_factor_at = CASE WHEN $1 IS NULL THEN first_factor_at WHEN first_factor_at IS NULL OR first_factor_at < $1 THEN $1 ELSE first_factor_at END, \
-               second_factor_at = CASE WHEN $2 IS NULL THEN second_factor_at WHEN second_factor_at IS NULL OR second_factor_at < $2 THEN $2 ELSE second_factor_at END, \
+               second_factor_at = CASE WHEN $2 IS NULL OR second_factor_at IS NULL THEN second_factor_at WHEN second_factor_at < $2 THEN $2 ELSE second_factor_at END, \
                amr = $3 \
              WHERE id = $4 AND ended_at IS NULL",
         )
@@ -159,7 +188,7 @@ impl Store {
         .bind(second_factor_at)
         .bind(amr)
         .bind(id)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
         Ok(done.rows_affected() == 1)
     }

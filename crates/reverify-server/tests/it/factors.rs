@@ -46,9 +46,10 @@ async fn totp_codes_confirm_enrollment_and_are_never_accepted_twice() {
                 json!({ "strategy": "totp", "code": used }),
             )
             .await;
+        // A replayed code says so (the app still shows it), with its own code.
         assert_eq!(
             (status, body["code"].as_str()),
-            (422, Some("invalid_code")),
+            (422, Some("code_already_used")),
             "{body}"
         );
 

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod admin;
+mod attacks;
 mod cli;
 mod config;
 mod crash;

@@ -569,8 +569,10 @@ async fn a_passkey_that_verifies_the_user_signs_in_with_both_factors() {
         assert_eq!(done["user"]["id"], alice_id.as_str());
         let claims = claims(&done["token"]);
         assert_eq!(claims["amr"], json!(["hwk", "user", "mfa"]));
-        assert_eq!(claims["fvt"], json!([now, now]), "both factors, just now");
-        assert_eq!(done["session"]["second_factor_verified_at"], now);
+        // Both factors were proved, but this user has no second factor: the session
+        // says "none" (-1), so that a later password verification satisfies `strict`.
+        assert_eq!(claims["fvt"], json!([now, -1]), "first factor just now");
+        assert_eq!(done["session"]["second_factor_verified_at"], Value::Null);
         let (status, _) = server.get(&browser, "/v1/sessions/current").await;
         assert_eq!(status, 200, "the cookie session works");
         let used = passkeys_of(&server, &browser).await;
@@ -831,6 +833,61 @@ async fn a_passkey_reverifies_the_session() {
     assert_eq!(done["verification"]["status"], "complete");
     assert_eq!(claims(&done["token"])["fvt"], json!([now, now]));
     server.stop().await;
+}
+
+/// Issue 9, item 3: after a passkey with user verification, a user without an
+/// authenticator app could never reverify by password (the passkey's time was stored as a
+/// second-factor time, which a password verification does not refresh).
+#[tokio::test]
+async fn after_a_passkey_a_user_without_a_second_factor_reverifies_by_password() {
+    for db in TestDb::all().await {
+        let server = server_on(db).await;
+        let (ivy, _) = user(&server, "ivy@example.com").await;
+        let mut device = Device::new(&server, true);
+        register(&server, &ivy, &mut device, None).await;
+        // A passkey sign-in (with user verification) on a new browser ...
+        server.clock.advance(Duration::from_secs(2 * 3600));
+        let (status, done, browser) = sign_in(&server, &mut device).await;
+        assert_eq!(status, 200, "{done}");
+        assert_eq!(claims(&done["token"])["fvt"][1], -1);
+        // ... and a passkey reverification later.
+        server.clock.advance(Duration::from_secs(11 * 60));
+        let v = start_verification(&server, &browser, "second_factor").await;
+        let vid = v["id"].as_str().unwrap();
+        let public_key = prepare_passkey(&server, &browser, vid).await;
+        let credential = device.get(&public_key).await;
+        let (status, done) = attempt_passkey(&server, &browser, vid, &credential).await;
+        assert_eq!(status, 200, "{done}");
+        assert_eq!(claims(&done["token"])["fvt"][1], -1);
+        // Stale again: a password verification alone must satisfy `strict` now.
+        server.clock.advance(Duration::from_secs(11 * 60));
+        let (status, body) = server
+            .post(&browser, "/v1/me/passkeys/registrations", json!({}))
+            .await;
+        assert_reverification_required(status, &body);
+        let v = start_verification(&server, &browser, "second_factor").await;
+        assert_eq!(v["status"], "needs_first_factor");
+        let vid = v["id"].as_str().unwrap();
+        let (status, done) = send(
+            &server,
+            &browser,
+            reqwest::Method::POST,
+            &format!("/v1/sessions/current/verifications/{vid}/attempt"),
+            Some(json!({ "strategy": "password", "password": PASSWORD })),
+        )
+        .await;
+        assert_eq!(status, 200, "{done}");
+        assert_eq!(done["verification"]["status"], "complete");
+        assert_eq!(
+            done["reverification"]["strict"]["satisfied"], true,
+            "{done}"
+        );
+        let (status, body) = server
+            .post(&browser, "/v1/me/passkeys/registrations", json!({}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        server.stop().await;
+    }
 }
 
 #[test]
