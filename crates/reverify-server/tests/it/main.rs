@@ -14,6 +14,7 @@ mod config;
 mod crash;
 mod email;
 mod factors;
+mod machines;
 mod openapi;
 mod passkeys;
 mod reverification;
