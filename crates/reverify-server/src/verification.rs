@@ -15,7 +15,6 @@ use serde_json::{Value, json};
 use crate::attempts::{Counter, Lane, Refused};
 use crate::audit::Event;
 use crate::error::ApiError;
-use crate::session::CurrentSession;
 use crate::state::AppState;
 use crate::store::{SessionRow, Store, User, VerificationRow};
 use crate::strategy::{Amr, Strategy};
@@ -254,13 +253,13 @@ fn missing(strategy: Strategy, field: &'static str) -> ApiError {
 /// Runs one attempt at verification `id` of the current session.
 pub(crate) async fn attempt(
     state: &AppState,
-    current: &CurrentSession,
+    session: &SessionRow,
     user: &User,
     id: &str,
     sub: Submission,
     client: &Client,
 ) -> Result<Outcome, ApiError> {
-    let session_id = &current.session.id;
+    let session_id = &session.id;
     let max = state.config.reverification.max_attempts;
     let now = state.now();
     let row = state
@@ -462,7 +461,7 @@ pub(crate) async fn attempt(
         tx.commit().await?;
         return Ok(Outcome::Progress(Box::new(row)));
     }
-    let amr = session_amr(&current.session, &row);
+    let amr = session_amr(session, &row);
     if !Store::record_factors_tx(
         &mut tx,
         session_id,
