@@ -52,8 +52,8 @@ impl FromRequestParts<AppState> for CurrentSession {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let secret = web::cookie(&parts.headers, &state.config.sessions.cookie_name)
-            .ok_or(ApiError::SignedOut)?;
+        let secret =
+            web::cookie(&parts.headers, &state.session_cookie).ok_or(ApiError::SignedOut)?;
         let now = state.now();
         let secret_hash = secrets::sha256_hex(&[secret]);
         let idle = state.config.sessions.idle_timeout_secs;
@@ -230,7 +230,7 @@ pub(crate) fn with_cookies_cleared(state: &AppState, body: serde_json::Value) ->
     let headers = response.headers_mut();
     headers.append(
         SET_COOKIE,
-        web::set_cookie(state, &state.config.sessions.cookie_name, "", 0, true),
+        web::set_cookie(state, &state.session_cookie, "", 0, true),
     );
     headers.append(
         SET_COOKIE,
@@ -259,13 +259,7 @@ pub(crate) fn signed_in_response(
     let lifetime = state.config.sessions.absolute_lifetime_secs;
     headers.append(
         SET_COOKIE,
-        web::set_cookie(
-            state,
-            &state.config.sessions.cookie_name,
-            secret,
-            lifetime,
-            true,
-        ),
+        web::set_cookie(state, &state.session_cookie, secret, lifetime, true),
     );
     headers.append(
         SET_COOKIE,

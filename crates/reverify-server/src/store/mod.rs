@@ -119,8 +119,23 @@ impl Store {
                     Ok(())
                 })
             })
-            .connect_with(options)
-            .await?;
+            .connect_with(options.clone())
+            .await
+            .map_err(StoreError::from);
+        let pool = match pool {
+            // The pool's timeout hides why no connection opened (refused, bad password…):
+            // one direct attempt tells, for the start-up error.
+            Err(StoreError::Database(sqlx::Error::PoolTimedOut)) => {
+                let direct = sqlx::ConnectOptions::connect(&options);
+                return Err(
+                    match tokio::time::timeout(Duration::from_secs(5), direct).await {
+                        Ok(Err(cause)) => cause.into(),
+                        _ => sqlx::Error::PoolTimedOut.into(),
+                    },
+                );
+            }
+            other => other?,
+        };
         let reader = match backend {
             Backend::Sqlite => sqlite_reader::SqliteReader::for_url(&url).map(std::sync::Arc::new),
             Backend::Postgres => None,

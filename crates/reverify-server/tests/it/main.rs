@@ -8,6 +8,7 @@
 
 mod accounts;
 mod admin;
+mod browser;
 mod cli;
 mod config;
 mod crash;
@@ -15,6 +16,7 @@ mod email;
 mod factors;
 mod openapi;
 mod passkeys;
+mod proxy;
 mod reverification;
 mod scale;
 mod steps;
