@@ -10,6 +10,11 @@
 //! - `POST /api/transfer` `{"to": "...", "amount_cents": 100}`: a session that satisfies the
 //!   transfer policy (`strict` unless `REVERIFY_DEMO_POLICY` says otherwise).
 //! - `GET /api/ping`: unprotected (the benchmark's baseline).
+//!
+//! Every response carries the auth server's security headers (no framing, no sniffing,
+//! `no-store`); the pages get [`PAGE_CSP`]: scripts from this origin only, so the
+//! verification modal cannot be framed by another site (clickjacking) nor run injected
+//! script.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -17,6 +22,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
+use axum::middleware;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -91,14 +97,30 @@ pub fn app(
         .route("/api/transfer", post(transfer))
         .layer(AuthLayer::new(verifier));
     Router::new()
-        .route("/", get(|| async { Html(INDEX_HTML) }))
+        .route("/", get(|| async { page(INDEX_HTML) }))
         .route("/app.js", get(|| async { js(APP_JS) }))
-        .route("/react", get(|| async { Html(REACT_HTML) }))
+        .route("/react", get(|| async { page(REACT_HTML) }))
         .route("/react/app.js", get(serve_react_bundle))
         .route("/api/ping", get(|| async { Json(json!({ "ok": true })) }))
         .merge(api)
+        .layer(middleware::map_response(
+            reverify_server::security_headers::apply,
+        ))
         .with_state(demo)
         .nest("/auth", reverify_server::router(auth))
+}
+
+/// The policy of the demo's pages. Scripts: this origin's files only (the page's module,
+/// the SDK under `/auth/sdk/`, the React bundle), no inline script. Styles: inline too —
+/// the pages and the SDK's elements each add one `<style>` element, and a style cannot
+/// run script. Images: `data:` for the TOTP QR code. Requests: this origin only. Never
+/// framed.
+pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; \
+     frame-ancestors 'none'";
+
+fn page(html: &'static str) -> Response {
+    ([(header::CONTENT_SECURITY_POLICY, PAGE_CSP)], Html(html)).into_response()
 }
 
 const INDEX_HTML: &str = include_str!("../web/index.html");

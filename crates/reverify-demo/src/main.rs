@@ -4,13 +4,13 @@
 //! JSON such as `{"level":"second_factor","afterMinutes":0.1}`; default `strict`),
 //! `REVERIFY_DEMO_OPENING_CENTS` (100000), `REVERIFY_DEMO_REACT_BUNDLE` (the built React
 //! page), and every `REVERIFY_*` key of the auth server (its database defaults to
-//! `sqlite://reverify-demo.sqlite`; email codes go to the dev outbox at
-//! `/auth/dev/outbox`).
+//! `sqlite://reverify-demo.sqlite`; on its localhost URL, email codes go to the dev outbox
+//! at `/auth/dev/outbox`).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use reverify_server::config::{Config, EmailMode};
+use reverify_server::config::Config;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -30,9 +30,6 @@ async fn run() -> Result<(), BoxError> {
     }
     if env("REVERIFY_SESSIONS_INSECURE_COOKIES").is_none() {
         config.sessions.insecure_cookies = true; // plain-HTTP localhost
-    }
-    if env("REVERIFY_EMAIL_MODE").is_none() {
-        config.email.mode = EmailMode::Dev;
     }
     if env("REVERIFY_PASSKEYS_ORIGINS").is_none() {
         config.passkeys.origins = vec![format!("http://localhost:{port}")];
@@ -95,6 +92,12 @@ fn announce(port: u16) {
     );
 }
 
+/// The failure and its causes on one line.
+#[allow(clippy::print_stderr)]
+fn report(e: &(dyn std::error::Error + 'static)) {
+    eprintln!("error: {}", reverify_server::error::chain(e));
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -106,7 +109,7 @@ async fn main() -> ExitCode {
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e}");
+            report(&*e);
             ExitCode::FAILURE
         }
     }

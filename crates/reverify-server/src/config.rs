@@ -50,8 +50,20 @@ pub struct ServerConfig {
     pub public_url: String,
     /// Browser origins allowed to call the API cross-origin (CORS, with credentials).
     pub allowed_origins: Vec<String>,
-    /// Take the client IP from `X-Forwarded-For` (only behind a proxy you control).
+    /// Removed: it took the client IP from the *leftmost* `X-Forwarded-For` entry, which
+    /// the client writes. `true` stops the server at start with a message naming
+    /// `trusted_proxy_hops` and `trusted_proxies`, which replace it.
     pub trust_proxy_headers: bool,
+    /// How many proxies of yours stand in front of the server, each appending the address
+    /// it saw to `X-Forwarded-For`: the client IP is the entry this many from the right
+    /// (0: ignore the header; use the socket's address). Only when the server cannot be
+    /// reached except through those proxies.
+    pub trusted_proxy_hops: u32,
+    /// Addresses or CIDR ranges of your proxies (`10.0.0.0/8`, `2001:db8::/32`,
+    /// `192.0.2.7`). When the socket peer is one of them, `X-Forwarded-For` is read from
+    /// the right, skipping these addresses, and the first other address is the client IP.
+    /// Exclusive with `trusted_proxy_hops`.
+    pub trusted_proxies: Vec<String>,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
 }
@@ -63,6 +75,8 @@ impl Default for ServerConfig {
             public_url: "http://localhost:8080".into(),
             allowed_origins: Vec::new(),
             trust_proxy_headers: false,
+            trusted_proxy_hops: 0,
+            trusted_proxies: Vec::new(),
             max_body_bytes: 64 * 1024,
         }
     }
@@ -101,7 +115,9 @@ pub struct SessionConfig {
     /// database). On PostgreSQL, revocations reach other instances at once by `NOTIFY`;
     /// this is the backstop, and the bound for several processes on one SQLite file.
     pub cache_ttl_secs: i64,
-    /// Name of the opaque, HttpOnly session cookie.
+    /// Name of the opaque, HttpOnly session cookie. With `Secure` cookies (the default) it
+    /// gets the `__Host-` prefix (`__Host-reverify_session`): browsers then refuse the
+    /// cookie from a subdomain or over plain HTTP, so no one can plant a session in it.
     pub cookie_name: String,
     /// Omit the `Secure` flag on cookies, for plain-HTTP development only.
     pub insecure_cookies: bool,
@@ -155,9 +171,14 @@ impl Default for PasswordConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EmailMode {
+    /// `dev` when `server.public_url` is a localhost URL; anywhere else the server refuses
+    /// to start (codes must be delivered, or the choice to publish them made explicitly).
+    Auto,
     /// Deliver over SMTP.
     Smtp,
-    /// Development: do not send; log codes and keep them in the dev outbox.
+    /// Development: do not send; log codes and keep them in the dev outbox, which shows
+    /// them to anyone who can reach the server. On a public URL that is not localhost it
+    /// also needs `email.danger_dev_outbox = true`.
     Dev,
 }
 
@@ -177,10 +198,11 @@ pub enum SmtpSecurity {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmailConfig {
-    /// `smtp` or `dev`.
+    /// `auto`, `smtp` or `dev` (see [`EmailMode`]; [`Config::email_mode`] resolves `auto`).
     pub mode: EmailMode,
-    /// Also keep every sent message in the dev outbox (shown at `/v1/dev/outbox`), even in
-    /// `smtp` mode. Never enable in production: it exposes one-time codes.
+    /// Serve the dev outbox (every message, with its one-time code, at `/v1/dev/outbox`)
+    /// where it would otherwise be refused: in `smtp` mode, or in `dev` mode on a public
+    /// URL that is not localhost. Never in production: it exposes one-time codes.
     pub danger_dev_outbox: bool,
     /// The `From` address.
     pub from: String,
@@ -206,7 +228,7 @@ pub struct EmailConfig {
 impl Default for EmailConfig {
     fn default() -> Self {
         EmailConfig {
-            mode: EmailMode::Dev,
+            mode: EmailMode::Auto,
             danger_dev_outbox: false,
             from: "Reverify <no-reply@localhost>".into(),
             smtp_host: "localhost".into(),
@@ -226,6 +248,8 @@ impl Default for EmailConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct AdminConfig {
     /// Secret key for the admin API (`Authorization: Bearer <key>`). Empty: admin API off.
+    /// At least 32 printable characters, not a repeated pattern (see
+    /// [`crate::admin_key::weakness`]); `reverify admin-key generate` makes one.
     pub secret_key: String,
 }
 
@@ -492,7 +516,131 @@ impl Config {
             return bad("lockout.window_secs and lockout.duration_secs must be positive");
         }
         crate::passkeys::RelyingParty::from_config(self)?;
+        crate::proxy::TrustedProxies::from_config(&self.server)?;
+        self.validate_email()?;
+        self.validate_cookie_name()?;
+        if !self.admin.secret_key.is_empty()
+            && let Some(why) = crate::admin_key::weakness(&self.admin.secret_key)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "admin.secret_key is too weak: {why}. Generate one with `reverify admin-key \
+                 generate` (or `openssl rand -hex 32`), or leave it empty to turn the admin \
+                 API off"
+            )));
+        }
         Ok(())
+    }
+
+    /// Whether `server.public_url` points at this machine (`localhost`, `*.localhost`,
+    /// `127.0.0.0/8`, `[::1]`): only there may one-time codes be published without an
+    /// explicit `danger_` setting.
+    pub fn public_url_is_local(&self) -> bool {
+        let Ok(url) = url::Url::parse(&self.server.public_url) else {
+            return false;
+        };
+        match url.host() {
+            Some(url::Host::Domain(host)) => {
+                let host = host.trim_end_matches('.').to_ascii_lowercase();
+                host == "localhost" || host.ends_with(".localhost")
+            }
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        }
+    }
+
+    /// `email.mode` with `auto` resolved: `dev` on a localhost public URL, `smtp` elsewhere
+    /// (where [`Config::validate`] requires `smtp` to be set explicitly).
+    pub fn email_mode(&self) -> EmailMode {
+        match self.email.mode {
+            EmailMode::Auto if self.public_url_is_local() => EmailMode::Dev,
+            EmailMode::Auto => EmailMode::Smtp,
+            mode => mode,
+        }
+    }
+
+    /// Whether the dev outbox is served (`dev` mode, or `email.danger_dev_outbox`).
+    pub fn dev_outbox(&self) -> bool {
+        self.email_mode() == EmailMode::Dev || self.email.danger_dev_outbox
+    }
+
+    /// Where the dev outbox page is, for the start-up warning.
+    pub fn dev_outbox_url(&self) -> String {
+        format!("{}/dev/outbox", self.issuer())
+    }
+
+    /// A server others can reach must deliver its codes, or say explicitly that it
+    /// publishes them.
+    fn validate_email(&self) -> Result<(), ConfigError> {
+        if self.public_url_is_local() {
+            return Ok(());
+        }
+        let url = &self.server.public_url;
+        match self.email.mode {
+            EmailMode::Auto => Err(ConfigError::Invalid(format!(
+                "no email delivery is configured, and server.public_url ({url}) is not a \
+                 localhost URL, where one-time codes may stay in the dev outbox. Set \
+                 email.mode = \"smtp\" with email.smtp_host (REVERIFY_EMAIL_MODE=smtp, \
+                 REVERIFY_EMAIL_SMTP_HOST=…). Only for a test server whose codes anyone may \
+                 read: email.mode = \"dev\" and email.danger_dev_outbox = true"
+            ))),
+            EmailMode::Dev if !self.email.danger_dev_outbox => Err(ConfigError::Invalid(format!(
+                "email.mode = \"dev\" publishes every one-time code at {}, and \
+                 server.public_url ({url}) is not a localhost URL. Set email.mode = \"smtp\", \
+                 or, for a test server whose codes anyone may read, also set \
+                 email.danger_dev_outbox = true",
+                self.dev_outbox_url()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// The session cookie's name must be a cookie token, and a `__Host-`/`__Secure-` name
+    /// needs `Secure` cookies (browsers drop such a cookie without it).
+    fn validate_cookie_name(&self) -> Result<(), ConfigError> {
+        let name = &self.sessions.cookie_name;
+        let token = |c: char| c.is_ascii_graphic() && !"()<>@,;:\\\"/[]?={}".contains(c);
+        if name.is_empty() || !name.chars().all(token) {
+            return Err(ConfigError::Invalid(
+                "sessions.cookie_name must be letters, digits and -_.!#$%&'*+^`|~".into(),
+            ));
+        }
+        if self.sessions.insecure_cookies
+            && (name.starts_with("__Host-") || name.starts_with("__Secure-"))
+        {
+            return Err(ConfigError::Invalid(
+                "sessions.cookie_name: a __Host- or __Secure- cookie needs Secure cookies; \
+                 drop the prefix or sessions.insecure_cookies"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The session cookie's name as sent: `__Host-` + `sessions.cookie_name` with `Secure`
+    /// cookies (they are always `Path=/` without `Domain`, as the prefix requires), the
+    /// plain name with `sessions.insecure_cookies` (the prefix needs `Secure`).
+    pub fn session_cookie_name(&self) -> String {
+        let name = &self.sessions.cookie_name;
+        if self.sessions.insecure_cookies
+            || name.starts_with("__Host-")
+            || name.starts_with("__Secure-")
+        {
+            name.clone()
+        } else {
+            format!("__Host-{name}")
+        }
+    }
+
+    /// The device cookie's name: a random secret set at a browser's first sign-in, so that
+    /// its later sign-in attempts count in a lockout lane of their own. `__Host-` prefixed
+    /// with `Secure` cookies, like the session cookie.
+    pub fn device_cookie_name(&self) -> &'static str {
+        if self.sessions.insecure_cookies {
+            "reverify_device"
+        } else {
+            "__Host-reverify_device"
+        }
     }
 
     /// The issuer (`iss`) of session tokens: the public URL without a trailing slash.

@@ -1,7 +1,10 @@
 //! Email delivery of one-time codes: SMTP through lettre, and a development outbox.
 //!
 //! In `dev` mode nothing is sent: each message is logged (with its code) and kept in the
-//! dev outbox, which `GET /v1/dev/outbox` and the page `/dev/outbox` show. Messages are
+//! dev outbox, which `GET /v1/dev/outbox` and the page `/dev/outbox` show to anyone who
+//! can reach the server. So `dev` is what `email.mode = "auto"` (the default) means only on
+//! a localhost public URL; elsewhere the configuration must choose `smtp`, or accept the
+//! published codes with `email.danger_dev_outbox` (see [`Config::validate`]). Messages are
 //! sent in the background, so an API response never waits for (or reveals, by its
 //! timing) whether an email went out — part of not leaking which accounts exist.
 
@@ -9,7 +12,7 @@ use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use crate::config::{EmailConfig, EmailMode, SmtpSecurity};
+use crate::config::{Config, EmailMode, SmtpSecurity};
 use crate::error::ApiError;
 use crate::store::{OutboxMessage, Store};
 
@@ -53,14 +56,15 @@ impl std::fmt::Debug for Mailer {
 }
 
 impl Mailer {
-    /// Builds the mailer from `[email]`.
-    pub fn new(config: &EmailConfig, store: &Store) -> Result<Mailer, ApiError> {
+    /// Builds the mailer from `[email]` (with `auto` resolved by [`Config::email_mode`]).
+    pub fn new(full: &Config, store: &Store) -> Result<Mailer, ApiError> {
+        let config = &full.email;
         let from: Mailbox = config
             .from
             .parse()
             .map_err(|e| ApiError::internal(format!("email.from: {e}")))?;
-        let smtp = match config.mode {
-            EmailMode::Dev => None,
+        let smtp = match full.email_mode() {
+            EmailMode::Dev | EmailMode::Auto => None,
             EmailMode::Smtp => {
                 let builder = match config.smtp_security {
                     SmtpSecurity::Tls => {
@@ -84,8 +88,7 @@ impl Mailer {
                 Some(builder.build())
             }
         };
-        let outbox =
-            (config.mode == EmailMode::Dev || config.danger_dev_outbox).then(|| store.clone());
+        let outbox = full.dev_outbox().then(|| store.clone());
         Ok(Mailer { from, smtp, outbox })
     }
 

@@ -246,3 +246,101 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// Why the server could not start: a bad configuration, an unreachable database, a
+/// refused listen address… Its message names the step, and the cause follows in the
+/// `source` chain: print it with [`chain`] (`reverify` prints `error: <message>: <cause>`).
+///
+/// ```
+/// use reverify_server::config::Config;
+/// use reverify_server::error::{StartError, chain};
+///
+/// let mut config = Config::default();
+/// config.sessions.token_lifetime_secs = 1;
+/// let e: StartError = config.validate().unwrap_err().into();
+/// assert_eq!(
+///     chain(&e),
+///     "invalid configuration: sessions.token_lifetime_secs must be between 5 and 3600"
+/// );
+/// ```
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration is invalid (the message says which key and why).
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The database could not be opened or migrated.
+    #[error("cannot open the database {url}")]
+    Database {
+        /// `database.url`, without its password.
+        url: String,
+        /// Why.
+        #[source]
+        source: StoreError,
+    },
+    /// The signing keys could not be read or created.
+    #[error("cannot load the signing keys: {0}")]
+    Keys(String),
+    /// The password-hashing settings are unusable.
+    #[error("cannot set up password hashing: {0}")]
+    Passwords(String),
+    /// The email settings are unusable (`email.from`, the SMTP relay).
+    #[error("cannot set up email delivery: {0}")]
+    Email(String),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}")]
+    Listen {
+        /// `server.listen`.
+        addr: std::net::SocketAddr,
+        /// Why (in use, not permitted…).
+        #[source]
+        source: std::io::Error,
+    },
+    /// Serving failed after the start.
+    #[error("the server stopped")]
+    Serve(#[source] std::io::Error),
+}
+
+impl StartError {
+    /// A failure of the database at `url` (its password is not repeated in the message).
+    pub fn database(url: &str, source: StoreError) -> StartError {
+        StartError::Database {
+            url: redact_url(url),
+            source,
+        }
+    }
+
+    /// The detail an [`ApiError`] keeps for the log (its public message says nothing).
+    pub(crate) fn detail(e: ApiError) -> String {
+        match e {
+            ApiError::Internal(detail) | ApiError::Unavailable(detail) => detail,
+            other => other.to_string(),
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// `error` and its causes, outermost first, joined by `: ` (a cause already spelled out in
+/// the message before it is not repeated).
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -28,9 +28,13 @@
 //! | [`sign_in`] | the multi-step sign-in (and sign-up confirmation) state machine |
 //! | `attempts` | the one place that reserves an attempt at a guessable secret: lanes, lockout |
 //! | [`email`] | SMTP delivery and the dev outbox |
+//! | [`proxy`] | the client IP behind your proxies (`X-Forwarded-For`, read from the right) |
+//! | [`security_headers`] | CSP, no framing, no sniffing, `no-store` on every response |
+//! | [`admin_key`] | the admin key: strength, generation, checking |
 //! | `routes/` | one file per HTTP resource: sign-ups, sign-ins, sessions, JWKS, dev outbox |
-//! | [`error`] | [`ApiError`]: one enum, stable codes, one `IntoResponse` |
+//! | [`error`] | [`ApiError`]: one enum, stable codes, one `IntoResponse`; [`error::StartError`] |
 
+pub mod admin_key;
 mod attempts;
 pub mod audit;
 pub mod config;
@@ -40,8 +44,10 @@ mod factors;
 pub mod keys;
 mod passkeys;
 pub mod password;
+pub mod proxy;
 mod ratelimit;
 pub mod reverification;
+pub mod security_headers;
 pub mod session;
 mod session_cache;
 pub mod sign_in;
@@ -68,7 +74,7 @@ use tower_http::request_id::{
 };
 use tower_http::trace::TraceLayer;
 
-pub use error::ApiError;
+pub use error::{ApiError, StartError};
 #[doc(hidden)]
 pub use routes::operations;
 pub use routes::{OPENAPI, SDK_FILES};
@@ -88,8 +94,16 @@ impl MakeRequestId for MakeId {
 }
 
 /// The auth server's routes with their middleware: request ids, tracing, body limit,
-/// CORS for `server.allowed_origins`, JSON 404/405.
+/// CORS for `server.allowed_origins`, security headers, JSON 404/405.
 pub fn router(state: AppState) -> Router {
+    if state.mailer.has_outbox() {
+        tracing::warn!(
+            outbox = %state.config.dev_outbox_url(),
+            "the dev outbox is on: emails are not sent, every one-time code is shown at {} \
+             to anyone who can reach this server (development only)",
+            state.config.dev_outbox_url()
+        );
+    }
     let config = &state.config.server;
     let origins: Vec<HeaderValue> = config
         .allowed_origins
@@ -110,6 +124,7 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(DefaultBodyLimit::max(max_body))
         .layer(cors)
+        .layer(axum::middleware::map_response(security_headers::apply))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -126,26 +141,28 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves the auth server until Ctrl-C or SIGTERM.
-pub async fn run(config: config::Config) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+pub async fn run(config: config::Config) -> Result<(), StartError> {
     let listen = config.server.listen;
     let state = AppState::new(config).await?;
-    let listener = tokio::net::TcpListener::bind(listen).await?;
-    tracing::info!(addr = %listener.local_addr()?, issuer = %state.issuer, "reverify listening");
-    serve(listener, state).await
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(StartError::Serve)?;
+    tracing::info!(%addr, issuer = %state.issuer, "reverify listening");
+    serve(listener, state).await.map_err(StartError::Serve)
 }
 
 /// Serves on an already bound listener (tests bind `127.0.0.1:0`).
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
-    .await?;
-    Ok(())
+    .await
 }
 
 async fn shutdown_signal() {

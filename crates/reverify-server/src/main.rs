@@ -5,13 +5,17 @@
 //! reverify migrate                  # apply database migrations and exit
 //! reverify users list|create|delete # manage users
 //! reverify keys rotate              # publish a new signing key
+//! reverify admin-key generate       # print a new admin.secret_key
 //! ```
+//!
+//! A failure prints `error: <what failed>: <cause>` on stderr and exits with status 1.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use reverify::Clock as _;
+use reverify_server::StartError;
 use reverify_server::config::Config;
 use reverify_server::store::{Store, User};
 
@@ -40,6 +44,11 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Make a strong key for `admin.secret_key`.
+    AdminKey {
+        #[command(subcommand)]
+        command: AdminKeyCommand,
     },
     /// Show audit events, newest first, one JSON object per line.
     Audit {
@@ -80,6 +89,12 @@ enum UsersCommand {
 }
 
 #[derive(Subcommand)]
+enum AdminKeyCommand {
+    /// Print a new random key (256 bits) for `admin.secret_key` / REVERIFY_ADMIN_SECRET_KEY.
+    Generate,
+}
+
+#[derive(Subcommand)]
 enum KeysCommand {
     /// Publish a new signing key; it signs after `keys.publish_ahead_secs`.
     Rotate,
@@ -106,22 +121,39 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e}");
+            report(&*e);
             ExitCode::FAILURE
         }
     }
 }
 
+/// The failure and its causes on one line, on stderr whatever the log settings.
+#[allow(clippy::print_stderr)]
+fn report(e: &(dyn std::error::Error + 'static)) {
+    eprintln!("error: {}", reverify_server::error::chain(e));
+}
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 async fn run(cli: Cli) -> Result<(), BoxError> {
+    // Needs no configuration: it makes the key a configuration lacks.
+    if let Command::AdminKey {
+        command: AdminKeyCommand::Generate,
+    } = cli.command
+    {
+        write_line(&reverify_server::admin_key::generate());
+        return Ok(());
+    }
     let config = Config::load(cli.config.as_deref(), std::env::vars())?;
     let now = reverify::SystemClock.now();
     match cli.command {
-        Command::Serve => reverify_server::run(config).await,
+        Command::Serve => Ok(reverify_server::run(config).await?),
+        Command::AdminKey { .. } => Ok(()),
         Command::Migrate => {
-            let store = Store::connect(&config.database.url, 2).await?;
-            let applied = store.migrate().await?;
+            let url = &config.database.url;
+            let open_failed = |e| StartError::database(url, e);
+            let store = Store::connect(url, 2).await.map_err(open_failed)?;
+            let applied = store.migrate().await.map_err(open_failed)?;
             tracing::info!(applied, "migrations done");
             Ok(())
         }
@@ -163,7 +195,10 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             kind,
             limit,
         } => {
-            let store = Store::open(&config.database.url, 2).await?;
+            let url = &config.database.url;
+            let store = Store::open(url, 2)
+                .await
+                .map_err(|e| StartError::database(url, e))?;
             let filter = reverify_server::store::AuditFilter {
                 user_id: user,
                 session_id: session,

@@ -16,6 +16,8 @@ pub(crate) enum Bucket {
     SignIn,
     /// Verification requests.
     Verification,
+    /// Wrong admin keys.
+    AdminKey,
 }
 
 /// Buckets above this many are pruned of full (idle) ones.
@@ -37,8 +39,24 @@ impl RateLimiter {
         per_minute: u32,
         now: i64,
     ) -> Result<(), ApiError> {
+        self.guard(bucket, ip, per_minute, now, || false)
+            .map(|_| ())
+    }
+
+    /// Runs `attempt` unless `ip` has no token left in `bucket`; only a failed attempt
+    /// (`false`) takes a token. Checking the bucket, attempting and counting happen under
+    /// one lock, so parallel requests cannot all pass a check before any is counted. Keep
+    /// `attempt` short (a comparison): every bucket waits for it.
+    pub(crate) fn guard(
+        &self,
+        bucket: Bucket,
+        ip: Option<&str>,
+        per_minute: u32,
+        now: i64,
+        attempt: impl FnOnce() -> bool,
+    ) -> Result<bool, ApiError> {
         let (Some(ip), true) = (ip, per_minute > 0) else {
-            return Ok(());
+            return Ok(attempt());
         };
         let capacity = f64::from(per_minute);
         let rate = capacity / 60.0;
@@ -51,8 +69,9 @@ impl RateLimiter {
             .or_insert((capacity, now));
         let tokens = (entry.0 + (now - entry.1).max(0) as f64 * rate).min(capacity);
         if tokens >= 1.0 {
-            *entry = (tokens - 1.0, now);
-            Ok(())
+            let succeeded = attempt();
+            *entry = (if succeeded { tokens } else { tokens - 1.0 }, now);
+            Ok(succeeded)
         } else {
             *entry = (tokens, now);
             let wait = ((1.0 - tokens) / rate).ceil().max(1.0);

@@ -22,11 +22,7 @@ use serde_json::json;
 /// The name of the cookie that carries session tokens (as the SDK expects).
 pub const TOKEN_COOKIE: &str = "__session";
 
-/// The device cookie: a random secret set at the first sign-in of a browser, so that its
-/// later sign-in attempts count in a lockout lane of their own ([`crate::attempts`]).
-pub const DEVICE_COOKIE: &str = "reverify_device";
-
-/// How long a browser stays known: a year.
+/// How long a browser stays known (the device cookie, `Config::device_cookie_name`): a year.
 const DEVICE_COOKIE_SECS: i64 = 365 * 24 * 3600;
 
 /// `last_active_at` is written at most this often per session.
@@ -58,8 +54,8 @@ impl FromRequestParts<AppState> for CurrentSession {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let secret = web::cookie(&parts.headers, &state.config.sessions.cookie_name)
-            .ok_or(ApiError::SignedOut)?;
+        let secret =
+            web::cookie(&parts.headers, &state.session_cookie).ok_or(ApiError::SignedOut)?;
         let now = state.now();
         let secret_hash = secrets::sha256_hex(&[secret]);
         let idle = state.config.sessions.idle_timeout_secs;
@@ -239,7 +235,7 @@ pub(crate) fn with_cookies_cleared(state: &AppState, body: serde_json::Value) ->
     let headers = response.headers_mut();
     headers.append(
         SET_COOKIE,
-        web::set_cookie(state, &state.config.sessions.cookie_name, "", 0, true),
+        web::set_cookie(state, &state.session_cookie, "", 0, true),
     );
     headers.append(
         SET_COOKIE,
@@ -269,13 +265,7 @@ pub(crate) fn signed_in_response(
     let lifetime = state.config.sessions.absolute_lifetime_secs;
     headers.append(
         SET_COOKIE,
-        web::set_cookie(
-            state,
-            &state.config.sessions.cookie_name,
-            secret,
-            lifetime,
-            true,
-        ),
+        web::set_cookie(state, &state.session_cookie, secret, lifetime, true),
     );
     headers.append(
         SET_COOKIE,
@@ -290,7 +280,13 @@ pub(crate) fn signed_in_response(
     if let Some(device) = device_secret {
         headers.append(
             SET_COOKIE,
-            web::set_cookie(state, DEVICE_COOKIE, device, DEVICE_COOKIE_SECS, true),
+            web::set_cookie(
+                state,
+                state.config.device_cookie_name(),
+                device,
+                DEVICE_COOKIE_SECS,
+                true,
+            ),
         );
     }
     response

@@ -6,7 +6,7 @@ use reverify::{Clock, SystemClock};
 
 use crate::config::Config;
 use crate::email::Mailer;
-use crate::error::ApiError;
+use crate::error::{ApiError, StartError};
 use crate::keys::KeyRing;
 use crate::password::Passwords;
 use crate::session_cache::SessionCache;
@@ -41,6 +41,10 @@ pub struct Inner {
     pub(crate) limiter: crate::ratelimit::RateLimiter,
     /// The WebAuthn relying party (`[passkeys]`).
     pub(crate) relying_party: crate::passkeys::RelyingParty,
+    /// Whose `X-Forwarded-For` entries to believe (`server.trusted_proxy_*`).
+    pub(crate) proxies: crate::proxy::TrustedProxies,
+    /// The session cookie's name as sent (`__Host-` prefixed with `Secure` cookies).
+    pub session_cookie: String,
 }
 
 impl std::ops::Deref for AppState {
@@ -52,14 +56,17 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// Opens the database (migrating it), loads keys, builds the services.
-    pub async fn new(config: Config) -> Result<AppState, ApiError> {
+    pub async fn new(config: Config) -> Result<AppState, StartError> {
         AppState::with_clock(config, Arc::new(SystemClock)).await
     }
 
     /// The same with an injected clock (tests move time instead of sleeping).
-    pub async fn with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, ApiError> {
-        config.validate().map_err(ApiError::internal)?;
-        let store = Store::open(&config.database.url, config.database.max_connections).await?;
+    pub async fn with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {
+        config.validate()?;
+        let url = &config.database.url;
+        let store = Store::open(url, config.database.max_connections)
+            .await
+            .map_err(|e| StartError::database(url, e))?;
         AppState::with_store(config, store, clock).await
     }
 
@@ -68,14 +75,20 @@ impl AppState {
         config: Config,
         store: Store,
         clock: Arc<dyn Clock>,
-    ) -> Result<AppState, ApiError> {
-        let keys = KeyRing::open(store.clone(), clock.now()).await?;
-        let passwords = Passwords::new(&config.passwords)?;
-        let mailer = Mailer::new(&config.email, &store)?;
+    ) -> Result<AppState, StartError> {
+        config.validate()?;
+        let sensitive_policy = config.reverification.policy()?;
+        let relying_party = crate::passkeys::RelyingParty::from_config(&config)?;
+        let proxies = crate::proxy::TrustedProxies::from_config(&config.server)?;
+        let session_cookie = config.session_cookie_name();
+        let keys = KeyRing::open(store.clone(), clock.now())
+            .await
+            .map_err(|e| StartError::Keys(StartError::detail(e)))?;
+        let passwords = Passwords::new(&config.passwords)
+            .map_err(|e| StartError::Passwords(StartError::detail(e)))?;
+        let mailer =
+            Mailer::new(&config, &store).map_err(|e| StartError::Email(StartError::detail(e)))?;
         let issuer = config.issuer();
-        let sensitive_policy = config.reverification.policy().map_err(ApiError::internal)?;
-        let relying_party =
-            crate::passkeys::RelyingParty::from_config(&config).map_err(ApiError::internal)?;
         let postgres = store.backend() == crate::store::Backend::Postgres;
         let session_cache = Arc::new(SessionCache::new(config.sessions.cache_ttl_secs, !postgres));
         if postgres && config.sessions.cache_ttl_secs > 0 {
@@ -96,6 +109,8 @@ impl AppState {
             sensitive_policy,
             limiter: crate::ratelimit::RateLimiter::default(),
             relying_party,
+            proxies,
+            session_cookie,
         })))
     }
 

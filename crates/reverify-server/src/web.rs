@@ -31,7 +31,7 @@ where
 /// Who is calling: IP, user agent, and the `Origin` if it is an allowed one.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Client {
-    /// Client IP (from the socket, or `X-Forwarded-For` when trusted).
+    /// Client IP: the socket's, or the one your proxies saw (see [`crate::proxy`]).
     pub(crate) ip: Option<String>,
     /// `User-Agent`, truncated.
     pub(crate) user_agent: Option<String>,
@@ -48,27 +48,21 @@ impl FromRequestParts<AppState> for Client {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let forwarded = state
-            .config
-            .server
-            .trust_proxy_headers
-            .then(|| header_str(&parts.headers, "x-forwarded-for"))
-            .flatten()
-            .and_then(|v| v.split(',').next().map(|s| s.trim().to_owned()));
-        let socket = parts
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+            .map(|ConnectInfo(addr)| addr.ip());
+        let ip = state.proxies.client_ip(peer, &parts.headers);
         let user_agent =
             header_str(&parts.headers, "user-agent").map(|ua| ua.chars().take(512).collect());
         let origin = header_str(&parts.headers, "origin")
             .filter(|o| state.config.server.allowed_origins.iter().any(|a| a == o))
             .map(str::to_owned);
-        let device = cookie(&parts.headers, crate::session::DEVICE_COOKIE)
+        let device = cookie(&parts.headers, state.config.device_cookie_name())
             .filter(|v| !v.is_empty() && v.len() <= 128)
             .map(|v| crate::secrets::sha256_hex(&[v]));
         Ok(Client {
-            ip: forwarded.or(socket),
+            ip: ip.map(|ip| ip.to_string()),
             user_agent,
             origin,
             device,

@@ -81,6 +81,7 @@ export const strings = {
   later: 'a little while',
   e_incorrect_password: 'Incorrect password. Please try again.',
   e_invalid_code: 'That code is wrong. Check it and try again.',
+  e_code_already_used: 'This code was just used. Wait for the next one in your app.',
   e_invalid_credentials: 'Wrong email or password.',
   e_invalid_code_format: 'Enter the code exactly as shown.',
   e_code_expired: 'This code has expired.',

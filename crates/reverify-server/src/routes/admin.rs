@@ -1,5 +1,6 @@
-//! The admin API, authenticated by the secret key (`Authorization: Bearer <admin.secret_key>`).
-//! Off (404) while no key is configured.
+//! The admin API, authenticated by the secret key (`Authorization: Bearer <admin.secret_key>`,
+//! the scheme in any case). Off (404) while no key is configured; wrong keys are limited
+//! per client IP (see [`crate::admin_key`]).
 //!
 //! - `GET /v1/admin/users?limit=&offset=`, `POST /v1/admin/users` `{email, password?}`
 //! - `GET /v1/admin/users/{id}`, `DELETE /v1/admin/users/{id}`
@@ -13,13 +14,15 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::api::Api;
+use crate::admin_key;
 use crate::audit::Event;
 use crate::error::ApiError;
+use crate::ratelimit::Bucket;
 use crate::session;
 use crate::state::AppState;
 use crate::store::{StoreError, User};
+use crate::validate;
 use crate::web::{ApiJson, Client};
-use crate::{secrets, validate};
 
 pub(crate) fn router() -> Api {
     Api::new()
@@ -71,7 +74,9 @@ async fn audit_events(
     })))
 }
 
-/// Proof that the request carries the admin secret key.
+/// Proof that the request carries the admin secret key. A client IP that sent
+/// [`admin_key::FAILURES_PER_MINUTE`] wrong keys gets 429 `rate_limited` (with
+/// `Retry-After`) before its key is even compared, the right one included.
 struct Admin;
 
 impl FromRequestParts<AppState> for Admin {
@@ -85,16 +90,19 @@ impl FromRequestParts<AppState> for Admin {
         if key.is_empty() {
             return Err(ApiError::NotFound("route"));
         }
-        let given = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        // Compare digests: constant time, and independent of the given length.
-        if secrets::ct_eq(&secrets::sha256_hex(&[given]), &secrets::sha256_hex(&[key])) {
+        let client = Client::from_request_parts(parts, state).await?;
+        let given = admin_key::bearer(&parts.headers).unwrap_or("");
+        let valid = state.limiter.guard(
+            Bucket::AdminKey,
+            client.ip.as_deref(),
+            admin_key::FAILURES_PER_MINUTE,
+            state.now(),
+            || admin_key::matches(given, key),
+        )?;
+        if valid {
             Ok(Admin)
         } else {
+            tracing::warn!(ip = ?client.ip, "wrong admin key");
             Err(ApiError::AdminUnauthorized)
         }
     }

@@ -1,10 +1,15 @@
 //! The development outbox: `GET /v1/dev/outbox` (JSON) and `GET /dev/outbox` (a page).
-//! Both answer 404 unless the outbox is on (`email.mode = "dev"` or
-//! `email.danger_dev_outbox`).
+//! Both answer 404 unless the outbox is on (`email.mode = "dev"`, which `auto` means on a
+//! localhost public URL, or `email.danger_dev_outbox`). The page runs no script and
+//! allows only its own stylesheet (by hash); neither is ever cached.
+
+use std::sync::LazyLock;
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::response::Html;
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use base64::Engine;
 use serde::Deserialize;
 
 use super::api::Api;
@@ -49,10 +54,23 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The page's only style, allowed by its hash.
+const STYLE: &str = "body{font:14px system-ui;margin:2rem}td{border-top:1px solid #ddd;padding:.4rem;vertical-align:top}pre{margin:0;white-space:pre-wrap}";
+
+/// The page's policy: its own stylesheet, nothing else; never framed.
+static PAGE_CSP: LazyLock<String> = LazyLock::new(|| {
+    let digest = ring::digest::digest(&ring::digest::SHA256, STYLE.as_bytes());
+    let hash = base64::engine::general_purpose::STANDARD.encode(digest.as_ref());
+    format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; frame-ancestors 'none'; \
+         base-uri 'none'; form-action 'none'"
+    )
+});
+
 async fn outbox_page(
     State(state): State<AppState>,
     Query(filter): Query<Filter>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Response, ApiError> {
     let rows: String = messages(&state, &filter)
         .await?
         .iter()
@@ -66,10 +84,11 @@ async fn outbox_page(
             )
         })
         .collect();
-    Ok(Html(format!(
+    let page = Html(format!(
         "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Reverify dev outbox</title>\
-         <style>body{{font:14px system-ui;margin:2rem}}td{{border-top:1px solid #ddd;padding:.4rem;vertical-align:top}}pre{{margin:0;white-space:pre-wrap}}</style>\
+         <style>{STYLE}</style>\
          <h1>Dev outbox</h1><p>Emails the server would have sent (newest first). Development only.</p>\
          <table><tr><th>To</th><th>Subject</th><th>Code</th><th>Body</th></tr>{rows}</table></html>"
-    )))
+    ));
+    Ok(([(header::CONTENT_SECURITY_POLICY, PAGE_CSP.as_str())], page).into_response())
 }

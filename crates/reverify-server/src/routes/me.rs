@@ -148,7 +148,7 @@ async fn delete_account(
     let headers = response.headers_mut();
     headers.append(
         SET_COOKIE,
-        web::set_cookie(&state, &state.config.sessions.cookie_name, "", 0, true),
+        web::set_cookie(&state, &state.session_cookie, "", 0, true),
     );
     headers.append(
         SET_COOKIE,

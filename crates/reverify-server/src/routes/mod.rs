@@ -53,7 +53,11 @@ pub const OPENAPI: &str = include_str!("../../openapi.json");
 
 async fn openapi() -> impl axum::response::IntoResponse {
     (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        [
+            (axum::http::header::CONTENT_TYPE, "application/json"),
+            // Public and the same for everyone (everything else defaults to `no-store`).
+            (axum::http::header::CACHE_CONTROL, "public, max-age=300"),
+        ],
         OPENAPI,
     )
 }

@@ -344,7 +344,8 @@ async fn attempt(
         code: body.code,
         credential: body.credential,
     };
-    let outcome = verification::attempt(&state, &current.session, &user, &id, submission, &client).await?;
+    let outcome =
+        verification::attempt(&state, &current.session, &user, &id, submission, &client).await?;
     let a = available(&state, &user).await?;
     let (row, session_row) = match outcome {
         Outcome::Progress(row) => {

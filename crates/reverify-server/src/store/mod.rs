@@ -129,12 +129,8 @@ impl Store {
             Backend::Sqlite => 1,
             Backend::Postgres => max_connections.max(2),
         };
-        let writer = Store::pool_options(backend, writers)
-            .connect_with(options.clone())
-            .await?;
-        let pool = Store::pool_options(backend, max_connections.max(2))
-            .connect_with(options)
-            .await?;
+        let writer = Store::open_pool(backend, writers, &options).await?;
+        let pool = Store::open_pool(backend, max_connections.max(2), &options).await?;
         let reader = match backend {
             Backend::Sqlite => sqlite_reader::SqliteReader::for_url(&url).map(std::sync::Arc::new),
             Backend::Postgres => None,
@@ -145,6 +141,31 @@ impl Store {
             backend,
             reader,
         })
+    }
+
+    async fn open_pool(
+        backend: Backend,
+        max_connections: u32,
+        options: &AnyConnectOptions,
+    ) -> Result<AnyPool, StoreError> {
+        match Store::pool_options(backend, max_connections)
+            .connect_with(options.clone())
+            .await
+        {
+            Ok(pool) => Ok(pool),
+            // The pool's timeout hides why no connection opened (refused, bad password…):
+            // one direct attempt tells, for the start-up error.
+            Err(sqlx::Error::PoolTimedOut) => {
+                let direct = sqlx::ConnectOptions::connect(options);
+                Err(
+                    match tokio::time::timeout(Duration::from_secs(5), direct).await {
+                        Ok(Err(cause)) => cause.into(),
+                        _ => sqlx::Error::PoolTimedOut.into(),
+                    },
+                )
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {

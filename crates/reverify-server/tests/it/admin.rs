@@ -4,7 +4,8 @@ use serde_json::json;
 
 use crate::support::{TestDb, TestServer, status_json};
 
-const KEY: &str = "sk_test_0123456789abcdef";
+/// A key as `reverify admin-key generate` prints them.
+const KEY: &str = "Zq3vR8mT1xKp6wYb0nLc4hUe7sJd2gFa9oQi5tVy";
 
 async fn admin_server() -> TestServer {
     TestServer::start_with(TestDb::sqlite().await, |c| c.admin.secret_key = KEY.into()).await
@@ -39,6 +40,102 @@ async fn the_admin_api_needs_the_secret_key() {
         .unwrap();
     assert_eq!(r.status(), 404);
     off.stop().await;
+}
+
+#[tokio::test]
+async fn the_scheme_is_case_insensitive() {
+    let server = admin_server().await;
+    let client = server.client();
+    for value in [
+        format!("Bearer {KEY}"),
+        format!("bearer {KEY}"),
+        format!("BEARER {KEY}"),
+        format!("Bearer   {KEY}"),
+    ] {
+        let r = client
+            .get(server.url("/v1/admin/users"))
+            .header("authorization", &value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{value}");
+    }
+    for value in [
+        format!("Basic {KEY}"),
+        KEY.to_owned(),
+        format!("Bearer{KEY}"),
+    ] {
+        let r = client
+            .get(server.url("/v1/admin/users"))
+            .header("authorization", &value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{value}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn wrong_keys_are_limited_per_client_ip() {
+    let server = admin_server().await;
+    let client = server.client();
+    let request = |key: &str| client.get(server.url("/v1/admin/users")).bearer_auth(key);
+    let send = |key: &str| request(key).send();
+    // The right key does not use up the allowance.
+    for _ in 0..15 {
+        assert_eq!(send(KEY).await.unwrap().status(), 200);
+    }
+    // 100 wrong keys at once: at most 10 are compared, the rest are refused unread.
+    let wrong: Vec<_> = (0..100)
+        .map(|i| request(&format!("{}{i}", &KEY[..30])))
+        .collect();
+    let statuses: Vec<u16> = futures_join(wrong).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        10,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 90);
+    // Limited: even the right key waits (or the limit would answer which key is right).
+    let r = send(KEY).await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "6");
+    let (_, body) = status_json(r).await;
+    assert_eq!(body["code"], "rate_limited");
+    // One failure's worth of time later, one more key is compared.
+    server.clock.advance(std::time::Duration::from_secs(6));
+    assert_eq!(send(KEY).await.unwrap().status(), 200);
+    assert_eq!(send("still wrong").await.unwrap().status(), 401);
+    assert_eq!(send(KEY).await.unwrap().status(), 429);
+    server.stop().await;
+}
+
+/// Sends all at once; their statuses, in order.
+async fn futures_join(requests: Vec<reqwest::RequestBuilder>) -> Vec<u16> {
+    let tasks: Vec<_> = requests
+        .into_iter()
+        .map(|r| tokio::spawn(r.send()))
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap().unwrap().status().as_u16());
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn a_weak_admin_key_stops_the_server_at_start() {
+    let db = TestDb::sqlite().await;
+    let mut config = crate::support::test_config(&db.url);
+    config.admin.secret_key = "x".into();
+    let e = reverify_server::AppState::new(config).await.unwrap_err();
+    let text = reverify_server::error::chain(&e);
+    assert!(
+        text.contains("admin.secret_key is too weak") && text.contains("admin-key generate"),
+        "{text}"
+    );
+    db.cleanup().await;
 }
 
 #[tokio::test]

@@ -104,3 +104,115 @@ async fn audit_events_from_the_command_line() {
     assert_eq!(stdout(&only).lines().count(), 1);
     server.stop().await;
 }
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).trim().to_owned()
+}
+
+#[tokio::test]
+async fn a_failed_start_prints_its_cause() {
+    let db = TestDb::sqlite().await;
+    let url = db.url.clone();
+    // A server others can reach, with no email delivery configured.
+    let out = reverify(
+        &url,
+        &["serve"],
+        &[("REVERIFY_SERVER_PUBLIC_URL", "https://auth.example.com")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error: invalid configuration: no email delivery is configured")
+            && err.contains("https://auth.example.com")
+            && err.contains("email.mode = \"smtp\""),
+        "{err}"
+    );
+    // The removed proxy key names its replacements.
+    let out = reverify(
+        &url,
+        &["serve"],
+        &[("REVERIFY_SERVER_TRUST_PROXY_HEADERS", "true")],
+    );
+    assert!(
+        stderr(&out).contains("server.trusted_proxy_hops"),
+        "{}",
+        stderr(&out)
+    );
+    // A database that cannot be opened: which one (without its password), and why.
+    let out = reverify(
+        "sqlite:///nonexistent-dir-reverify/x.sqlite",
+        &["serve"],
+        &[],
+    );
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert!(
+        err.starts_with(
+            "error: cannot open the database sqlite:///nonexistent-dir-reverify/x.sqlite: "
+        ) && err.contains("unable to open database file"),
+        "{err}"
+    );
+    let out = reverify(
+        "postgres://reverify:hunter2-secret@127.0.0.1:1/nothing",
+        &["migrate"],
+        &[],
+    );
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(
+            "error: cannot open the database postgres://reverify:***@127.0.0.1:1/nothing: "
+        ) && err.contains("refused")
+            && !err.contains("hunter2"),
+        "{err}"
+    );
+    // A port that is taken.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = reverify(&url, &["serve"], &[("REVERIFY_SERVER_LISTEN", &addr)]);
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(&format!("error: cannot listen on {addr}: ")) && err.contains("in use"),
+        "{err}"
+    );
+    db.cleanup().await;
+}
+
+#[test]
+fn admin_keys_are_generated_strong() {
+    let out = Command::new(env!("CARGO_BIN_EXE_reverify"))
+        .args(["admin-key", "generate"])
+        // Even a configuration the key would fix does not stop it.
+        .env("REVERIFY_ADMIN_SECRET_KEY", "weak")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let key = stdout(&out);
+    assert!(key.len() >= 32, "{key}");
+    assert_eq!(reverify_server::admin_key::weakness(&key), None);
+}
+
+#[tokio::test]
+async fn the_dev_outbox_is_announced_loudly_at_start() {
+    use std::io::BufRead;
+
+    let db = TestDb::sqlite().await;
+    db.store.close().await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reverify"))
+        .arg("serve")
+        .env("REVERIFY_DATABASE_URL", &db.url)
+        .env("REVERIFY_SERVER_LISTEN", "127.0.0.1:0")
+        .env("REVERIFY_SERVER_PUBLIC_URL", "http://localhost:8080/auth")
+        .env("REVERIFY_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let line = lines.next().unwrap().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        line.contains("WARN") && line.contains("http://localhost:8080/auth/dev/outbox"),
+        "{line}"
+    );
+    db.cleanup().await;
+}

@@ -18,7 +18,13 @@ fn defaults_are_safe_and_documented_values() {
     assert_eq!(c.sessions.token_lifetime_secs, 60);
     assert!(!c.sessions.insecure_cookies);
     assert_eq!(c.database.url, "sqlite://reverify.sqlite");
-    assert_eq!(c.email.mode, EmailMode::Dev);
+    assert_eq!(c.email.mode, EmailMode::Auto);
+    assert_eq!(
+        c.email_mode(),
+        EmailMode::Dev,
+        "on the default localhost URL"
+    );
+    assert_eq!(c.session_cookie_name(), "__Host-reverify_session");
 }
 
 #[test]
@@ -37,6 +43,7 @@ fn toml_then_environment() {
             ("REVERIFY_SESSIONS_TOKEN_LIFETIME_SECS", "45"),
             ("REVERIFY_DATABASE_URL", "postgres://db/reverify"),
             ("REVERIFY_EMAIL_SMTP_PASSWORD", "123456"),
+            ("REVERIFY_EMAIL_MODE", "smtp"),
             ("REVERIFY_SESSIONS_INSECURE_COOKIES", "true"),
             (
                 "REVERIFY_SERVER_ALLOWED_ORIGINS",
@@ -118,4 +125,168 @@ fn every_key_is_documented_with_its_default() {
         rows, documented,
         "the page documents keys the code does not have"
     );
+}
+
+fn invalid(pairs: &[(&str, &str)]) -> String {
+    match Config::load(None, env(pairs)) {
+        Ok(_) => panic!("{pairs:?} was accepted"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn a_public_server_must_deliver_its_codes_or_say_it_publishes_them() {
+    // Localhost URLs: the dev outbox needs nothing.
+    for url in [
+        "http://localhost:8080",
+        "http://127.0.0.1:3000/auth",
+        "http://bank.localhost:8080",
+    ] {
+        let c = Config::load(None, env(&[("REVERIFY_SERVER_PUBLIC_URL", url)])).unwrap();
+        assert_eq!(c.email_mode(), EmailMode::Dev, "{url}");
+        assert!(c.dev_outbox());
+    }
+    let mut c = Config::default();
+    for (url, local) in [
+        ("http://[::1]:8080", true),
+        ("http://127.1.2.3", true),
+        ("https://LOCALHOST./auth", true),
+        ("http://localhost.example.com", false),
+        ("http://10.0.0.5:8080", false),
+        ("http://[2001:db8::1]", false),
+        ("http://0.0.0.0:8080", false),
+    ] {
+        c.server.public_url = url.into();
+        assert_eq!(c.public_url_is_local(), local, "{url}");
+    }
+    // Anywhere else, `auto` refuses to start, saying what to set.
+    let public = ("REVERIFY_SERVER_PUBLIC_URL", "https://auth.example.com");
+    let e = invalid(&[public]);
+    assert!(
+        e.contains("https://auth.example.com")
+            && e.contains("email.mode = \"smtp\"")
+            && e.contains("email.danger_dev_outbox"),
+        "{e}"
+    );
+    for url in [
+        "http://localhost.example.com",
+        "http://10.0.0.5:8080",
+        "http://0.0.0.0:8080",
+    ] {
+        invalid(&[("REVERIFY_SERVER_PUBLIC_URL", url)]);
+    }
+    // An explicit `dev` is not enough there: it needs the `danger_` acknowledgement.
+    let e = invalid(&[public, ("REVERIFY_EMAIL_MODE", "dev")]);
+    assert!(
+        e.contains("https://auth.example.com/dev/outbox") && e.contains("danger_dev_outbox"),
+        "{e}"
+    );
+    let staging = Config::load(
+        None,
+        env(&[
+            public,
+            ("REVERIFY_EMAIL_MODE", "dev"),
+            ("REVERIFY_EMAIL_DANGER_DEV_OUTBOX", "true"),
+        ]),
+    )
+    .unwrap();
+    assert!(staging.dev_outbox());
+    let production = Config::load(None, env(&[public, ("REVERIFY_EMAIL_MODE", "smtp")])).unwrap();
+    assert_eq!(production.email_mode(), EmailMode::Smtp);
+    assert!(!production.dev_outbox());
+}
+
+#[test]
+fn trusting_proxies_takes_the_new_keys_and_refuses_the_old_one() {
+    let e = invalid(&[("REVERIFY_SERVER_TRUST_PROXY_HEADERS", "true")]);
+    assert!(
+        e.contains("leftmost")
+            && e.contains("server.trusted_proxy_hops")
+            && e.contains("server.trusted_proxies"),
+        "{e}"
+    );
+    // `false`, the old default, is still accepted.
+    Config::load(
+        None,
+        env(&[("REVERIFY_SERVER_TRUST_PROXY_HEADERS", "false")]),
+    )
+    .unwrap();
+    let c = Config::load(
+        None,
+        env(&[(
+            "REVERIFY_SERVER_TRUSTED_PROXIES",
+            "10.0.0.0/8, 2001:db8::/32, 192.0.2.7",
+        )]),
+    )
+    .unwrap();
+    assert_eq!(c.server.trusted_proxies.len(), 3);
+    Config::load(None, env(&[("REVERIFY_SERVER_TRUSTED_PROXY_HOPS", "2")])).unwrap();
+    let e = invalid(&[("REVERIFY_SERVER_TRUSTED_PROXIES", "10.0.0.1/8")]);
+    assert!(
+        e.contains("server.trusted_proxies") && e.contains("10.0.0.1/8"),
+        "{e}"
+    );
+    invalid(&[("REVERIFY_SERVER_TRUSTED_PROXIES", "proxy.internal")]);
+    invalid(&[
+        ("REVERIFY_SERVER_TRUSTED_PROXIES", "10.0.0.0/8"),
+        ("REVERIFY_SERVER_TRUSTED_PROXY_HOPS", "1"),
+    ]);
+}
+
+#[test]
+fn the_admin_key_must_be_strong() {
+    for (weak, why) in [
+        ("x", "characters"),
+        ("admin-secret-for-tests", "characters"),
+        (&"a".repeat(64), "different characters"),
+        (&"0123456789abcdef".repeat(3), "pattern"),
+        ("abcdefghijklmnopqrstuvwxyz0123456789", "consecutive"),
+        ("k7m2 9xq4 hd3e k7m2 9xq4 hd3e Zp0w Lr5n", "printable"),
+    ] {
+        let e = invalid(&[("REVERIFY_ADMIN_SECRET_KEY", weak)]);
+        assert!(e.contains(why), "{weak}: {e}");
+        assert!(
+            e.contains("reverify admin-key generate") && e.contains("openssl rand -hex 32"),
+            "{e}"
+        );
+        if weak.len() > 1 {
+            assert!(
+                !e.contains(weak),
+                "the message does not repeat the key: {e}"
+            );
+        }
+    }
+    let generated = reverify_server::admin_key::generate();
+    assert!(generated.len() >= 32);
+    Config::load(None, env(&[("REVERIFY_ADMIN_SECRET_KEY", &generated)])).unwrap();
+    // What `openssl rand -hex 32` prints.
+    let hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    Config::load(None, env(&[("REVERIFY_ADMIN_SECRET_KEY", hex)])).unwrap();
+    // Empty: the admin API is off, which is fine.
+    Config::load(None, env(&[("REVERIFY_ADMIN_SECRET_KEY", "")])).unwrap();
+}
+
+#[test]
+fn secure_session_cookies_get_the_host_prefix() {
+    let secure = Config::default();
+    assert_eq!(secure.session_cookie_name(), "__Host-reverify_session");
+    let insecure =
+        Config::load(None, env(&[("REVERIFY_SESSIONS_INSECURE_COOKIES", "true")])).unwrap();
+    assert_eq!(insecure.session_cookie_name(), "reverify_session");
+    let named = Config::load(
+        None,
+        env(&[("REVERIFY_SESSIONS_COOKIE_NAME", "__Host-bank")]),
+    )
+    .unwrap();
+    assert_eq!(
+        named.session_cookie_name(),
+        "__Host-bank",
+        "not prefixed twice"
+    );
+    invalid(&[
+        ("REVERIFY_SESSIONS_COOKIE_NAME", "__Host-bank"),
+        ("REVERIFY_SESSIONS_INSECURE_COOKIES", "true"),
+    ]);
+    invalid(&[("REVERIFY_SESSIONS_COOKIE_NAME", "a;b")]);
+    invalid(&[("REVERIFY_SESSIONS_COOKIE_NAME", "")]);
 }

@@ -9,6 +9,7 @@
 mod accounts;
 mod admin;
 mod attacks;
+mod browser;
 mod cli;
 mod config;
 mod crash;
@@ -17,6 +18,7 @@ mod factors;
 mod machines;
 mod openapi;
 mod passkeys;
+mod proxy;
 mod reverification;
 mod scale;
 mod steps;

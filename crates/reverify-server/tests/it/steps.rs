@@ -18,7 +18,7 @@ pub async fn server_on(
     let url = db.url.clone();
     TestServer::start_with(db, |c| {
         c.database.url = url;
-        c.admin.secret_key = "admin-secret-for-tests".into();
+        c.admin.secret_key = "Zq3vR8mT1xKp6wYb0nLc4hUe7sJd2gFa9oQi5tVy".into();
         tweak(c);
     })
     .await
