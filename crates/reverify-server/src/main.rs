@@ -5,6 +5,7 @@
 //! reverify migrate                  # apply database migrations and exit
 //! reverify users list|create|delete # manage users
 //! reverify keys rotate              # publish a new signing key
+//! reverify keys revoke KID          # emergency: withdraw a (leaked) signing key now
 //! ```
 
 use std::path::PathBuf;
@@ -83,6 +84,12 @@ enum UsersCommand {
 enum KeysCommand {
     /// Publish a new signing key; it signs after `keys.publish_ahead_secs`.
     Rotate,
+    /// Emergency: the key stops signing and leaves the JWKS now (running instances follow
+    /// within 30 s); if it was signing, a new key signs at once. Prints the new key's id.
+    Revoke {
+        /// The key id (`kid`), as in the JWKS and token headers.
+        kid: String,
+    },
 }
 
 fn init_tracing() {
@@ -173,6 +180,16 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             };
             for e in store.audit_events(&filter).await? {
                 write_line(&reverify_server::audit::event_json(&e).to_string());
+            }
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Revoke { kid },
+        } => {
+            let state = reverify_server::AppState::new(config).await?;
+            let revoked = state.revoke_signing_key(&kid, "cli").await?;
+            if let Some(new_kid) = &revoked.replaced_by {
+                write_line(new_kid);
             }
             Ok(())
         }
