@@ -219,7 +219,7 @@ async fn a_revoked_key_leaves_the_jwks_and_never_signs_again() {
         .await
         .unwrap();
     assert_eq!(r.headers()["cache-control"], "public, max-age=270");
-    assert_eq!(published_kids(&other).await, [leaked.clone()]);
+    assert_eq!(published_kids(&other).await, [leaked.as_str()]);
 
     let revoke = |kid: &str, key: &str| {
         let req = client
@@ -232,7 +232,7 @@ async fn a_revoked_key_leaves_the_jwks_and_never_signs_again() {
         (status, body["code"].as_str()),
         (401, Some("admin_unauthorized"))
     );
-    assert_eq!(published_kids(&server).await, [leaked.clone()]);
+    assert_eq!(published_kids(&server).await, [leaked.as_str()]);
     let (status, body) = revoke("ins_unknown", KEY).await;
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
 
@@ -246,18 +246,18 @@ async fn a_revoked_key_leaves_the_jwks_and_never_signs_again() {
     assert_ne!(replacement, leaked);
 
     // This instance: out of the JWKS, and the new key signs, at once.
-    assert_eq!(published_kids(&server).await, [replacement.clone()]);
+    assert_eq!(published_kids(&server).await, [replacement.as_str()]);
     let (_, minted) = server
         .post(&client, "/v1/sessions/current/tokens", json!({}))
         .await;
     let fresh = minted["jwt"].as_str().unwrap().to_owned();
     assert_eq!(kid_of(&fresh), replacement);
     // The other instance has not reread the keys yet (at most 30 s)…
-    assert_eq!(published_kids(&other).await, [leaked.clone()]);
+    assert_eq!(published_kids(&other).await, [leaked.as_str()]);
 
     // …and has 30 s later: it neither publishes nor signs with the revoked key.
     server.clock.advance(std::time::Duration::from_secs(30));
-    assert_eq!(published_kids(&other).await, [replacement.clone()]);
+    assert_eq!(published_kids(&other).await, [replacement.as_str()]);
     let (_, minted) = other
         .post(&client, "/v1/sessions/current/tokens", json!({}))
         .await;
