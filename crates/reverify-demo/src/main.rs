@@ -35,10 +35,8 @@ async fn run() -> Result<(), BoxError> {
         config.passkeys.origins = vec![format!("http://localhost:{port}")];
     }
     config.validate()?;
+    // Exactly a preset name or a custom policy's JSON object (`reverify::Policy`'s FromStr).
     let policy: reverify::Policy = match env("REVERIFY_DEMO_POLICY") {
-        Some(raw) if raw.trim_start().starts_with('{') => {
-            reverify::Policy::from_json(&serde_json::from_str(&raw)?)?
-        }
         Some(raw) => raw.parse()?,
         None => reverify::STRICT,
     };

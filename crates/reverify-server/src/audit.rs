@@ -6,7 +6,7 @@
 //! `verification.cancelled`, `factor.totp_enrolled`, `factor.totp_removed`,
 //! `factor.backup_codes_regenerated`, `factor.backup_code_used`, `factor.passkey_added`,
 //! `factor.passkey_renamed`, `factor.passkey_removed`, `password.changed`,
-//! `account.locked`, `account.deleted`.
+//! `account.locked`, `account.deleted`, `key.revoked`.
 
 use serde_json::Value;
 

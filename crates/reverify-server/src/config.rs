@@ -275,7 +275,7 @@ impl Default for KeyConfig {
 pub struct ReverificationConfig {
     /// The policy that protects the server's own sensitive endpoints (password change,
     /// factor changes, revoking other sessions, deleting the account): a preset name
-    /// (`strict_mfa`, `strict`, `moderate`, `lax`) or JSON such as
+    /// (`strict_mfa`, `strict`, `moderate`, `lax`) or a JSON object such as
     /// `{"level":"multi_factor","afterMinutes":5}`.
     pub sensitive_policy: String,
     /// How long a started verification can be completed, in seconds.
@@ -295,17 +295,12 @@ impl Default for ReverificationConfig {
 }
 
 impl ReverificationConfig {
-    /// The parsed `sensitive_policy`.
+    /// The parsed `sensitive_policy`: exactly a preset name, or a custom policy's JSON
+    /// object; anything else (a quoted name, a JSON string holding a policy) is invalid.
     pub fn policy(&self) -> Result<reverify::Policy, ConfigError> {
-        let raw = self.sensitive_policy.trim();
-        let parsed = if raw.starts_with('{') {
-            serde_json::from_str::<serde_json::Value>(raw)
-                .map_err(|e| e.to_string())
-                .and_then(|v| reverify::Policy::from_json(&v).map_err(|e| e.to_string()))
-        } else {
-            raw.parse::<reverify::Policy>().map_err(|e| e.to_string())
-        };
-        parsed.map_err(|e| ConfigError::Invalid(format!("reverification.sensitive_policy: {e}")))
+        self.sensitive_policy
+            .parse::<reverify::Policy>()
+            .map_err(|e| ConfigError::Invalid(format!("reverification.sensitive_policy: {e}")))
     }
 }
 

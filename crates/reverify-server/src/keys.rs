@@ -5,6 +5,13 @@
 //! `keys.publish_ahead_secs` later (default 10 minutes), so that verifiers that cache the
 //! JWKS see it before its first token; the old key stops signing then, and leaves the JWKS
 //! once its last tokens have expired. Each instance reloads the key set every 30 seconds.
+//!
+//! Revocation (`reverify keys revoke KID`, `POST /v1/admin/keys/{kid}/revoke`,
+//! [`crate::AppState::revoke_signing_key`]) is the emergency for a leaked key: it stops signing and
+//! leaves the JWKS at once on the instance that revokes it and within `RELOAD_SECS` (30 s)
+//! on every other instance; if it was signing, a new key signs at once. The JWKS is served
+//! with `max-age` = 300 s − `RELOAD_SECS`, so that a verifier honouring it stops accepting
+//! the key at most 300 s after the revocation, whichever instance it fetched from.
 
 use std::sync::{Arc, RwLock};
 
@@ -16,8 +23,22 @@ use reverify::{Jwk, JwkSet};
 use crate::error::ApiError;
 use crate::store::{Store, StoredKey};
 
-/// How often an instance rereads the keys (another instance may have rotated).
-const RELOAD_SECS: i64 = 30;
+/// How often an instance rereads the keys (another instance may have rotated or revoked).
+pub const RELOAD_SECS: i64 = 30;
+
+/// The `max-age` of the JWKS response: whatever instance a verifier fetched the set from,
+/// the set it holds is at most `RELOAD_SECS + JWKS_MAX_AGE_SECS` = 300 s behind the
+/// database, so a revoked key is trusted at most 300 s after its revocation.
+pub const JWKS_MAX_AGE_SECS: i64 = 300 - RELOAD_SECS;
+
+/// What [`KeyRing::revoke`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedKey {
+    /// The revoked key.
+    pub kid: String,
+    /// The key generated to sign at once, when the revoked key was signing (or due to).
+    pub replaced_by: Option<String>,
+}
 
 struct Loaded {
     at: i64,
@@ -136,6 +157,33 @@ impl KeyRing {
         })
     }
 
+    /// Revokes `kid` (a leaked key): it stops signing and leaves the JWKS now — on this
+    /// instance at once, on the others within [`RELOAD_SECS`]. If it was signing (or due
+    /// to), a new key is generated and signs at once, and the other keys stop signing and
+    /// leave the JWKS `token_lifetime + 60 s` later. `None` when there is no such key.
+    pub async fn revoke(
+        &self,
+        kid: &str,
+        now: i64,
+        token_lifetime: i64,
+    ) -> Result<Option<RevokedKey>, ApiError> {
+        let replacement = generate(now, now);
+        let Some(replaced) = self
+            .store
+            .revoke_key(kid, now, &replacement, now + token_lifetime + 60)
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.reload(now).await?;
+        let replaced_by = replaced.then_some(replacement.kid);
+        tracing::warn!(%kid, ?replaced_by, "revoked a signing key");
+        Ok(Some(RevokedKey {
+            kid: kid.to_owned(),
+            replaced_by,
+        }))
+    }
+
     /// Rotates: a new key published now, signing from `now + publish_ahead`; the current
     /// key stops signing then and is unpublished `token_lifetime + 60 s` later.
     pub async fn rotate(
@@ -152,5 +200,41 @@ impl KeyRing {
         self.reload(now).await?;
         tracing::info!(%kid, signs_from = new.signs_from, "rotated the signing key");
         Ok(kid)
+    }
+}
+
+impl crate::state::AppState {
+    /// Revokes the signing key `kid` now (see [`KeyRing::revoke`]) and records the audit
+    /// event `key.revoked`; `by` says who, for the audit trail (`cli`, `admin`, …).
+    /// `NotFound` when there is no such key.
+    pub async fn revoke_signing_key(&self, kid: &str, by: &str) -> Result<RevokedKey, ApiError> {
+        self.revoke_signing_key_for(kid, by, &crate::web::Client::default())
+            .await
+    }
+
+    pub(crate) async fn revoke_signing_key_for(
+        &self,
+        kid: &str,
+        by: &str,
+        client: &crate::web::Client,
+    ) -> Result<RevokedKey, ApiError> {
+        let revoked = self
+            .keys
+            .revoke(kid, self.now(), self.config.sessions.token_lifetime_secs)
+            .await?
+            .ok_or(ApiError::NotFound("key"))?;
+        self.audit(crate::audit::Event {
+            kind: "key.revoked",
+            user_id: None,
+            session_id: None,
+            client,
+            detail: serde_json::json!({
+                "kid": revoked.kid,
+                "replaced_by": revoked.replaced_by,
+                "by": by,
+            }),
+        })
+        .await?;
+        Ok(revoked)
     }
 }

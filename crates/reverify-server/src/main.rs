@@ -6,6 +6,7 @@
 //! reverify users list|create|delete # manage users
 //! reverify keys rotate              # publish a new signing key
 //! reverify admin-key generate       # print a new admin.secret_key
+//! reverify keys revoke KID          # emergency: withdraw a (leaked) signing key now
 //! ```
 //!
 //! A failure prints `error: <what failed>: <cause>` on stderr and exits with status 1.
@@ -98,6 +99,12 @@ enum AdminKeyCommand {
 enum KeysCommand {
     /// Publish a new signing key; it signs after `keys.publish_ahead_secs`.
     Rotate,
+    /// Emergency: the key stops signing and leaves the JWKS now (running instances follow
+    /// within 30 s); if it was signing, a new key signs at once. Prints the new key's id.
+    Revoke {
+        /// The key id (`kid`), as in the JWKS and token headers.
+        kid: String,
+    },
 }
 
 fn init_tracing() {
@@ -208,6 +215,16 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             };
             for e in store.audit_events(&filter).await? {
                 write_line(&reverify_server::audit::event_json(&e).to_string());
+            }
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Revoke { kid },
+        } => {
+            let state = reverify_server::AppState::new(config).await?;
+            let revoked = state.revoke_signing_key(&kid, "cli").await?;
+            if let Some(new_kid) = &revoked.replaced_by {
+                write_line(new_kid);
             }
             Ok(())
         }

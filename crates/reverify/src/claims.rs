@@ -14,8 +14,19 @@
 //!
 //! Tokens from other issuers that carry only `fva` (for example Clerk's) work too: the
 //! decision then follows the reference algorithm exactly (see [`crate::decision`]).
+//!
+//! ## Claims of another type
+//!
+//! A registered claim the verifier checks (`iss`, `sub`, `iat`, `nbf`, `exp`, `azp`) or
+//! hands out as an identifier (`sid`, `jti`) must have its type, or the token is refused
+//! (`token_claims_invalid`). `auth_time`, `amr` and `acr` are informational: no check or
+//! decision of this SDK reads them, and other issuers define them loosely. A value of
+//! another type (`"amr": "pwd"`, `"auth_time": "yesterday"`, `"acr": 2`) leaves the token
+//! valid and reads as absent (`None`, an empty `amr`), so it can never satisfy anything.
+//! `fva` and `fvt`, which the decision does read, are kept raw: a malformed one fails
+//! every reverification check (see [`FactorClaim::Malformed`]).
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// The claims of a verified session token.
 ///
@@ -50,15 +61,66 @@ pub struct SessionClaims {
     /// Per-factor verification times in unix seconds (raw JSON).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fvt: Option<serde_json::Value>,
-    /// When the user signed in to this session (unix seconds).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// When the user signed in to this session (unix seconds). `None` when absent or not
+    /// an integer (the token stays valid; see the module docs).
+    #[serde(
+        default,
+        deserialize_with = "lenient::integer",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub auth_time: Option<i64>,
-    /// Authentication methods references (RFC 8176).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Authentication methods references (RFC 8176). Empty when absent or not an array of
+    /// strings (the token stays valid; see the module docs).
+    #[serde(
+        default,
+        deserialize_with = "lenient::strings",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub amr: Vec<String>,
-    /// Authentication context class reference.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Authentication context class reference. `None` when absent or not a string (the
+    /// token stays valid; see the module docs).
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub acr: Option<String>,
+}
+
+/// Readers for the informational claims: a value of another type reads as absent.
+mod lenient {
+    use super::{Deserialize, Deserializer};
+    use serde_json::Value;
+
+    pub(super) fn integer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::Number(n) => n.as_i64(),
+            _ => None,
+        })
+    }
+
+    pub(super) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::String(s) => Some(s),
+            _ => None,
+        })
+    }
+
+    /// All or nothing: an array with one odd entry reads as absent, not as its other
+    /// entries, so that a method can never be read out of a value the issuer did not mean.
+    pub(super) fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        let Value::Array(items) = Value::deserialize(d)? else {
+            return Ok(Vec::new());
+        };
+        Ok(items
+            .into_iter()
+            .map(|item| match item {
+                Value::String(s) => Some(s),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()
+            .unwrap_or_default())
+    }
 }
 
 /// A validated `fva` or `fvt` claim.

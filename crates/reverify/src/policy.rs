@@ -217,9 +217,13 @@ impl Policy {
     }
 
     /// Parses the reference's JSON forms: a preset string or `{"level", "afterMinutes"}`.
+    ///
+    /// A string must *be* a preset name: a string whose content is itself a policy in JSON
+    /// (`"\"strict\""`, `"{\"level\":…}"`) is invalid, as the reference treats it; a
+    /// policy is never decoded twice.
     pub fn from_json(value: &serde_json::Value) -> Result<Policy, PolicyError> {
         match value {
-            serde_json::Value::String(s) => s.parse(),
+            serde_json::Value::String(s) => s.parse::<Preset>().map(Policy::preset),
             serde_json::Value::Object(map) => {
                 let level = match map.get("level") {
                     Some(serde_json::Value::String(s)) => s.parse::<Level>()?,
@@ -280,13 +284,16 @@ impl fmt::Display for Policy {
 impl FromStr for Policy {
     type Err = PolicyError;
 
-    /// Parses a preset name (`strict`), or the JSON of either form.
+    /// Parses a policy written as text (a configuration value, an environment variable):
+    /// exactly a preset name (`strict`), or the JSON object of a custom policy
+    /// (`{"level":"first_factor","afterMinutes":5}`). Anything else is invalid, including a
+    /// quoted preset (`"strict"`) and surrounding spaces around a preset name.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let trimmed = s.trim_start();
-        if trimmed.starts_with('{') || trimmed.starts_with('"') {
-            let value: serde_json::Value =
+        if s.trim_start().starts_with('{') {
+            // Only an object: `serde_json::Map` refuses every other JSON value.
+            let object: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_str(s).map_err(|e| PolicyError::NotAPolicy(e.to_string()))?;
-            return Policy::from_json(&value);
+            return Policy::from_json(&serde_json::Value::Object(object));
         }
         s.parse::<Preset>().map(Policy::preset)
     }

@@ -67,7 +67,7 @@ impl Verifier {
             clock: Arc::new(SystemClock),
             status: ReverificationStatus::Forbidden,
             cookie_name: "__session".into(),
-            jwks_ttl: Duration::from_secs(3600),
+            jwks_max_ttl: Duration::from_secs(300),
             jwks_refetch_floor: Duration::from_secs(30),
             http_timeout: Duration::from_secs(5),
             #[cfg(feature = "fetch")]
@@ -86,9 +86,14 @@ impl Verifier {
         if token.is_empty() {
             return Err(Error::TokenMissing);
         }
+        // A cached token is answered only while its keys need no refresh: when a refresh
+        // is due, the token takes the full path, so that a key that has left the JWKS (or a
+        // key set that can no longer be refreshed) stops it.
         if let Some(cache) = &inner.cache {
-            if let Some(verified) = cache.get(token, now) {
-                return Ok(Session::new(verified, now, inner.status));
+            if inner.keys.usable_without_fetch(now) {
+                if let Some(verified) = cache.get(token, now) {
+                    return Ok(Session::new(verified, now, inner.status));
+                }
             }
         }
         let compact = Compact::parse(token)?;
@@ -193,7 +198,7 @@ pub struct VerifierBuilder {
     clock: Arc<dyn Clock>,
     status: ReverificationStatus,
     cookie_name: String,
-    jwks_ttl: Duration,
+    jwks_max_ttl: Duration,
     jwks_refetch_floor: Duration,
     http_timeout: Duration,
     #[cfg(feature = "fetch")]
@@ -221,13 +226,28 @@ impl VerifierBuilder {
         self
     }
 
-    /// How long a fetched key set is used before it is fetched again (default 1 hour).
-    pub fn jwks_ttl(mut self, ttl: Duration) -> Self {
-        self.jwks_ttl = ttl;
+    /// The longest a fetched key set is used (default 5 minutes). The issuer's
+    /// `Cache-Control: max-age` (less the response's `Age`) may shorten it, down to
+    /// [`jwks_refetch_floor`](Self::jwks_refetch_floor); without `max-age` it is this.
+    ///
+    /// This is the bound on how long a key that has left the JWKS can still verify a
+    /// token: a set is never used past its lifetime, even when it cannot be refreshed
+    /// (verification then fails with `jwks_unavailable`). The guide (`docs/sdk.md`,
+    /// "Key rotation and revocation") gives the whole bound.
+    pub fn jwks_max_ttl(mut self, ttl: Duration) -> Self {
+        self.jwks_max_ttl = ttl;
         self
     }
 
-    /// The least time between two fetches caused by unknown `kid`s (default 30 s).
+    /// Old name of [`jwks_max_ttl`](Self::jwks_max_ttl), which it now sets.
+    #[deprecated(note = "use `jwks_max_ttl`: the issuer's Cache-Control may shorten it")]
+    pub fn jwks_ttl(self, ttl: Duration) -> Self {
+        self.jwks_max_ttl(ttl)
+    }
+
+    /// The least time between two JWKS fetches, whatever causes them (unknown `kid`s,
+    /// refreshes, retries after a failure), and the shortest lifetime a fetched set gets
+    /// (`Cache-Control: no-store` or a tiny `max-age`). Default 30 s.
     pub fn jwks_refetch_floor(mut self, floor: Duration) -> Self {
         self.jwks_refetch_floor = floor;
         self
@@ -285,6 +305,11 @@ impl VerifierBuilder {
         if self.issuer.is_empty() {
             return Err(Error::Config("the issuer must not be empty".into()));
         }
+        if self.jwks_max_ttl < self.jwks_refetch_floor {
+            return Err(Error::Config(
+                "jwks_max_ttl must not be shorter than jwks_refetch_floor".into(),
+            ));
+        }
         let keys = match self.source {
             None => {
                 return Err(Error::Config(
@@ -298,13 +323,17 @@ impl VerifierBuilder {
             Some(SourceSpec::Url(url)) => KeySource::Remote(crate::jwks::remote::RemoteKeys::new(
                 url,
                 self.http_client,
-                self.jwks_ttl,
+                self.jwks_max_ttl,
                 self.jwks_refetch_floor,
                 self.http_timeout,
             )?),
         };
         #[cfg(not(feature = "fetch"))]
-        let _ = (self.jwks_ttl, self.jwks_refetch_floor, self.http_timeout);
+        let _ = (
+            self.jwks_max_ttl,
+            self.jwks_refetch_floor,
+            self.http_timeout,
+        );
         Ok(Verifier {
             inner: Arc::new(Inner {
                 issuer: self.issuer,

@@ -6,6 +6,7 @@
 //! - `GET /v1/admin/users/{id}`, `DELETE /v1/admin/users/{id}`
 //! - `GET /v1/admin/users/{id}/sessions`, `DELETE /v1/admin/sessions/{id}`
 //! - `GET /v1/admin/audit_events?user_id=&session_id=&kind=&before=&limit=`
+//! - `POST /v1/admin/keys/{kid}/revoke`: emergency revocation of a signing key
 
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -33,6 +34,21 @@ pub(crate) fn router() -> Api {
         .get("/v1/admin/users/{id}/sessions", user_sessions)
         .delete("/v1/admin/sessions/{id}", revoke_session)
         .get("/v1/admin/audit_events", audit_events)
+        .post("/v1/admin/keys/{kid}/revoke", revoke_key)
+}
+
+async fn revoke_key(
+    _: Admin,
+    State(state): State<AppState>,
+    client: Client,
+    Path(kid): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let revoked = state.revoke_signing_key_for(&kid, "admin", &client).await?;
+    Ok(Json(json!({
+        "kid": revoked.kid,
+        "revoked": true,
+        "replaced_by": revoked.replaced_by,
+    })))
 }
 
 #[derive(Deserialize)]

@@ -13,7 +13,10 @@ pub(crate) fn router() -> Api {
     Api::new().get("/.well-known/jwks.json", jwks)
 }
 
+/// `max-age` is 300 s less the instances' key reload interval: a key revoked on any
+/// instance is trusted by a verifier that honours it at most 300 s later (see `keys`).
 async fn jwks(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let set = state.keys.jwks(state.now()).await?;
-    Ok(([(header::CACHE_CONTROL, "public, max-age=300")], Json(set)))
+    let cache_control = format!("public, max-age={}", crate::keys::JWKS_MAX_AGE_SECS);
+    Ok(([(header::CACHE_CONTROL, cache_control)], Json(set)))
 }

@@ -66,6 +66,62 @@ impl Store {
         Ok(())
     }
 
+    /// Revokes `kid` at `now`, in one transaction: it stops signing and leaves the JWKS at
+    /// once. If it signs at `now` or was due to sign later, `replacement` is added, signing
+    /// from `now` (no publish-ahead: an emergency), and every other key that would sign past
+    /// `now` stops, staying published until `retire_published_at` (their tokens are
+    /// genuine). `None` when there is no such key; otherwise whether `replacement` was added.
+    pub async fn revoke_key(
+        &self,
+        kid: &str,
+        now: i64,
+        replacement: &StoredKey,
+        retire_published_at: i64,
+    ) -> Result<Option<bool>, StoreError> {
+        let mut tx = self.write().await?;
+        let found: Option<(Option<i64>, Option<i64>)> =
+            sqlx::query_as("SELECT signs_until, published_until FROM signing_keys WHERE kid = $1")
+                .bind(kid)
+                .fetch_optional(tx.conn())
+                .await?;
+        let Some((signs_until, published_until)) = found else {
+            return Ok(None);
+        };
+        // Only ever shortened: revoking twice, or a key already retired, changes nothing more.
+        let cut = |at: Option<i64>| Some(at.map_or(now, |at| at.min(now)));
+        sqlx::query(
+            "UPDATE signing_keys SET signs_until = $1, published_until = $2 WHERE kid = $3",
+        )
+        .bind(cut(signs_until))
+        .bind(cut(published_until))
+        .bind(kid)
+        .execute(tx.conn())
+        .await?;
+        let replace = signs_until.is_none_or(|until| until > now);
+        if replace {
+            sqlx::query("UPDATE signing_keys SET signs_until = $1, published_until = $2 WHERE (signs_until IS NULL OR signs_until > $1) AND kid <> $3")
+                .bind(now)
+                .bind(retire_published_at)
+                .bind(kid)
+                .execute(tx.conn())
+                .await?;
+            sqlx::query(
+                "INSERT INTO signing_keys (kid, alg, private_key, public_key, created_at, signs_from, signs_until, published_until) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL)",
+            )
+            .bind(&replacement.kid)
+            .bind(&replacement.alg)
+            .bind(&replacement.private_key)
+            .bind(&replacement.public_key)
+            .bind(replacement.created_at)
+            .bind(now)
+            .execute(tx.conn())
+            .await
+            .map_err(StoreError::from_insert)?;
+        }
+        tx.commit().await?;
+        Ok(Some(replace))
+    }
+
     /// Inserts the very first key unless one exists (safe when instances start together).
     pub async fn insert_first_key(&self, key: &StoredKey) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;

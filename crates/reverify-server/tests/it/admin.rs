@@ -269,3 +269,120 @@ async fn cors_allows_configured_origins_only_and_their_tokens_carry_azp() {
     );
     server.stop().await;
 }
+
+fn kid_of(token: &str) -> String {
+    use base64::Engine;
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.split('.').next().unwrap())
+        .unwrap();
+    serde_json::from_slice::<serde_json::Value>(&header).unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn published_kids(server: &TestServer) -> Vec<String> {
+    let (_, jwks) = server.get(&server.client(), "/.well-known/jwks.json").await;
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Emergency revocation of a leaked signing key: it leaves the JWKS and stops signing at
+/// once on the instance that revokes it and within 30 s on the others, a new key signs at
+/// once, SDK verifiers refuse the key's tokens as soon as they refetch, and the JWKS
+/// `max-age` keeps the whole chain within 300 s.
+#[tokio::test]
+async fn a_revoked_key_leaves_the_jwks_and_never_signs_again() {
+    let server = admin_server().await;
+    let other = server.second_instance().await;
+    let (client, done) = server
+        .sign_up("kim@example.com", "correct horse battery")
+        .await;
+    let old_token = done["token"].as_str().unwrap().to_owned();
+    let leaked = kid_of(&old_token);
+    let verifier = reverify::Verifier::builder(server.base.clone())
+        .jwks_url(server.url("/.well-known/jwks.json"))
+        .clock(server.clock.clone())
+        .build()
+        .unwrap();
+    verifier.verify(&old_token).await.unwrap();
+    let r = client
+        .get(server.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["cache-control"], "public, max-age=270");
+    assert_eq!(published_kids(&other).await, [leaked.as_str()]);
+
+    let revoke = |kid: &str, key: &str| {
+        let req = client
+            .post(server.url(&format!("/v1/admin/keys/{kid}/revoke")))
+            .bearer_auth(key);
+        async move { status_json(req.send().await.unwrap()).await }
+    };
+    let (status, body) = revoke(&leaked, "sk_test_wrong").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("admin_unauthorized"))
+    );
+    assert_eq!(published_kids(&server).await, [leaked.as_str()]);
+    let (status, body) = revoke("ins_unknown", KEY).await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+
+    let (status, body) = revoke(&leaked, KEY).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["kid"].as_str(), body["revoked"].as_bool()),
+        (Some(leaked.as_str()), Some(true))
+    );
+    let replacement = body["replaced_by"].as_str().unwrap().to_owned();
+    assert_ne!(replacement, leaked);
+
+    // This instance: out of the JWKS, and the new key signs, at once.
+    assert_eq!(published_kids(&server).await, [replacement.as_str()]);
+    let (_, minted) = server
+        .post(&client, "/v1/sessions/current/tokens", json!({}))
+        .await;
+    let fresh = minted["jwt"].as_str().unwrap().to_owned();
+    assert_eq!(kid_of(&fresh), replacement);
+    // The other instance has not reread the keys yet (at most 30 s)…
+    assert_eq!(published_kids(&other).await, [leaked.as_str()]);
+
+    // …and has 30 s later: it neither publishes nor signs with the revoked key.
+    server.clock.advance(std::time::Duration::from_secs(30));
+    assert_eq!(published_kids(&other).await, [replacement.as_str()]);
+    let (_, minted) = other
+        .post(&client, "/v1/sessions/current/tokens", json!({}))
+        .await;
+    assert_eq!(kid_of(minted["jwt"].as_str().unwrap()), replacement);
+
+    // The verifier meets the new key, refetches, and drops the revoked one with its cache.
+    verifier.verify(&fresh).await.unwrap();
+    assert_eq!(
+        verifier.verify(&old_token).await.unwrap_err(),
+        reverify::Error::UnknownKey
+    );
+
+    let (_, events) = status_json(
+        client
+            .get(server.url("/v1/admin/audit_events?kind=key.revoked"))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let events = events["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0]["detail"],
+        json!({"kid": leaked, "replaced_by": replacement, "by": "admin"})
+    );
+    assert_eq!(events[0]["ip"], "127.0.0.1");
+    other.stop().await;
+    server.stop().await;
+}

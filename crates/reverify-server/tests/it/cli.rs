@@ -216,3 +216,51 @@ async fn the_dev_outbox_is_announced_loudly_at_start() {
     );
     db.cleanup().await;
 }
+
+/// `reverify keys revoke KID`: the key leaves the JWKS and stops signing, the new signing
+/// key's id is printed, an unknown key is an error, and the audit trail says who.
+#[tokio::test]
+async fn keys_revoke_from_the_command_line() {
+    let db = TestDb::sqlite().await;
+    db.store.close().await;
+    let url = db.url.clone();
+    let ok = |o: &Output| assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    ok(&reverify(&url, &["users", "list"], &[])); // creates the first key
+    let store = reverify_server::store::Store::open(&url, 2).await.unwrap();
+    let now = || reverify::Clock::now(&reverify::SystemClock);
+    let first = store.published_keys(now()).await.unwrap();
+    assert_eq!(first.len(), 1);
+    let leaked = first[0].kid.clone();
+
+    let revoked = reverify(&url, &["keys", "revoke", &leaked], &[]);
+    ok(&revoked);
+    let replacement = stdout(&revoked);
+    assert!(
+        replacement.starts_with("ins_") && replacement != leaked,
+        "{replacement}"
+    );
+    let keys = store.published_keys(now()).await.unwrap();
+    assert_eq!(
+        keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
+        [replacement.as_str()]
+    );
+    assert!(keys[0].signs_from <= now() && keys[0].signs_until.is_none());
+
+    let unknown = reverify(&url, &["keys", "revoke", "ins_unknown"], &[]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("not found"));
+
+    let audit = reverify(&url, &["audit", "--kind", "key.revoked"], &[]);
+    ok(&audit);
+    let events: Vec<serde_json::Value> = stdout(&audit)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0]["detail"],
+        serde_json::json!({"kid": leaked, "replaced_by": replacement, "by": "cli"})
+    );
+    store.close().await;
+    db.cleanup().await;
+}

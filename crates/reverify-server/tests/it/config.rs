@@ -290,3 +290,35 @@ fn secure_session_cookies_get_the_host_prefix() {
     invalid(&[("REVERIFY_SESSIONS_COOKIE_NAME", "a;b")]);
     invalid(&[("REVERIFY_SESSIONS_COOKIE_NAME", "")]);
 }
+
+/// A preset is only its bare name and a custom policy only a JSON object: a quoted name or a
+/// JSON string holding a policy is refused at start-up, never read as a policy.
+#[test]
+fn the_sensitive_policy_is_a_preset_name_or_a_json_object() {
+    let policy = |raw: &str| {
+        Config::load(
+            None,
+            env(&[("REVERIFY_REVERIFICATION_SENSITIVE_POLICY", raw)]),
+        )
+        .map(|c| c.reverification.policy().unwrap())
+    };
+    assert_eq!(policy("moderate").unwrap(), reverify::MODERATE);
+    assert_eq!(
+        policy(r#"{"level":"multi_factor","afterMinutes":5}"#).unwrap(),
+        reverify::Policy::custom(reverify::Level::MultiFactor, 5.0).unwrap()
+    );
+    for bad in [
+        r#""strict""#,
+        r#""\"strict\"""#,
+        r#""{\"level\":\"first_factor\",\"afterMinutes\":5}""#,
+        r#"["lax"]"#,
+        " lax",
+        r#"{"level":"first_factor","afterMinutes":1e400}"#,
+    ] {
+        let err = policy(bad).unwrap_err().to_string();
+        assert!(
+            err.contains("reverification.sensitive_policy"),
+            "{bad}: {err}"
+        );
+    }
+}

@@ -240,6 +240,83 @@ async fn signing_keys_rotate_with_overlap() {
     .await;
 }
 
+/// `keys revoke`: the key stops signing and leaves the JWKS now; a replacement signs at
+/// once when the revoked key was signing or due to; a retired key needs none.
+#[tokio::test]
+async fn revoking_a_key_unpublishes_it_and_hands_signing_to_a_new_one() {
+    each_backend(|store| async move {
+        let key = |kid: &str, from: i64| StoredKey {
+            kid: kid.into(),
+            alg: "EdDSA".into(),
+            private_key: "p".into(),
+            public_key: "x".into(),
+            created_at: from,
+            signs_from: from,
+            signs_until: None,
+            published_until: None,
+        };
+        let kids = |keys: Vec<StoredKey>| keys.into_iter().map(|k| k.kid).collect::<Vec<_>>();
+        store.insert_first_key(&key("k1", 100)).await.unwrap();
+        assert_eq!(
+            store
+                .revoke_key("nope", 200, &key("r0", 200), 320)
+                .await
+                .unwrap(),
+            None
+        );
+        // The signing key: out of the JWKS now, and a replacement signs from now.
+        assert_eq!(
+            store
+                .revoke_key("k1", 200, &key("r1", 200), 320)
+                .await
+                .unwrap(),
+            Some(true)
+        );
+        let keys = store.published_keys(200).await.unwrap();
+        assert_eq!(kids(keys.clone()), ["r1"]);
+        assert_eq!((keys[0].signs_from, keys[0].signs_until), (200, None));
+
+        // A rotation is pending (k2 signs from 800); revoking the pending key hands signing
+        // to a replacement at once, and r1 stops now but stays published for its tokens.
+        store
+            .rotate_in_key(&key("k2", 800), 800 + 120)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .revoke_key("k2", 300, &key("r2", 300), 420)
+                .await
+                .unwrap(),
+            Some(true)
+        );
+        let keys = store.published_keys(300).await.unwrap();
+        assert_eq!(kids(keys.clone()), ["r1", "r2"]);
+        assert_eq!(keys[0].signs_until, Some(300));
+        assert_eq!(keys[1].signs_until, None);
+        assert_eq!(kids(store.published_keys(420).await.unwrap()), ["r2"]);
+
+        // A retired key that is still published: it only leaves the JWKS.
+        assert_eq!(
+            store
+                .revoke_key("r1", 310, &key("r3", 310), 430)
+                .await
+                .unwrap(),
+            Some(false)
+        );
+        assert_eq!(kids(store.published_keys(310).await.unwrap()), ["r2"]);
+        // Revoking twice changes nothing and never republishes.
+        assert_eq!(
+            store
+                .revoke_key("r1", 500, &key("r4", 500), 620)
+                .await
+                .unwrap(),
+            Some(false)
+        );
+        assert_eq!(kids(store.published_keys(310).await.unwrap()), ["r2"]);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn flows_count_attempts_and_complete_once() {
     each_backend(|store| async move {

@@ -60,6 +60,39 @@ fn reference_truth_table_on_fva() {
     }
 }
 
+/// Numbers are read as the reference (JavaScript) reads them, to the last bit. With
+/// serde_json's default fast float parser, `afterMinutes: 9.999999999999999` read as `10`,
+/// so this session, stale for the reference, passed; and `fva` ages one unit in the last
+/// place away turned passes into failures.
+#[test]
+fn decisions_at_the_last_bit_match_the_reference() {
+    let claims = |fva: &str| -> SessionClaims {
+        serde_json::from_str(&format!(
+            r#"{{"iss":"i","sub":"u","iat":0,"exp":1,"fva":{fva}}}"#
+        ))
+        .unwrap()
+    };
+    let policy = |minutes: &str| -> Policy {
+        format!(r#"{{"level":"first_factor","afterMinutes":{minutes}}}"#)
+            .parse()
+            .unwrap()
+    };
+    // JavaScript: 9.999999999999999 === 9.999999999999998, so `after > age` is false.
+    assert!(!has(
+        &claims("[9.999999999999998,-1]"),
+        &policy("9.999999999999999"),
+        NOW
+    ));
+    // JavaScript: 10 > 9.999999999999999 and 0.1 > 0.09999999999999999.
+    assert!(has(&claims("[9.999999999999999,-1]"), &policy("10"), NOW));
+    assert!(has(
+        &claims("[0.09999999999999999,-1]"),
+        &policy("0.1"),
+        NOW
+    ));
+    assert!(!has(&claims("[0.1,-1]"), &policy("0.1"), NOW));
+}
+
 #[test]
 fn reference_truth_table_on_exact_times() {
     for &((a1, a2), expected) in TABLE {

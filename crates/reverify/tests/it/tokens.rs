@@ -339,6 +339,99 @@ async fn a_malformed_fva_does_not_reject_the_token_but_fails_every_policy() {
     assert!(!session.has(&reverify::LAX));
 }
 
+/// `auth_time`, `amr` and `acr` are informational (no decision reads them): in a token
+/// from another issuer, a value of another type reads as absent and the token stays valid.
+/// Claims that are checked or used as identifiers still refuse the token.
+#[tokio::test]
+async fn informational_claims_of_another_type_read_as_absent() {
+    let keys = Keys::new();
+    let verifier = keys.verifier();
+    let now = keys.ed.now();
+    let clerk_header = json!({"alg": "RS256", "kid": RSA_KID, "typ": "JWT"});
+    let payload = |extra: serde_json::Value| {
+        let mut p = json!({
+            "exp": now + 60, "fva": [12, 4], "iat": now, "iss": keys.ed.issuer(),
+            "sid": "sess_2abc", "sub": "user_2xyz"
+        });
+        p.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        p
+    };
+    for odd in [
+        json!({"amr": "pwd", "acr": 2, "auth_time": "yesterday"}),
+        json!({"amr": ["pwd", 5], "acr": ["aal2"], "auth_time": 1.5e9}),
+        json!({"amr": {"pwd": true}, "acr": null, "auth_time": -1.5}),
+        json!({"amr": null, "acr": {"v": "aal2"}, "auth_time": 18_446_744_073_709_551_615u64}),
+        json!({"amr": [null], "acr": true, "auth_time": [now]}),
+    ] {
+        let token = keys.sign_rs256(&clerk_header, &payload(odd.clone()));
+        let session = verifier
+            .verify(&token)
+            .await
+            .unwrap_or_else(|e| panic!("{odd}: {e}"));
+        let c = session.claims();
+        assert!(c.amr.is_empty(), "{odd}");
+        assert_eq!((c.acr.as_deref(), c.auth_time), (None, None), "{odd}");
+        assert!(session.has(&STRICT), "the decision still reads fva ({odd})");
+        // The raw values stay readable for an application that wants them.
+        let raw: serde_json::Value = session.custom_claims().unwrap();
+        assert_eq!(raw["amr"], odd["amr"]);
+    }
+    let well_typed = payload(json!({"amr": ["pwd", "otp"], "acr": "aal2", "auth_time": now - 5}));
+    let session = verifier
+        .verify(&keys.sign_rs256(&clerk_header, &well_typed))
+        .await
+        .unwrap();
+    assert_eq!(session.claims().amr, ["pwd", "otp"]);
+    assert_eq!(session.claims().acr.as_deref(), Some("aal2"));
+    assert_eq!(session.claims().auth_time, Some(now - 5));
+    // A mistyped claim that is checked, or handed out as an identifier, refuses the token.
+    for odd in [
+        json!({"azp": 7}),
+        json!({"sid": 7}),
+        json!({"jti": ["a"]}),
+        json!({"nbf": "now"}),
+        json!({"iat": "now"}),
+        json!({"iss": null}),
+    ] {
+        let token = keys.sign_rs256(&clerk_header, &payload(odd.clone()));
+        assert_eq!(
+            verifier.verify(&token).await.unwrap_err(),
+            Error::InvalidClaims,
+            "{odd}"
+        );
+    }
+}
+
+/// Claim numbers are read to the last bit as JavaScript reads them (correctly rounded):
+/// with serde_json's fast parser, an `fva` age of `9.999999999999999` read as `10`.
+#[tokio::test]
+async fn fva_ages_in_a_token_read_as_the_nearest_double() {
+    let keys = Keys::new();
+    let now = keys.ed.now();
+    let ten = reverify::Policy::custom(reverify::Level::FirstFactor, 10.0).unwrap();
+    let input = format!(
+        "{}.{}",
+        b64(header("ES256", EC_KID).to_string()),
+        b64(format!(
+            r#"{{"iss":"{}","sub":"u","iat":{now},"exp":{},"fva":[9.999999999999999,-1]}}"#,
+            keys.ed.issuer(),
+            now + 60
+        ))
+    );
+    let session = keys
+        .verifier()
+        .verify(&keys.sign_es256_input(&input))
+        .await
+        .unwrap();
+    assert_eq!(
+        session.claims().fva,
+        Some(json!([9.999_999_999_999_998, -1]))
+    );
+    assert!(session.has(&ten), "JavaScript: 10 > 9.999999999999999");
+}
+
 #[tokio::test]
 async fn custom_claims_are_readable() {
     let issuer = TestIssuer::new();
