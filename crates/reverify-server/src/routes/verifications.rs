@@ -590,6 +590,7 @@ async fn attempt(
         && (row.first_factor_at.is_some()
             || current.session.first_factor_at.is_some_and(|t| t > 0));
     let amr = factors::merge_amr(&current.session.amr, &methods, multi);
+    let mut tx = state.store.changing_sessions(tx);
     if !Store::record_factors_tx(
         &mut tx,
         &current.session.id,
@@ -618,8 +619,7 @@ async fn attempt(
             },
         )
         .await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    state.session_changed(&current.session.id).await?;
+    tx.commit().await?;
     after_success(&state, &user, strategy, &client).await?;
     // The fresh token: the retried request must not carry one minted before this.
     let session_row = state

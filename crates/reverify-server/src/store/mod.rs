@@ -27,6 +27,8 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Transaction};
 
+use crate::session_cache::SessionCache;
+
 pub use audit::{AuditEvent, AuditFilter};
 pub use factors::TotpFactor;
 pub use flows::{Flow, FlowKind};
@@ -78,6 +80,12 @@ pub struct Store {
     backend: Backend,
     /// SQLite files only: the inline reader for session lookups.
     reader: Option<std::sync::Arc<sqlite_reader::SqliteReader>>,
+    /// Recently read sessions, shared by every clone; off until
+    /// [`Store::enable_session_cache`]. Kept here so that every change to a session row
+    /// evicts it (see `sessions.rs`).
+    session_cache: std::sync::Arc<SessionCache>,
+    /// The URL it was opened with (the PostgreSQL listener connects to it).
+    url: String,
 }
 
 impl Store {
@@ -129,12 +137,26 @@ impl Store {
             pool,
             backend,
             reader,
+            session_cache: std::sync::Arc::new(SessionCache::off()),
+            url,
         })
     }
 
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Turns on the session cache (`sessions.cache_ttl_secs`; 0 leaves it off). On
+    /// PostgreSQL it starts listening for other instances' session changes.
+    pub(crate) fn enable_session_cache(&self, ttl_secs: i64) {
+        let listen = (self.backend == Backend::Postgres).then_some(self.url.as_str());
+        self.session_cache.enable(ttl_secs, listen);
+    }
+
+    /// The session cache (see `session_cache.rs`).
+    pub(crate) fn session_cache(&self) -> &std::sync::Arc<SessionCache> {
+        &self.session_cache
     }
 
     /// The pool, for reads.

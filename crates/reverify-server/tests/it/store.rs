@@ -300,3 +300,42 @@ async fn the_dev_outbox_lists_newest_first() {
     })
     .await;
 }
+
+/// Session invalidation has one owner: every statement that changes the `sessions` table
+/// lives in `store/sessions.rs`, where it can only run in a `SessionWrite`, whose commit
+/// evicts the change on this instance and announces it to the others. A write anywhere
+/// else could change a session and leave other instances serving their cached copy (as
+/// `reverify users delete` once did).
+#[test]
+fn only_the_session_owner_writes_to_the_sessions_table() {
+    fn visit(dir: &std::path::Path, files: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                visit(&path, files);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let owner = src.join("store").join("sessions.rs");
+    let mut files = Vec::new();
+    visit(&src, &mut files);
+    assert!(files.contains(&owner));
+    for file in files.iter().filter(|f| **f != owner) {
+        let code = std::fs::read_to_string(file)
+            .unwrap()
+            .to_ascii_lowercase()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        for write in ["update sessions", "delete from sessions", "into sessions"] {
+            assert!(
+                !code.contains(write),
+                "{} writes to sessions (`{write}`): go through store/sessions.rs",
+                file.display()
+            );
+        }
+    }
+}
