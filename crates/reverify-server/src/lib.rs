@@ -29,6 +29,7 @@
 
 pub mod audit;
 pub mod config;
+mod csrf;
 pub mod email;
 pub mod error;
 mod factors;
@@ -81,7 +82,7 @@ impl MakeRequestId for MakeId {
 }
 
 /// The auth server's routes with their middleware: request ids, tracing, body limit,
-/// CORS for `server.allowed_origins`, JSON 404/405.
+/// CORS for `server.allowed_origins`, the cross-site request guard, JSON 404/405.
 pub fn router(state: AppState) -> Router {
     let config = &state.config.server;
     let origins: Vec<HeaderValue> = config
@@ -102,6 +103,10 @@ pub fn router(state: AppState) -> Router {
             ApiError::bad_request("method_not_allowed", "this method is not allowed here")
         })
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            csrf::guard(&state.config),
+            csrf::check,
+        ))
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(

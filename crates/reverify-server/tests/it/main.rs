@@ -11,6 +11,7 @@ mod admin;
 mod cli;
 mod config;
 mod crash;
+mod csrf;
 mod email;
 mod factors;
 mod openapi;
