@@ -61,11 +61,11 @@ impl SessionCache {
     /// here, once.
     pub(crate) fn enable(self: &Arc<Self>, ttl_secs: i64, listen_url: Option<&str>) {
         let ttl = ttl_secs.max(0);
-        if let Some(url) = listen_url.filter(|_| ttl > 0) {
-            if !self.listening.swap(true, Ordering::AcqRel) {
-                self.suspend();
-                tokio::spawn(listen(url.to_owned(), Arc::downgrade(self)));
-            }
+        if let Some(url) = listen_url.filter(|_| ttl > 0)
+            && !self.listening.swap(true, Ordering::AcqRel)
+        {
+            self.suspend();
+            tokio::spawn(listen(url.to_owned(), Arc::downgrade(self)));
         }
         self.ttl.store(ttl, Ordering::Release);
     }

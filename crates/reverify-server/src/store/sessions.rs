@@ -279,7 +279,7 @@ impl Store {
 }
 
 /// A session, or all of a user's sessions, changed: other instances must forget them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Change {
     Session(String),
     User(String),
@@ -338,7 +338,7 @@ impl SessionWrite {
     /// apart, even if this process dies right after committing); on this instance by
     /// evicting them from the cache once committed.
     pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
-        self.changed.sort_by(|a, b| a.payload().cmp(&b.payload()));
+        self.changed.sort();
         self.changed.dedup();
         if self.store.backend() == super::Backend::Postgres {
             for change in &self.changed {
