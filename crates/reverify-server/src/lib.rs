@@ -25,6 +25,7 @@
 //! | [`password`] | Argon2id off the executor, bounded |
 //! | [`email`] | SMTP delivery and the dev outbox |
 //! | `routes/` | one file per HTTP resource: sign-ups, sign-ins, sessions, JWKS, dev outbox |
+//! | `csrf` | state-changing requests with cookies must come from the server's or an allowed origin |
 //! | [`error`] | [`ApiError`]: one enum, stable codes, one `IntoResponse` |
 
 pub mod audit;
