@@ -25,7 +25,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use reverify::axum::{AuthLayer, CsrfGuard};
-use reverify::{Clock, Policy, Session, SystemClock, Verifier};
+use reverify::{Clock, Policy, Session, Verifier};
 use reverify_server::config::{Config, EmailMode};
 use serde::Deserialize;
 use serde_json::json;
@@ -128,6 +128,8 @@ struct Demo {
     ledger: Ledger,
     policy: Policy,
     react_bundle: Option<PathBuf>,
+    /// The verifier's clock: transfers are dated on the clock that judges freshness.
+    clock: std::sync::Arc<dyn Clock>,
 }
 
 /// The demo's routes with the auth server mounted under `/auth`.
@@ -142,6 +144,7 @@ pub fn app(
         ledger,
         policy,
         react_bundle,
+        clock: verifier.clock().clone(),
     };
     let api = Router::new()
         .route("/api/balance", get(balance))
@@ -269,7 +272,7 @@ async fn transfer(
     // Answered only once the transfer is committed.
     match demo
         .ledger
-        .transfer(session.user_id(), to, t.amount_cents, SystemClock.now())
+        .transfer(session.user_id(), to, t.amount_cents, demo.clock.now())
         .await
     {
         Ok(done) => Ok(Json(json!({
