@@ -6,7 +6,8 @@
 //!   server serves at `/auth/sdk/`.
 //! - `/react`: the same page written with React and `useReverification` (built by
 //!   `npm run build:demo` in `js/`).
-//! - `GET /api/balance`: any signed-in session.
+//! - `GET /api/balance`, `GET /api/transfers` (the latest, newest first): any signed-in
+//!   session.
 //! - `POST /api/transfer` `{"to": "...", "amount_cents": 100}`: a session that satisfies the
 //!   transfer policy (`strict` unless `REVERIFY_DEMO_POLICY` says otherwise).
 //! - `GET /api/ping`: unprotected (the benchmark's baseline).
@@ -15,10 +16,13 @@
 //! `no-store`); the pages get [`PAGE_CSP`]: scripts from this origin only, so the
 //! verification modal cannot be framed by another site (clickjacking) nor run injected
 //! script.
+//!
+//! The ledger ([`ledger`]) lives in the same SQLite file as the auth server, and a transfer
+//! is answered only once committed. The app's routes verify session tokens offline with
+//! the SDK, accept only tokens minted for the demo's own origin (`azp`), and refuse
+//! cross-site requests riding on the `__session` cookie ([`CsrfGuard`]).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -26,57 +30,110 @@ use axum::middleware;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use reverify::axum::AuthLayer;
-use reverify::{Policy, Session, Verifier};
+use reverify::axum::{AuthLayer, CsrfGuard};
+use reverify::{Clock, Policy, Session, Verifier};
+use reverify_server::config::Config;
 use serde::Deserialize;
 use serde_json::json;
 
-/// Balances, in cents, in memory (a demo, not a ledger).
+pub mod ledger;
+
+pub use ledger::Ledger;
+
+/// An error while starting the demo.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The demo's own settings (from the environment in `main`).
 #[derive(Debug, Clone)]
-pub struct Bank {
-    balances: Arc<Mutex<HashMap<String, i64>>>,
-    opening_cents: i64,
-    transfers: Arc<std::sync::atomic::AtomicU64>,
+pub struct Settings {
+    /// The origin the page is served from, `http://localhost:3000`: the only authorized
+    /// party (`azp`) of the session tokens the app accepts.
+    pub origin: String,
+    /// Where the app fetches the embedded auth server's keys.
+    pub jwks_url: String,
+    /// The transfer's policy.
+    pub policy: Policy,
+    /// Every account opens with this balance.
+    pub opening_cents: i64,
+    /// The ledger's SQLite file; `None`: the auth server's database file.
+    pub ledger: Option<PathBuf>,
+    /// The built React page.
+    pub react_bundle: Option<PathBuf>,
 }
 
-impl Bank {
-    /// A bank that opens every account with `opening_cents`.
-    pub fn new(opening_cents: i64) -> Bank {
-        Bank {
-            balances: Arc::default(),
-            opening_cents,
-            transfers: Arc::default(),
+impl Settings {
+    /// The defaults for a demo served at `origin` (`http://localhost:3000`).
+    pub fn new(origin: impl Into<String>) -> Settings {
+        let origin = origin.into();
+        Settings {
+            jwks_url: format!("{origin}/auth/.well-known/jwks.json"),
+            origin,
+            policy: reverify::STRICT,
+            opening_cents: 100_000,
+            ledger: None,
+            react_bundle: None,
         }
     }
+}
 
-    fn balance(&self, user: &str) -> i64 {
-        let mut b = self.balances.lock().unwrap_or_else(|e| e.into_inner());
-        *b.entry(user.to_owned()).or_insert(self.opening_cents)
+/// The demo's defaults for the auth server at `origin` (`http://localhost:3000`), each
+/// applied unless `is_set` says its `REVERIFY_*` variable was given: the database
+/// `sqlite://reverify-demo.sqlite`, mounted at `/auth` on the page's origin, plain-HTTP
+/// cookies, passkeys on the page's origin (on that localhost URL, `email.mode = "auto"`
+/// shows email codes in the dev outbox), and the page's
+/// origin allowed (so the tokens minted for it carry it as `azp`).
+pub fn demo_defaults(config: &mut Config, origin: &str, is_set: impl Fn(&str) -> bool) {
+    if !is_set("REVERIFY_DATABASE_URL") {
+        config.database.url = "sqlite://reverify-demo.sqlite".into();
     }
+    if !is_set("REVERIFY_SERVER_PUBLIC_URL") {
+        config.server.public_url = format!("{origin}/auth");
+    }
+    if !is_set("REVERIFY_SERVER_ALLOWED_ORIGINS") {
+        config.server.allowed_origins = vec![origin.to_owned()];
+    }
+    if !is_set("REVERIFY_SESSIONS_INSECURE_COOKIES") {
+        config.sessions.insecure_cookies = true; // plain-HTTP localhost
+    }
+    if !is_set("REVERIFY_PASSKEYS_ORIGINS") {
+        config.passkeys.origins = vec![origin.to_owned()];
+    }
+}
 
-    fn debit(&self, user: &str, cents: i64) -> Result<i64, i64> {
-        let mut b = self.balances.lock().unwrap_or_else(|e| e.into_inner());
-        let balance = b.entry(user.to_owned()).or_insert(self.opening_cents);
-        if *balance < cents {
-            return Err(*balance);
-        }
-        *balance -= cents;
-        self.transfers
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(*balance)
-    }
-
-    /// How many transfers were made (tests check "exactly once").
-    pub fn transfers(&self) -> u64 {
-        self.transfers.load(std::sync::atomic::Ordering::Relaxed)
-    }
+/// Builds the demo: the auth server on `config` (its database migrated), the ledger (in
+/// the same SQLite file unless `settings.ledger` says otherwise), and the router.
+pub async fn build(config: Config, settings: Settings) -> Result<Router, BoxError> {
+    let ledger_path = settings
+        .ledger
+        .clone()
+        .or_else(|| ledger::sqlite_path(&config.database.url))
+        .ok_or("the demo's ledger needs an SQLite file: set REVERIFY_DEMO_LEDGER when the auth server is not on SQLite")?;
+    config.validate()?;
+    let issuer = config.issuer();
+    let auth = reverify_server::AppState::new(config).await?;
+    let ledger = Ledger::open(&ledger_path, settings.opening_cents)?;
+    // The app verifies session tokens offline, with the keys the embedded server publishes,
+    // and only those minted for this page (or without `azp`: see the SDK's docs).
+    let verifier = Verifier::builder(issuer)
+        .jwks_url(settings.jwks_url.clone())
+        .authorized_parties([settings.origin.clone()])
+        .build()?;
+    Ok(app(
+        auth,
+        verifier,
+        settings.policy,
+        ledger,
+        settings.react_bundle,
+    ))
 }
 
 #[derive(Clone)]
 struct Demo {
-    bank: Bank,
+    ledger: Ledger,
     policy: Policy,
     react_bundle: Option<PathBuf>,
+    /// The verifier's clock: transfers are dated on the clock that judges freshness.
+    clock: std::sync::Arc<dyn Clock>,
 }
 
 /// The demo's routes with the auth server mounted under `/auth`.
@@ -84,17 +141,22 @@ pub fn app(
     auth: reverify_server::AppState,
     verifier: Verifier,
     policy: Policy,
-    bank: Bank,
+    ledger: Ledger,
     react_bundle: Option<PathBuf>,
 ) -> Router {
     let demo = Demo {
-        bank,
+        ledger,
         policy,
         react_bundle,
+        clock: verifier.clock().clone(),
     };
     let api = Router::new()
         .route("/api/balance", get(balance))
+        .route("/api/transfers", get(history))
         .route("/api/transfer", post(transfer))
+        // The page is on this origin: a transfer riding on the `__session` cookie from
+        // any other one is refused.
+        .layer(CsrfGuard::new())
         .layer(AuthLayer::new(verifier));
     Router::new()
         .route("/", get(|| async { page(INDEX_HTML) }))
@@ -155,16 +217,45 @@ async fn serve_react_bundle(State(demo): State<Demo>) -> Response {
     }
 }
 
-async fn balance(State(demo): State<Demo>, session: Session) -> Json<serde_json::Value> {
-    Json(json!({
+fn unavailable(e: &ledger::LedgerError) -> Response {
+    tracing::error!(error = %e, "ledger unavailable");
+    bad(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "the bank is unavailable; nothing was transferred",
+    )
+}
+
+async fn balance(
+    State(demo): State<Demo>,
+    session: Session,
+) -> Result<Json<serde_json::Value>, Response> {
+    let balance = demo
+        .ledger
+        .balance(session.user_id())
+        .await
+        .map_err(|e| unavailable(&e))?;
+    Ok(Json(json!({
         "user_id": session.user_id(),
-        "balance_cents": demo.bank.balance(session.user_id()),
-    }))
+        "balance_cents": balance,
+    })))
+}
+
+async fn history(
+    State(demo): State<Demo>,
+    session: Session,
+) -> Result<Json<serde_json::Value>, Response> {
+    let transfers = demo
+        .ledger
+        .history(session.user_id(), 20)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    Ok(Json(json!({ "transfers": transfers })))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Transfer {
+struct TransferBody {
     to: String,
     amount_cents: i64,
 }
@@ -176,7 +267,7 @@ fn bad(status: StatusCode, code: &str, message: &str) -> Response {
 async fn transfer(
     State(demo): State<Demo>,
     session: Session,
-    body: Result<Json<Transfer>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<TransferBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<serde_json::Value>, Response> {
     // The one line: a stale session gets the standard reverification error.
     session
@@ -198,17 +289,24 @@ async fn transfer(
             "name who receives the money (at most 100 characters)",
         ));
     }
-    match demo.bank.debit(session.user_id(), t.amount_cents) {
-        Ok(balance) => Ok(Json(json!({
+    // Answered only once the transfer is committed.
+    match demo
+        .ledger
+        .transfer(session.user_id(), to, t.amount_cents, demo.clock.now())
+        .await
+    {
+        Ok(done) => Ok(Json(json!({
             "ok": true,
-            "to": to,
-            "amount_cents": t.amount_cents,
-            "balance_cents": balance,
+            "id": done.id,
+            "to": done.to,
+            "amount_cents": done.amount_cents,
+            "balance_cents": done.balance_cents,
         }))),
-        Err(_) => Err(bad(
+        Err(ledger::LedgerError::InsufficientFunds) => Err(bad(
             StatusCode::UNPROCESSABLE_ENTITY,
             "insufficient_funds",
             "the balance is too low for this transfer",
         )),
+        Err(e) => Err(unavailable(&e)),
     }
 }

@@ -2,17 +2,17 @@
 //!
 //! Environment: `PORT` (3000), `REVERIFY_DEMO_POLICY` (the transfer's policy: a preset or
 //! JSON such as `{"level":"second_factor","afterMinutes":0.1}`; default `strict`),
-//! `REVERIFY_DEMO_OPENING_CENTS` (100000), `REVERIFY_DEMO_REACT_BUNDLE` (the built React
-//! page), and every `REVERIFY_*` key of the auth server (its database defaults to
+//! `REVERIFY_DEMO_OPENING_CENTS` (100000), `REVERIFY_DEMO_LEDGER` (the ledger's SQLite
+//! file; default: the auth server's), `REVERIFY_DEMO_REACT_BUNDLE` (the built React page),
+//! and every `REVERIFY_*` key of the auth server (its database defaults to
 //! `sqlite://reverify-demo.sqlite`; on its localhost URL, email codes go to the dev outbox
 //! at `/auth/dev/outbox`).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use reverify_demo::{BoxError, Settings};
 use reverify_server::config::Config;
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
@@ -20,53 +20,30 @@ fn env(name: &str) -> Option<String> {
 
 async fn run() -> Result<(), BoxError> {
     let port: u16 = env("PORT").map(|p| p.parse()).transpose()?.unwrap_or(3000);
+    let origin = format!("http://localhost:{port}");
     let mut config = Config::load(None, std::env::vars())?;
-    // Demo defaults, unless the environment set them.
-    if env("REVERIFY_DATABASE_URL").is_none() {
-        config.database.url = "sqlite://reverify-demo.sqlite".into();
-    }
-    if env("REVERIFY_SERVER_PUBLIC_URL").is_none() {
-        config.server.public_url = format!("http://localhost:{port}/auth");
-    }
-    if env("REVERIFY_SESSIONS_INSECURE_COOKIES").is_none() {
-        config.sessions.insecure_cookies = true; // plain-HTTP localhost
-    }
-    if env("REVERIFY_PASSKEYS_ORIGINS").is_none() {
-        config.passkeys.origins = vec![format!("http://localhost:{port}")];
-    }
-    config.validate()?;
+    reverify_demo::demo_defaults(&mut config, &origin, |name| env(name).is_some());
+    let mut settings = Settings::new(&origin);
+    // The app fetches the keys over loopback, whatever name the browser uses.
+    settings.jwks_url = format!("http://127.0.0.1:{port}/auth/.well-known/jwks.json");
     // Exactly a preset name or a custom policy's JSON object (`reverify::Policy`'s FromStr).
-    let policy: reverify::Policy = match env("REVERIFY_DEMO_POLICY") {
+    settings.policy = match env("REVERIFY_DEMO_POLICY") {
         Some(raw) => raw.parse()?,
         None => reverify::STRICT,
     };
-    let opening: i64 = env("REVERIFY_DEMO_OPENING_CENTS")
-        .map(|v| v.parse())
-        .transpose()?
-        .unwrap_or(100_000);
-    let react_bundle = env("REVERIFY_DEMO_REACT_BUNDLE")
+    if let Some(cents) = env("REVERIFY_DEMO_OPENING_CENTS") {
+        settings.opening_cents = cents.parse()?;
+    }
+    settings.ledger = env("REVERIFY_DEMO_LEDGER").map(Into::into);
+    settings.react_bundle = env("REVERIFY_DEMO_REACT_BUNDLE")
         .map(Into::into)
         .or_else(|| {
             let built =
                 std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web/react/dist/app.js");
             built.exists().then_some(built)
         });
-
-    let issuer = config.issuer();
-    let state = reverify_server::AppState::new(config).await?;
-    // The app verifies session tokens offline, with the keys the embedded server publishes.
-    let verifier = reverify::Verifier::builder(issuer)
-        .jwks_url(format!(
-            "http://127.0.0.1:{port}/auth/.well-known/jwks.json"
-        ))
-        .build()?;
-    let app = reverify_demo::app(
-        state,
-        verifier,
-        policy,
-        reverify_demo::Bank::new(opening),
-        react_bundle,
-    );
+    let policy = settings.policy;
+    let app = reverify_demo::build(config, settings).await?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     tracing::info!(%policy, "transfers require this policy");
     announce(port);

@@ -100,6 +100,10 @@ pub enum ApiError {
     /// `signed_out`.
     #[error("too many wrong attempts: you have been signed out")]
     SessionEnded,
+    /// A state-changing request with cookies from an origin that is neither the server's
+    /// nor an allowed one (cross-site request forgery): 403.
+    #[error("this request came from another site; it is refused to protect your session")]
+    CrossSiteRequest,
     /// Missing or wrong admin key: 401.
     #[error("a valid admin secret key is required")]
     AdminUnauthorized,
@@ -148,6 +152,7 @@ impl ApiError {
             ApiError::TooManyAttempts { .. } => "too_many_attempts",
             ApiError::NotFound(_) => "not_found",
             ApiError::AdminUnauthorized => "admin_unauthorized",
+            ApiError::CrossSiteRequest => reverify::axum::CROSS_SITE_REQUEST,
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -179,6 +184,7 @@ impl ApiError {
                 StatusCode::from_u16(r.status()).unwrap_or(StatusCode::FORBIDDEN)
             }
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::CrossSiteRequest => StatusCode::FORBIDDEN,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -32,12 +32,14 @@
 //! | [`security_headers`] | CSP, no framing, no sniffing, `no-store` on every response |
 //! | [`admin_key`] | the admin key: strength, generation, checking |
 //! | `routes/` | one file per HTTP resource: sign-ups, sign-ins, sessions, JWKS, dev outbox |
+//! | `csrf` | state-changing requests with cookies must come from the server's or an allowed origin |
 //! | [`error`] | [`ApiError`]: one enum, stable codes, one `IntoResponse`; [`error::StartError`] |
 
 pub mod admin_key;
 mod attempts;
 pub mod audit;
 pub mod config;
+mod csrf;
 pub mod email;
 pub mod error;
 mod factors;
@@ -49,7 +51,6 @@ mod ratelimit;
 pub mod reverification;
 pub mod security_headers;
 pub mod session;
-mod session_cache;
 pub mod sign_in;
 pub mod state;
 pub mod store;
@@ -94,7 +95,8 @@ impl MakeRequestId for MakeId {
 }
 
 /// The auth server's routes with their middleware: request ids, tracing, body limit,
-/// CORS for `server.allowed_origins`, security headers, JSON 404/405.
+/// CORS for `server.allowed_origins`, the cross-site request guard, security headers,
+/// JSON 404/405.
 pub fn router(state: AppState) -> Router {
     if state.mailer.has_outbox() {
         tracing::warn!(
@@ -123,6 +125,10 @@ pub fn router(state: AppState) -> Router {
             ApiError::bad_request("method_not_allowed", "this method is not allowed here")
         })
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            csrf::guard(&state.config),
+            csrf::check,
+        ))
         .layer(cors)
         .layer(axum::middleware::map_response(security_headers::apply))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

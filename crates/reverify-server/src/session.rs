@@ -59,6 +59,7 @@ impl FromRequestParts<AppState> for CurrentSession {
         let now = state.now();
         let secret_hash = secrets::sha256_hex(&[secret]);
         let idle = state.config.sessions.idle_timeout_secs;
+        let generation = state.session_cache.generation();
         // A cached row that looks ended or idle is read again before refusing: another
         // instance may have used the session since.
         let cached = state
@@ -74,7 +75,7 @@ impl FromRequestParts<AppState> for CurrentSession {
                     .await?
                     .ok_or(ApiError::SignedOut)?;
                 let row = std::sync::Arc::new(row);
-                state.session_cache.put(row.clone(), now);
+                state.session_cache.put(row.clone(), now, generation);
                 row
             }
         };
@@ -90,7 +91,7 @@ impl FromRequestParts<AppState> for CurrentSession {
             session.last_active_at = now;
             state
                 .session_cache
-                .put(std::sync::Arc::new(session.clone()), now);
+                .put(std::sync::Arc::new(session.clone()), now, generation);
         }
         Ok(CurrentSession { session })
     }

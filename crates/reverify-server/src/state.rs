@@ -9,7 +9,7 @@ use crate::email::Mailer;
 use crate::error::{ApiError, StartError};
 use crate::keys::KeyRing;
 use crate::password::Passwords;
-use crate::session_cache::SessionCache;
+use crate::store::SessionCache;
 use crate::store::Store;
 
 /// Everything a handler needs. Cheap to clone.
@@ -33,7 +33,8 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     /// `iss` of session tokens.
     pub issuer: String,
-    /// Recently read sessions (`sessions.cache_ttl_secs`).
+    /// Recently read sessions (`sessions.cache_ttl_secs`): the store's, which evicts what
+    /// its session changes touch.
     pub(crate) session_cache: Arc<SessionCache>,
     /// The policy of the server's own sensitive endpoints.
     pub sensitive_policy: reverify::Policy,
@@ -89,14 +90,8 @@ impl AppState {
         let mailer =
             Mailer::new(&config, &store).map_err(|e| StartError::Email(StartError::detail(e)))?;
         let issuer = config.issuer();
-        let postgres = store.backend() == crate::store::Backend::Postgres;
-        let session_cache = Arc::new(SessionCache::new(config.sessions.cache_ttl_secs, !postgres));
-        if postgres && config.sessions.cache_ttl_secs > 0 {
-            tokio::spawn(crate::session_cache::listen(
-                config.database.url.clone(),
-                Arc::downgrade(&session_cache),
-            ));
-        }
+        store.enable_session_cache(config.sessions.cache_ttl_secs);
+        let session_cache = Arc::clone(store.session_cache());
         Ok(AppState(Arc::new(Inner {
             config,
             store,
@@ -114,44 +109,16 @@ impl AppState {
         })))
     }
 
-    /// Ends a session (sign-out, revocation): this instance forgets it from its cache at
-    /// once, and other instances are told (every change to a session row must do both).
+    /// Ends a session (sign-out, revocation). Like every change to a session, this
+    /// instance forgets it at once and the others are told (see [`Store::end_session`]).
     pub async fn end_session(&self, id: &str, reason: &str) -> Result<bool, ApiError> {
-        let ended = self.store.end_session(id, self.now(), reason).await?;
-        self.session_cache.evict(id);
-        self.store
-            .announce_session_change(&format!("s:{id}"))
-            .await?;
-        Ok(ended)
+        Ok(self.store.end_session(id, self.now(), reason).await?)
     }
 
-    /// Deletes a user with their sessions, and forgets those from the cache.
+    /// Deletes a user with their sessions (forgotten by every instance, see
+    /// [`Store::delete_user`]).
     pub async fn delete_user(&self, id: &str) -> Result<bool, ApiError> {
-        let deleted = self.store.delete_user(id).await?;
-        self.session_cache.evict_user(id);
-        self.store
-            .announce_session_change(&format!("u:{id}"))
-            .await?;
-        Ok(deleted)
-    }
-
-    /// A change to a user's sessions made outside `end_session`/`delete_user` (factor
-    /// times, second-factor enrollment): evict and announce.
-    pub(crate) async fn sessions_changed(&self, user_id: &str) -> Result<(), ApiError> {
-        self.session_cache.evict_user(user_id);
-        self.store
-            .announce_session_change(&format!("u:{user_id}"))
-            .await?;
-        Ok(())
-    }
-
-    /// A change to one session's row (factor times): evict and announce.
-    pub(crate) async fn session_changed(&self, session_id: &str) -> Result<(), ApiError> {
-        self.session_cache.evict(session_id);
-        self.store
-            .announce_session_change(&format!("s:{session_id}"))
-            .await?;
-        Ok(())
+        Ok(self.store.delete_user(id).await?)
     }
 
     /// Per-IP rate limit for sign-ins and sign-ups.

@@ -462,6 +462,9 @@ pub(crate) async fn attempt(
         return Ok(Outcome::Progress(Box::new(row)));
     }
     let amr = session_amr(session, &row);
+    // From here on the transaction changes the session: committing it evicts and
+    // announces the change on every instance.
+    let mut tx = state.store.changing_sessions(tx);
     if !Store::record_factors_tx(
         &mut tx,
         session_id,
@@ -491,7 +494,6 @@ pub(crate) async fn attempt(
         )
         .await?;
     tx.commit().await?;
-    state.session_changed(session_id).await?;
     let session = state
         .store
         .session_by_id(session_id)

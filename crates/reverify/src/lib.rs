@@ -28,7 +28,7 @@
 //! | [`ReverificationRequired`] | the 403 body and RFC 9470 `WWW-Authenticate` challenge; [`StepUpChallenge`] parses it |
 //! | [`Error`] | why a token was refused, with stable codes and statuses |
 //! | [`clock`] | the only place that reads the system clock; [`ManualClock`] for tests |
-//! | `axum` (feature `axum`) | extractors `Session`, `Reverified<Strict>`, layers, `IntoResponse` |
+//! | `axum` (feature `axum`) | extractors `Session`, `Reverified<Strict>`, layers (`AuthLayer`, `RequireReverificationLayer`, `CsrfGuard`), `IntoResponse` |
 //! | `testing` (feature `testing`) | `TestIssuer`: mint tokens with chosen factor ages, and a matching verifier |
 //!
 //! ## Features

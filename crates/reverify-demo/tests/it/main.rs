@@ -1,63 +1,383 @@
-//! The demo app's own responses: its pages cannot be framed (the verification modal is
-//! not clickjackable) and run only this origin's scripts; its API is never cached.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+//! The demo app, in-process on `127.0.0.1:0` with a fresh SQLite file: its ledger survives a
+//! restart, stays consistent under 100 parallel transfers, and its API refuses cross-site
+//! requests and tokens minted for another origin; its pages cannot be framed (the
+//! verification modal is not clickjackable) and run only this origin's scripts; its API
+//! is never cached.
+#![allow(
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stderr
+)]
 
-use axum::body::Body;
-use axum::http::{Request, header};
-use tower::ServiceExt as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-async fn demo() -> (axum::Router, std::path::PathBuf) {
+use reverify_demo::Settings;
+use reverify_server::config::Config;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery";
+const OPENING: i64 = 100_000;
+
+/// A directory of its own for each test's database.
+fn temp_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     let dir = std::env::temp_dir().join(format!(
-        "reverify-demo-test-{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
+        "reverify-demo-{name}-{}-{nanos}",
+        std::process::id()
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut config = reverify_server::config::Config::default();
-    config.database.url = format!("sqlite://{}", dir.join("demo.sqlite").display());
-    config.server.public_url = "http://localhost:3000/auth".into();
-    config.sessions.insecure_cookies = true;
+    dir
+}
+
+/// The demo app serving in the background.
+struct Demo {
+    base: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    served: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the demo on `file` (auth server and ledger), with cheap hashing; `tweak` edits
+/// the auth server's configuration after the demo's defaults.
+async fn start(file: &Path, tweak: impl FnOnce(&mut Config)) -> Demo {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = Config::default();
+    reverify_demo::demo_defaults(&mut config, &base, |_| false);
+    config.database.url = format!("sqlite://{}", file.display());
     config.passwords.argon2_memory_kib = 1024;
     config.passwords.argon2_iterations = 1;
-    let state = reverify_server::AppState::new(config).await.unwrap();
-    let verifier = reverify::Verifier::builder("http://localhost:3000/auth")
-        .jwks_url("http://127.0.0.1:3000/auth/.well-known/jwks.json")
-        .build()
-        .unwrap();
-    let app = reverify_demo::app(
-        state,
-        verifier,
-        reverify::STRICT,
-        reverify_demo::Bank::new(100),
-        None,
-    );
-    (app, dir)
-}
-
-async fn get(app: &axum::Router, path: &str) -> axum::response::Response {
-    app.clone()
-        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+    tweak(&mut config);
+    let mut settings = Settings::new(&base);
+    settings.opening_cents = OPENING;
+    let app = reverify_demo::build(config, settings).await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        })
         .await
-        .unwrap()
+        .unwrap();
+    });
+    Demo { base, stop, served }
 }
 
-fn header_of(r: &axum::response::Response, name: header::HeaderName) -> &str {
-    r.headers()
-        .get(&name)
-        .unwrap_or_else(|| panic!("no {name}"))
-        .to_str()
+impl Demo {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Stops serving and waits until every connection is closed.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(Duration::from_secs(10), self.served)
+            .await
+            .expect("the demo stops")
+            .unwrap();
+    }
+
+    async fn post(&self, client: &reqwest::Client, path: &str, body: Value) -> (u16, Value) {
+        status_json(
+            client
+                .post(self.url(path))
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    async fn get(&self, client: &reqwest::Client, path: &str) -> (u16, Value) {
+        status_json(client.get(self.url(path)).send().await.unwrap()).await
+    }
+
+    /// Signs up through the embedded auth server (the code from its dev outbox); returns
+    /// the browser-like client, now holding the session and `__session` cookies.
+    async fn sign_up(&self, email: &str) -> reqwest::Client {
+        let client = http_client();
+        let (status, flow) = self
+            .post(
+                &client,
+                "/auth/v1/sign_ups",
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(status, 200, "{flow}");
+        let mut code = None;
+        for _ in 0..300 {
+            let (_, outbox) = self
+                .get(&client, &format!("/auth/v1/dev/outbox?email={email}"))
+                .await;
+            if let Some(c) = outbox["messages"][0]["code"].as_str() {
+                code = Some(c.to_owned());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let id = flow["id"].as_str().unwrap();
+        let (status, done) = self
+            .post(
+                &client,
+                &format!("/auth/v1/sign_ups/{id}/attempt"),
+                json!({"code": code.expect("a code in the dev outbox")}),
+            )
+            .await;
+        assert_eq!(status, 200, "{done}");
+        client
+    }
+
+    async fn transfer(&self, client: &reqwest::Client, to: &str, cents: i64) -> (u16, Value) {
+        self.post(
+            client,
+            "/api/transfer",
+            json!({"to": to, "amount_cents": cents}),
+        )
+        .await
+    }
+}
+
+async fn status_json(r: reqwest::Response) -> (u16, Value) {
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// A client with a cookie jar (reqwest is built without a TLS provider of its own here).
+fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
         .unwrap()
 }
 
 #[tokio::test]
+async fn acknowledged_transfers_and_the_balance_survive_a_restart() {
+    let dir = temp_dir("restart");
+    let file = dir.join("demo.sqlite");
+    let demo = start(&file, |_| {}).await;
+    let browser = demo.sign_up("ava@example.com").await;
+    let mut acknowledged = Vec::new();
+    for (to, cents) in [("Bob", 1_000), ("Cleo", 2_500), ("Dan", 300)] {
+        let (status, done) = demo.transfer(&browser, to, cents).await;
+        assert_eq!(status, 200, "{done}");
+        acknowledged.push(done);
+    }
+    let (status, too_much) = demo.transfer(&browser, "Eve", OPENING).await;
+    assert_eq!(
+        (status, too_much["code"].as_str()),
+        (422, Some("insufficient_funds"))
+    );
+    let (_, before) = demo.get(&browser, "/api/transfers").await;
+    assert_eq!(before["transfers"].as_array().unwrap().len(), 3);
+    demo.stop().await;
+
+    // A new process on the same file. It listens on another port, so its tokens have
+    // another issuer: the browser refreshes its token, as the SDK does, with the session
+    // cookie, whose session lives in the same file.
+    let demo = start(&file, |_| {}).await;
+    let (status, refreshed) = demo
+        .post(&browser, "/auth/v1/sessions/current/tokens", json!({}))
+        .await;
+    assert_eq!(status, 200, "{refreshed}");
+    let (status, balance) = demo.get(&browser, "/api/balance").await;
+    assert_eq!(status, 200, "{balance}");
+    assert_eq!(balance["balance_cents"], OPENING - 3_800);
+    let (_, after) = demo.get(&browser, "/api/transfers").await;
+    assert_eq!(after, before, "the history survived, newest first");
+    let newest = &after["transfers"][0];
+    assert_eq!(
+        (
+            &newest["to"],
+            &newest["amount_cents"],
+            &newest["balance_cents"]
+        ),
+        (
+            &json!("Dan"),
+            &json!(300),
+            &acknowledged[2]["balance_cents"]
+        )
+    );
+    demo.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_hundred_parallel_transfers_leave_a_consistent_balance() {
+    let dir = temp_dir("parallel");
+    let file = dir.join("demo.sqlite");
+    let demo = start(&file, |_| {}).await;
+    let browser = demo.sign_up("cat@example.com").await;
+    // 100 × 15.00 against 1,000.00: exactly 66 fit.
+    let cents = 1_500;
+    let answers = futures_join(
+        (0..100)
+            .map(|i| {
+                let (demo, browser) = (&demo, &browser);
+                async move { demo.transfer(browser, &format!("payee {i}"), cents).await }
+            })
+            .collect(),
+    )
+    .await;
+    let mut balances = Vec::new();
+    let mut refused = 0;
+    for (status, body) in &answers {
+        match status {
+            200 => balances.push(body["balance_cents"].as_i64().unwrap()),
+            422 if body["code"] == "insufficient_funds" => refused += 1,
+            _ => panic!("unexpected answer {status} {body}"),
+        }
+    }
+    assert_eq!((balances.len(), refused), (66, 34));
+    // Every acknowledged transfer saw a distinct balance, one step below the previous: they
+    // were applied one after another, none lost, none negative.
+    balances.sort_unstable();
+    let expected: Vec<i64> = (1..=66).rev().map(|k| OPENING - cents * k).collect();
+    assert_eq!(balances, expected);
+    let (_, balance) = demo.get(&browser, "/api/balance").await;
+    assert_eq!(balance["balance_cents"], OPENING - cents * 66);
+    // The ledger itself agrees: 66 transfers recorded, their sum is what left the account.
+    let db = rusqlite::Connection::open(&file).unwrap();
+    let (count, sum, lowest): (i64, i64, i64) = db
+        .query_row(
+            "SELECT COUNT(*), SUM(amount_cents), MIN(balance_after_cents) FROM demo_transfers",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((count, sum, lowest), (66, cents * 66, OPENING - cents * 66));
+    demo.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Runs the futures concurrently and collects their outputs in order.
+async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pending: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (future, output) in pending.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => done = false,
+                }
+            }
+        }
+        if done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    outputs.into_iter().map(Option::unwrap).collect()
+}
+
+#[tokio::test]
+async fn the_api_refuses_cross_site_transfers_and_tokens_minted_for_another_origin() {
+    let dir = temp_dir("guard");
+    let file = dir.join("demo.sqlite");
+    let other = "https://other.example";
+    let demo = start(&file, |c| c.server.allowed_origins.push(other.into())).await;
+    let browser = demo.sign_up("dot@example.com").await;
+    let forged = |site: Option<&str>, origin: Option<&str>| {
+        let mut request = browser
+            .post(demo.url("/api/transfer"))
+            .json(&json!({"to": "Mallory", "amount_cents": 50_000}));
+        if let Some(site) = site {
+            request = request.header("sec-fetch-site", site);
+        }
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send()
+    };
+    for (site, origin) in [
+        (Some("cross-site"), Some("https://evil.example")),
+        (None, Some("https://evil.example")),
+        (Some("same-site"), None),
+    ] {
+        let (status, body) = status_json(forged(site, origin).await.unwrap()).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (403, Some("cross_site_request")),
+            "{site:?} {origin:?}"
+        );
+    }
+    let (_, balance) = demo.get(&browser, "/api/balance").await;
+    assert_eq!(balance["balance_cents"], OPENING, "nothing moved");
+    let (status, body) =
+        status_json(forged(Some("same-origin"), Some(&demo.base)).await.unwrap()).await;
+    assert_eq!(status, 200, "the page's own request: {body}");
+
+    // `azp`: a token the auth server minted for another allowed origin is refused by the
+    // demo's API; one minted for the demo's page is accepted.
+    let token_for = |origin: String| {
+        let browser = browser.clone();
+        let url = demo.url("/auth/v1/sessions/current/tokens");
+        async move {
+            let (status, body) = status_json(
+                browser
+                    .post(url)
+                    .header("origin", origin)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+            body["jwt"].as_str().unwrap().to_owned()
+        }
+    };
+    let bare = http_client();
+    let balance_with = |token: String| bare.get(demo.url("/api/balance")).bearer_auth(token).send();
+    let theirs = token_for(other.into()).await;
+    let (status, body) = status_json(balance_with(theirs).await.unwrap()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("token_azp_invalid"))
+    );
+    let ours = token_for(demo.base.clone()).await;
+    let (status, body) = status_json(balance_with(ours).await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    demo.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
 async fn pages_cannot_be_framed_and_run_only_their_own_scripts() {
-    let (app, dir) = demo().await;
+    let dir = temp_dir("headers");
+    let demo = start(&dir.join("demo.sqlite"), |_| {}).await;
+    let client = http_client();
+    let get = |path: &str| client.get(demo.url(path)).send();
+    let header = |r: &reqwest::Response, name: &str| {
+        r.headers()
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name}"))
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
     for path in ["/", "/react"] {
-        let r = get(&app, path).await;
+        let r = get(path).await.unwrap();
         assert_eq!(r.status(), 200, "{path}");
-        assert_eq!(header_of(&r, header::X_FRAME_OPTIONS), "DENY");
-        assert_eq!(header_of(&r, header::X_CONTENT_TYPE_OPTIONS), "nosniff");
-        let csp = header_of(&r, header::CONTENT_SECURITY_POLICY);
+        assert_eq!(header(&r, "x-frame-options"), "DENY");
+        assert_eq!(header(&r, "x-content-type-options"), "nosniff");
+        let csp = header(&r, "content-security-policy");
         assert_eq!(csp, reverify_demo::PAGE_CSP);
         for part in [
             "default-src 'none'",
@@ -76,8 +396,7 @@ async fn pages_cannot_be_framed_and_run_only_their_own_scripts() {
             "{csp}"
         );
         // No inline script the policy would block.
-        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
-        let html = String::from_utf8(body.to_vec()).unwrap();
+        let html = r.text().await.unwrap();
         for tag in html.split("<script").skip(1) {
             assert!(
                 tag.trim_start().starts_with("type=\"module\" src=\"/"),
@@ -86,14 +405,15 @@ async fn pages_cannot_be_framed_and_run_only_their_own_scripts() {
         }
     }
     // The auth server nested under /auth keeps its own (stricter) headers.
-    let r = get(&app, "/auth/dev/outbox").await;
-    assert_eq!(header_of(&r, header::X_FRAME_OPTIONS), "DENY");
-    assert!(header_of(&r, header::CONTENT_SECURITY_POLICY).contains("style-src 'sha256-"));
-    let r = get(&app, "/app.js").await;
-    assert_eq!(header_of(&r, header::X_CONTENT_TYPE_OPTIONS), "nosniff");
-    let r = get(&app, "/api/balance").await;
+    let r = get("/auth/dev/outbox").await.unwrap();
+    assert_eq!(header(&r, "x-frame-options"), "DENY");
+    assert!(header(&r, "content-security-policy").contains("style-src 'sha256-"));
+    let r = get("/app.js").await.unwrap();
+    assert_eq!(header(&r, "x-content-type-options"), "nosniff");
+    let r = get("/api/balance").await.unwrap();
     assert_eq!(r.status(), 401);
-    assert_eq!(header_of(&r, header::CACHE_CONTROL), "no-store");
-    assert_eq!(header_of(&r, header::X_FRAME_OPTIONS), "DENY");
+    assert_eq!(header(&r, "cache-control"), "no-store");
+    assert_eq!(header(&r, "x-frame-options"), "DENY");
+    demo.stop().await;
     let _ = std::fs::remove_dir_all(dir);
 }

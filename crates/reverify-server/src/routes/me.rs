@@ -90,7 +90,7 @@ async fn change_password(
     let hash = state.passwords.hash(&body.new_password).await?;
     let user_id = &current.session.user_id;
     let now = state.now();
-    let mut tx = state.store.write().await?;
+    let mut tx = state.store.write_sessions().await?;
     if !Store::set_password(&mut tx, user_id, &hash, now).await? {
         return Err(ApiError::SignedOut);
     }
@@ -119,9 +119,6 @@ async fn change_password(
         )
         .await?;
     tx.commit().await?;
-    if ended > 0 {
-        state.sessions_changed(user_id).await?;
-    }
     Ok(Json(
         json!({ "status": "changed", "other_sessions_ended": ended }),
     ))
@@ -215,7 +212,7 @@ async fn confirm_totp(
     let Some(step) = totp::matching_step(&factor.secret, code, now) else {
         return Err(ApiError::InvalidCode);
     };
-    let mut tx = state.store.write().await?;
+    let mut tx = state.store.write_sessions().await?;
     if !Store::use_totp_step(&mut tx, &user_id, step, Some(now)).await? {
         return Err(ApiError::InvalidCode);
     }
@@ -238,7 +235,6 @@ async fn confirm_totp(
         )
         .await?;
     tx.commit().await?;
-    state.sessions_changed(&user_id).await?;
     fresh_token_response(
         &state,
         &current.session.id,
@@ -255,7 +251,7 @@ async fn remove_totp(
 ) -> Result<Response, ApiError> {
     require_sensitive(&state, &current.session)?;
     let user_id = current.session.user_id.clone();
-    let mut tx = state.store.write().await?;
+    let mut tx = state.store.write_sessions().await?;
     if !Store::delete_totp(&mut tx, &user_id).await? {
         return Err(ApiError::NotFound("authenticator"));
     }
@@ -273,7 +269,6 @@ async fn remove_totp(
         )
         .await?;
     tx.commit().await?;
-    state.sessions_changed(&user_id).await?;
     fresh_token_response(
         &state,
         &current.session.id,

@@ -147,21 +147,4 @@ impl Store {
         .await?;
         Ok(done.rows_affected() == 1)
     }
-
-    /// Marks the user's open sessions as "second factor enrolled, not verified" (after
-    /// enrolling) or "no second factor" (after removing it). The caller evicts them from
-    /// the session cache.
-    pub(crate) async fn set_second_factor_enrolled(
-        tx: &mut Tx,
-        user_id: &str,
-        enrolled: bool,
-    ) -> Result<(), StoreError> {
-        let sql = if enrolled {
-            "UPDATE sessions SET second_factor_at = 0 WHERE user_id = $1 AND second_factor_at IS NULL AND ended_at IS NULL"
-        } else {
-            "UPDATE sessions SET second_factor_at = NULL WHERE user_id = $1 AND ended_at IS NULL"
-        };
-        sqlx::query(sql).bind(user_id).execute(tx.conn()).await?;
-        Ok(())
-    }
 }

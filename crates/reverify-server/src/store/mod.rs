@@ -17,6 +17,7 @@ mod lockouts;
 mod migrate;
 mod outbox;
 mod passkeys;
+mod session_cache;
 mod sessions;
 mod sqlite_reader;
 mod users;
@@ -27,6 +28,8 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Transaction};
+
+pub(crate) use session_cache::SessionCache;
 
 pub use audit::{AuditEvent, AuditFilter};
 pub use factors::TotpFactor;
@@ -102,6 +105,12 @@ pub struct Store {
     backend: Backend,
     /// SQLite files only: the inline reader for session lookups.
     reader: Option<std::sync::Arc<sqlite_reader::SqliteReader>>,
+    /// Recently read sessions, shared by every clone; off until
+    /// [`Store::enable_session_cache`]. Kept here so that every change to a session row
+    /// evicts it (see `sessions.rs`).
+    session_cache: std::sync::Arc<SessionCache>,
+    /// The URL it was opened with (the PostgreSQL listener connects to it).
+    url: String,
 }
 
 impl Store {
@@ -140,6 +149,8 @@ impl Store {
             writer,
             backend,
             reader,
+            session_cache: std::sync::Arc::new(SessionCache::off()),
+            url,
         })
     }
 
@@ -192,6 +203,18 @@ impl Store {
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Turns on the session cache (`sessions.cache_ttl_secs`; 0 leaves it off). On
+    /// PostgreSQL it starts listening for other instances' session changes.
+    pub(crate) fn enable_session_cache(&self, ttl_secs: i64) {
+        let listen = (self.backend == Backend::Postgres).then_some(self.url.as_str());
+        self.session_cache.enable(ttl_secs, listen);
+    }
+
+    /// The session cache (see `session_cache.rs`).
+    pub(crate) fn session_cache(&self) -> &std::sync::Arc<SessionCache> {
+        &self.session_cache
     }
 
     /// The pool, for reads.

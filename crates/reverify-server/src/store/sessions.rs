@@ -133,45 +133,73 @@ impl Store {
         Ok(())
     }
 
-    /// Ends a session; false if it was already ended or does not exist.
+    /// Ends a session; false if it was already ended or does not exist. Evicted and
+    /// announced like every session change (see [`SessionWrite`]).
     pub async fn end_session(&self, id: &str, now: i64, reason: &str) -> Result<bool, StoreError> {
+        let mut tx = self.write_sessions().await?;
+        // Evicted and announced even when it had already ended: an instance may still hold
+        // it as active.
+        tx.changed.push(Change::Session(id.to_owned()));
         let done = sqlx::query(
             "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL",
         )
         .bind(now)
         .bind(reason)
         .bind(id)
-        .execute(self.writer())
+        .execute(tx.tx.conn())
         .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
-    /// Tells other instances that sessions changed (PostgreSQL `NOTIFY`; nothing on
-    /// SQLite, where instances do not share a database).
-    pub async fn announce_session_change(&self, payload: &str) -> Result<(), StoreError> {
-        if self.backend() == super::Backend::Postgres {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(crate::session_cache::CHANNEL)
-                .bind(payload)
-                .execute(self.pool())
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Records a factor verification in a session (reverification, second-factor step).
-    /// Times only move forward.
+    /// Records a factor verification in a session on its own (see
+    /// [`Store::record_factors_tx`]).
     pub async fn record_factors(
         &self,
         id: &str,
         first_factor_at: Option<i64>,
         second_factor_at: Option<i64>,
         amr: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write_sessions().await?;
+        let done =
+            Store::record_factors_tx(&mut tx, id, first_factor_at, second_factor_at, amr).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    /// Starts a write transaction that may change sessions.
+    pub(crate) async fn write_sessions(&self) -> Result<SessionWrite, StoreError> {
+        Ok(self.changing_sessions(self.write().await?))
+    }
+
+    /// Lets an open write transaction change sessions from here on: it must then be
+    /// committed through the returned [`SessionWrite`].
+    pub(crate) fn changing_sessions(&self, tx: Tx) -> SessionWrite {
+        SessionWrite {
+            tx,
+            store: self.clone(),
+            changed: Vec::new(),
+        }
+    }
+
+    /// Records verified factors on a session inside `tx` (reverification, enrolling a
+    /// second factor). Times only move forward. False if the session has ended. A
+    /// second-factor time is only recorded on a session whose user has a second factor
+    /// (`second_factor_at` not `NULL`): for a user without one, a passkey with user
+    /// verification must not leave a time that a later first-factor verification cannot
+    /// refresh (the SDK would then judge `strict` by it and ask again forever).
+    pub(crate) async fn record_factors_tx(
+        tx: &mut SessionWrite,
+        id: &str,
+        first_factor_at: Option<i64>,
+        second_factor_at: Option<i64>,
+        amr: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
             "UPDATE sessions SET \
                first_factor_at = CASE WHEN $1 IS NULL THEN first_factor_at WHEN first_factor_at IS NULL OR first_factor_at < $1 THEN $1 ELSE first_factor_at END, \
-               second_factor_at = CASE WHEN $2 IS NULL THEN second_factor_at WHEN second_factor_at IS NULL OR second_factor_at < $2 THEN $2 ELSE second_factor_at END, \
+               second_factor_at = CASE WHEN $2 IS NULL OR second_factor_at IS NULL THEN second_factor_at WHEN second_factor_at < $2 THEN $2 ELSE second_factor_at END, \
                amr = $3 \
              WHERE id = $4 AND ended_at IS NULL",
         )
@@ -179,8 +207,149 @@ impl Store {
         .bind(second_factor_at)
         .bind(amr)
         .bind(id)
-        .execute(self.writer())
+        .execute(tx.tx.conn())
         .await?;
+        tx.changed.push(Change::Session(id.to_owned()));
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Ends the user's other open sessions inside `tx`; returns how many.
+    pub(crate) async fn end_other_sessions(
+        tx: &mut SessionWrite,
+        user_id: &str,
+        except: &str,
+        now: i64,
+        reason: &str,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE user_id = $3 AND id <> $4 AND ended_at IS NULL",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(user_id)
+        .bind(except)
+        .execute(tx.tx.conn())
+        .await?;
+        if done.rows_affected() > 0 {
+            tx.changed.push(Change::User(user_id.to_owned()));
+        }
+        Ok(done.rows_affected())
+    }
+
+    /// Marks the user's open sessions as "second factor enrolled, not verified" (after
+    /// enrolling) or "no second factor" (after removing it).
+    pub(crate) async fn set_second_factor_enrolled(
+        tx: &mut SessionWrite,
+        user_id: &str,
+        enrolled: bool,
+    ) -> Result<(), StoreError> {
+        let sql = if enrolled {
+            "UPDATE sessions SET second_factor_at = 0 WHERE user_id = $1 AND second_factor_at IS NULL AND ended_at IS NULL"
+        } else {
+            "UPDATE sessions SET second_factor_at = NULL WHERE user_id = $1 AND ended_at IS NULL"
+        };
+        sqlx::query(sql).bind(user_id).execute(tx.tx.conn()).await?;
+        tx.changed.push(Change::User(user_id.to_owned()));
+        Ok(())
+    }
+
+    /// Deletes the user's sessions inside `tx` (deleting the user).
+    pub(super) async fn delete_sessions_of(
+        tx: &mut SessionWrite,
+        user_id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(tx.tx.conn())
+            .await?;
+        tx.changed.push(Change::User(user_id.to_owned()));
+        Ok(())
+    }
+
+    /// Evicts changed sessions from this instance's cache.
+    fn forget(&self, changed: &[Change]) {
+        for change in changed {
+            match change {
+                Change::Session(id) => self.session_cache.evict(id),
+                Change::User(id) => self.session_cache.evict_user(id),
+            }
+        }
+    }
+}
+
+/// A session, or all of a user's sessions, changed: other instances must forget them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Change {
+    Session(String),
+    User(String),
+}
+
+impl Change {
+    /// The `NOTIFY` payload (see [`SessionCache::apply`](crate::store::SessionCache)).
+    fn payload(&self) -> String {
+        match self {
+            Change::Session(id) => format!("s:{id}"),
+            Change::User(id) => format!("u:{id}"),
+        }
+    }
+}
+
+/// A write transaction that may change session rows: the one owner of session
+/// invalidation. The functions that change sessions (ending one, deleting a user's,
+/// recording factor times, second-factor enrollment) take a `SessionWrite` and note what
+/// they changed; [`SessionWrite::commit`] is the only way to make that durable, and it
+/// tells every instance. So no path — HTTP, CLI or an embedding program — can change a
+/// session and leave another instance serving its cached copy.
+///
+/// It dereferences to the transaction, for the other writes made in the same transaction.
+/// Dropping it rolls back.
+pub(crate) struct SessionWrite {
+    tx: Tx,
+    store: Store,
+    changed: Vec<Change>,
+}
+
+impl std::fmt::Debug for SessionWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionWrite")
+            .field("changed", &self.changed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::ops::Deref for SessionWrite {
+    type Target = Tx;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for SessionWrite {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
+impl SessionWrite {
+    /// Commits, and tells every instance which sessions changed: on PostgreSQL by
+    /// `NOTIFY reverify_sessions` sent *inside* the transaction (PostgreSQL delivers it
+    /// exactly when the commit succeeds, so the change and its announcement cannot come
+    /// apart, even if this process dies right after committing); on this instance by
+    /// evicting them from the cache once committed.
+    pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
+        self.changed.sort();
+        self.changed.dedup();
+        if self.store.backend() == super::Backend::Postgres {
+            for change in &self.changed {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(super::session_cache::CHANNEL)
+                    .bind(change.payload())
+                    .execute(self.tx.conn())
+                    .await?;
+            }
+        }
+        self.tx.commit().await?;
+        self.store.forget(&self.changed);
         Ok(())
     }
 }

@@ -87,9 +87,10 @@ impl Store {
             .await?)
     }
 
-    /// Deletes a user and (by cascade) their sessions; false if there was none.
+    /// Deletes a user with their sessions (evicted and announced to every instance, see
+    /// [`SessionWrite`](super::sessions::SessionWrite)) and factors; false if there was none.
     pub async fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
-        let mut tx = self.write().await?;
+        let mut tx = self.write_sessions().await?;
         // Explicit, so that it does not depend on SQLite's foreign_keys pragma.
         for table in [
             "verifications",
@@ -97,11 +98,11 @@ impl Store {
             "backup_codes",
             "passkeys",
             "webauthn_ceremonies",
-            "sessions",
         ] {
             let sql = sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE user_id = $1"));
             sqlx::query(sql).bind(id).execute(tx.conn()).await?;
         }
+        Store::delete_sessions_of(&mut tx, id).await?;
         let done = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id)
             .execute(tx.conn())
@@ -125,25 +126,5 @@ impl Store {
                 .execute(tx.conn())
                 .await?;
         Ok(done.rows_affected() == 1)
-    }
-
-    /// Ends the user's other open sessions inside `tx`; returns how many.
-    pub(crate) async fn end_other_sessions(
-        tx: &mut Tx,
-        user_id: &str,
-        except: &str,
-        now: i64,
-        reason: &str,
-    ) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE user_id = $3 AND id <> $4 AND ended_at IS NULL",
-        )
-        .bind(now)
-        .bind(reason)
-        .bind(user_id)
-        .bind(except)
-        .execute(tx.conn())
-        .await?;
-        Ok(done.rows_affected())
     }
 }

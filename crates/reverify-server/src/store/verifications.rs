@@ -164,32 +164,4 @@ impl Store {
         .await?;
         Ok(())
     }
-
-    /// Records verified factors on a session inside `tx` (times only move forward). A
-    /// second-factor time is only recorded on a session whose user has a second factor
-    /// (`second_factor_at` not `NULL`): for a user without one, a passkey with user
-    /// verification must not leave a time that a later first-factor verification cannot
-    /// refresh (the SDK would then judge `strict` by it and ask again forever).
-    pub(crate) async fn record_factors_tx(
-        tx: &mut Tx,
-        id: &str,
-        first_factor_at: Option<i64>,
-        second_factor_at: Option<i64>,
-        amr: &str,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE sessions SET \
-               first_factor_at = CASE WHEN $1 IS NULL THEN first_factor_at WHEN first_factor_at IS NULL OR first_factor_at < $1 THEN $1 ELSE first_factor_at END, \
-               second_factor_at = CASE WHEN $2 IS NULL OR second_factor_at IS NULL THEN second_factor_at WHEN second_factor_at < $2 THEN $2 ELSE second_factor_at END, \
-               amr = $3 \
-             WHERE id = $4 AND ended_at IS NULL",
-        )
-        .bind(first_factor_at)
-        .bind(second_factor_at)
-        .bind(amr)
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
 }

@@ -13,6 +13,7 @@ mod browser;
 mod cli;
 mod config;
 mod crash;
+mod csrf;
 mod email;
 mod factors;
 mod machines;

@@ -119,6 +119,102 @@ async fn two_instances_on_one_postgres_share_sessions_and_revocations() {
     a.stop().await;
 }
 
+/// Polls `instance` until it refuses `client`'s session (401), for at most 2 s of wall time
+/// with the test clock unmoved; the last answer if it never did.
+async fn refused_soon(instance: &TestServer, client: &reqwest::Client) -> Result<(), String> {
+    let mut last = String::new();
+    for _ in 0..100 {
+        let (status, body) = instance
+            .post(client, "/v1/sessions/current/tokens", json!({}))
+            .await;
+        if status == 401 {
+            return Ok(());
+        }
+        last = format!("{status} {body}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Err(last)
+}
+
+#[tokio::test]
+async fn a_user_deleted_from_the_command_line_is_signed_out_on_every_instance_at_once() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let a = TestServer::start_with(db, |_| {}).await;
+    let b = a.second_instance().await;
+    let (browser, done) = a.sign_up("ida@example.com", "correct horse battery").await;
+    let user_id = done["user"]["id"].as_str().unwrap();
+    for instance in [&a, &b] {
+        let (status, _) = instance
+            .post(&browser, "/v1/sessions/current/tokens", json!({}))
+            .await;
+        assert_eq!(status, 200, "both instances now have the session cached");
+    }
+    // `reverify users delete`: a third process on the same database.
+    let deleted = std::process::Command::new(env!("CARGO_BIN_EXE_reverify"))
+        .args(["users", "delete", user_id])
+        .env("REVERIFY_DATABASE_URL", &a.state.config.database.url)
+        .env("REVERIFY_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        deleted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&deleted.stderr)
+    );
+    for (name, instance) in [("A", &a), ("B", &b)] {
+        if let Err(last) = refused_soon(instance, &browser).await {
+            panic!(
+                "instance {name} must refuse the deleted user's cached session at once, not after the cache TTL; it answered {last}"
+            );
+        }
+    }
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn sessions_changed_through_the_store_are_forgotten_by_the_running_server_at_once() {
+    // The embedding API: a program holding the store (a clone taken before the server was
+    // built) ends a session and deletes a user; the server in the same process must not
+    // keep serving its cached copies. No waiting: the eviction is part of the change.
+    for db in TestDb::all().await {
+        let url = db.url.clone();
+        let store = db.store.clone();
+        let server = TestServer::start_with(db, |c| c.database.url = url).await;
+        let (ann, _) = server
+            .sign_up("ann@example.com", "correct horse battery")
+            .await;
+        let (bob, done) = server
+            .sign_up("bob@example.com", "correct horse battery")
+            .await;
+        let bob_id = done["user"]["id"].as_str().unwrap().to_owned();
+        let (_, current) = server.get(&ann, "/v1/sessions/current").await;
+        let ann_session = current["session"]["id"].as_str().unwrap().to_owned();
+        for client in [&ann, &bob] {
+            let (status, _) = server
+                .post(client, "/v1/sessions/current/tokens", json!({}))
+                .await;
+            assert_eq!(status, 200, "cached now");
+        }
+        assert!(
+            store
+                .end_session(&ann_session, server.clock.now(), "revoked")
+                .await
+                .unwrap()
+        );
+        assert!(store.delete_user(&bob_id).await.unwrap());
+        for client in [&ann, &bob] {
+            let (status, _) = server
+                .post(client, "/v1/sessions/current/tokens", json!({}))
+                .await;
+            assert_eq!(status, 401);
+        }
+        server.stop().await;
+    }
+}
+
 async fn transfer(Reverified(session, ..): Reverified<Strict>) -> String {
     format!("transferred for {}", session.user_id())
 }

@@ -127,7 +127,10 @@ async fn sessions_touch_coarsely_end_once_and_factor_times_only_move_forward() {
             .create_user(&user("user_a", "a@example.com"))
             .await
             .unwrap();
-        insert_session(&store, &session("sess_1", "user_a", "h1")).await;
+        // sess_1's user has a second factor (0: enrolled, not verified in this session).
+        let mut enrolled = session("sess_1", "user_a", "h1");
+        enrolled.second_factor_at = Some(0);
+        insert_session(&store, &enrolled).await;
         insert_session(&store, &session("sess_2", "user_a", "h2")).await;
         let dup_secret = store
             .create_session(&session("sess_3", "user_a", "h1"))
@@ -178,6 +181,16 @@ async fn sessions_touch_coarsely_end_once_and_factor_times_only_move_forward() {
             (s.first_factor_at, s.second_factor_at, s.amr.as_str()),
             (Some(1500), Some(2000), "pwd otp mfa")
         );
+        // A session whose user has no second factor (NULL) never gets a second-factor
+        // time: a passkey with user verification must not leave one behind (issue 9, 3).
+        insert_session(&store, &session("sess_4", "user_a", "h4")).await;
+        store
+            .record_factors("sess_4", Some(1500), Some(1500), "hwk user mfa")
+            .await
+            .unwrap();
+        let s = store.session_by_id("sess_4").await.unwrap().unwrap();
+        assert_eq!((s.first_factor_at, s.second_factor_at), (Some(1500), None));
+        assert!(store.end_session("sess_4", 1100, "sign_out").await.unwrap());
 
         assert!(store.end_session("sess_2", 1100, "sign_out").await.unwrap());
         assert!(
@@ -376,4 +389,43 @@ async fn the_dev_outbox_lists_newest_first() {
         assert_eq!(store.outbox(None, 2).await.unwrap().len(), 2);
     })
     .await;
+}
+
+/// Session invalidation has one owner: every statement that changes the `sessions` table
+/// lives in `store/sessions.rs`, where it can only run in a `SessionWrite`, whose commit
+/// evicts the change on this instance and announces it to the others. A write anywhere
+/// else could change a session and leave other instances serving their cached copy (as
+/// `reverify users delete` once did).
+#[test]
+fn only_the_session_owner_writes_to_the_sessions_table() {
+    fn visit(dir: &std::path::Path, files: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                visit(&path, files);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let owner = src.join("store").join("sessions.rs");
+    let mut files = Vec::new();
+    visit(&src, &mut files);
+    assert!(files.contains(&owner));
+    for file in files.iter().filter(|f| **f != owner) {
+        let code = std::fs::read_to_string(file)
+            .unwrap()
+            .to_ascii_lowercase()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        for write in ["update sessions", "delete from sessions", "into sessions"] {
+            assert!(
+                !code.contains(write),
+                "{} writes to sessions (`{write}`): go through store/sessions.rs",
+                file.display()
+            );
+        }
+    }
 }

@@ -33,12 +33,16 @@
 //! - For a policy known only at run time: `session.require(&policy)?` in a handler that
 //!   returns `Result<_, ReverificationRequired>` (or a [`Rejection`]).
 //! - [`RequireReverificationLayer`] protects a whole group of routes.
+//! - [`CsrfGuard`] refuses cross-site `POST`/`PUT`/`PATCH`/`DELETE` requests that ride on
+//!   the `__session` cookie (403 `cross_site_request`); put it on routes that change
+//!   state.
 //!
 //! The token is read from `Authorization: Bearer` first, then from the `__session`
 //! cookie. Extractors find the [`Verifier`] in the request extensions, put there by
 //! [`AuthLayer`] (or by `Extension(verifier)`); a session already verified by a layer is
 //! reused, never verified twice.
 
+mod csrf;
 mod layer;
 
 use std::marker::PhantomData;
@@ -49,6 +53,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+pub use csrf::{CROSS_SITE_REQUEST, CrossSiteRequest, CsrfGuard, CsrfGuardService};
 pub use layer::{AuthLayer, AuthService, RequireReverificationLayer, RequireReverificationService};
 
 use crate::error::Error;

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum::routing::{get, post};
 use reverify::axum::{
-    AuthLayer, Moderate, RequireReverificationLayer, Reverified, Strict, StrictMfa,
+    AuthLayer, CsrfGuard, Moderate, RequireReverificationLayer, Reverified, Strict, StrictMfa,
 };
 use reverify::testing::TestIssuer;
 use reverify::{
@@ -372,4 +372,184 @@ async fn the_authorization_header_wins_over_the_cookie() {
         .body(Body::empty())
         .unwrap();
     assert_eq!(send(&app, req).await.2, b"from_cookie");
+}
+
+/// Routes behind [`CsrfGuard`], as an app's state-changing API would be.
+fn guarded_app(verifier: Verifier, guard: CsrfGuard) -> Router {
+    Router::new()
+        .route("/api/transfer", post(transfer))
+        .route("/api/me", get(me))
+        .layer(guard)
+        .layer(AuthLayer::new(verifier))
+}
+
+/// A browser-like request: the `__session` cookie plus the given headers.
+fn from_browser(method: &str, uri: &str, token: &str, headers: &[(&str, &str)]) -> Request<Body> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::HOST, "bank.example.com")
+        .header(header::COOKIE, format!("__session={token}"));
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn the_csrf_guard_refuses_cross_site_posts_riding_on_the_cookie() {
+    let issuer = TestIssuer::new();
+    let app = guarded_app(
+        issuer.verifier(),
+        CsrfGuard::new().allow_origin("https://admin.example.com"),
+    );
+    let token = issuer
+        .token()
+        .user("user_7")
+        .second_factor_age(Duration::from_secs(30))
+        .sign();
+    let refused = [
+        // A page on another site (older browser: Origin only).
+        vec![("origin", "https://evil.example")],
+        // Modern browser metadata, with or without Origin.
+        vec![
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "https://evil.example"),
+        ],
+        vec![("sec-fetch-site", "same-site")],
+        vec![("sec-fetch-site", "cross-site")],
+        // A sibling origin of the same site: SameSite=Lax lets the cookie through.
+        vec![
+            ("sec-fetch-site", "same-site"),
+            ("origin", "https://bank.example.com:8443"),
+        ],
+        // Sandboxed frames and some redirects.
+        vec![("origin", "null")],
+    ];
+    for headers in &refused {
+        let (status, _, body) =
+            send(&app, from_browser("POST", "/api/transfer", &token, headers)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{headers:?}");
+        assert_eq!(
+            json_body(&body)["code"],
+            "cross_site_request",
+            "{headers:?}"
+        );
+    }
+    for method in ["PUT", "PATCH", "DELETE"] {
+        let (status, _, _) = send(
+            &app,
+            from_browser(
+                method,
+                "/api/transfer",
+                &token,
+                &[("origin", "https://evil.example")],
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method}");
+    }
+}
+
+#[tokio::test]
+async fn the_csrf_guard_lets_same_origin_allowed_and_non_browser_requests_through() {
+    let issuer = TestIssuer::new();
+    let app = guarded_app(
+        issuer.verifier(),
+        CsrfGuard::new().allow_origin("https://Admin.example.com:443/"),
+    );
+    let token = issuer
+        .token()
+        .user("user_7")
+        .second_factor_age(Duration::from_secs(30))
+        .sign();
+    let allowed = [
+        vec![("sec-fetch-site", "same-origin")],
+        vec![
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "https://bank.example.com"),
+        ],
+        vec![("sec-fetch-site", "none")],
+        // Older browsers: Origin only, the request's own (any port spelling) or allowed.
+        vec![("origin", "https://bank.example.com")],
+        vec![("origin", "https://BANK.example.com:443")],
+        vec![("origin", "http://bank.example.com")],
+        vec![
+            ("sec-fetch-site", "same-site"),
+            ("origin", "https://admin.example.com"),
+        ],
+        // Neither header: not a browser (curl, another server, a test client).
+        vec![],
+    ];
+    for headers in &allowed {
+        let (status, _, body) =
+            send(&app, from_browser("POST", "/api/transfer", &token, headers)).await;
+        assert_eq!(status, StatusCode::OK, "{headers:?}");
+        assert_eq!(body, b"transferred for user_7");
+    }
+    // Reading is never refused, and neither is a bearer token (no page on another site can
+    // make a browser send one), nor a request without the cookie (it is simply 401).
+    let evil = [
+        ("origin", "https://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+    ];
+    let (status, _, _) = send(&app, from_browser("GET", "/api/me", &token, &evil)).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut bearer = request("POST", "/api/transfer", Some(&token));
+    bearer
+        .headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    bearer
+        .headers_mut()
+        .insert("sec-fetch-site", "cross-site".parse().unwrap());
+    assert_eq!(send(&app, bearer).await.0, StatusCode::OK);
+    let mut anonymous = request("POST", "/api/transfer", None);
+    anonymous
+        .headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    let (status, _, body) = send(&app, anonymous).await;
+    assert_eq!(
+        (status, json_body(&body)["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("token_missing"))
+    );
+}
+
+#[tokio::test]
+async fn the_csrf_guard_can_require_the_scheme_and_follow_the_cookie_name() {
+    let issuer = TestIssuer::new();
+    let verifier = issuer
+        .verifier_builder()
+        .cookie_name("app_token")
+        .build()
+        .unwrap();
+    let app = guarded_app(
+        verifier,
+        CsrfGuard::new()
+            .host_scheme("https")
+            .cookie_name("app_token"),
+    );
+    let token = issuer
+        .token()
+        .user("user_7")
+        .second_factor_age(Duration::from_secs(30))
+        .sign();
+    let with_cookie = |origin: &str| {
+        Request::post("/api/transfer")
+            .header(header::HOST, "bank.example.com")
+            .header(header::COOKIE, format!("app_token={token}"))
+            .header("origin", origin)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (status, _, body) = send(&app, with_cookie("http://bank.example.com")).await;
+    assert_eq!(
+        (status, json_body(&body)["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("cross_site_request")),
+        "a plain-HTTP page on the same host is another origin"
+    );
+    let (status, _, body) = send(&app, with_cookie("https://bank.example.com")).await;
+    assert_eq!(
+        (status, body.as_slice()),
+        (StatusCode::OK, b"transferred for user_7".as_slice())
+    );
 }

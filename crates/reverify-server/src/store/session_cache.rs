@@ -1,11 +1,14 @@
 //! An in-process cache of session rows, so that token refreshes (the most frequent
 //! request by far) usually skip the database.
 //!
-//! - Ending a session (sign-out, revocation, user deletion) evicts it on this instance at
-//!   once, and — on PostgreSQL — tells every other instance through `NOTIFY
-//!   reverify_sessions`; each instance listens and evicts too. While its listener is not
-//!   connected, an instance does not use its cache at all (and clears it on reconnecting,
-//!   since notifications may have been missed).
+//! - The cache belongs to the [`Store`](crate::store::Store), and every change to a session
+//!   row goes through one owner there (`store/sessions.rs`): ending a session, deleting a
+//!   user, recording factor times, second-factor enrollment. Committing such a change
+//!   evicts the sessions on this instance and — on PostgreSQL — tells every other instance
+//!   through `NOTIFY reverify_sessions`, sent by the committing transaction itself; each
+//!   instance listens and evicts too. While its listener is not connected, an instance does
+//!   not use its cache at all (and clears it on reconnecting, since notifications may have
+//!   been missed).
 //! - An entry is trusted for at most `sessions.cache_ttl_secs` (default 300 s) after it was
 //!   read: a backstop, and the bound for several processes sharing one SQLite file, which
 //!   have no notifications.
@@ -13,11 +16,11 @@
 //!   looks expired is read again before the request is refused.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use crate::store::SessionRow;
+use super::SessionRow;
 
 const CAPACITY: usize = 100_000;
 
@@ -28,21 +31,47 @@ type Entries = HashMap<String, (Arc<SessionRow>, i64)>;
 
 #[derive(Debug)]
 pub(crate) struct SessionCache {
-    ttl: i64,
+    /// Seconds an entry is trusted; 0 turns the cache off (until [`SessionCache::enable`]).
+    ttl: AtomicI64,
     /// False while changes made by other instances could go unnoticed.
     healthy: AtomicBool,
+    /// The PostgreSQL listener was started (once per cache).
+    listening: AtomicBool,
+    /// Moves on every eviction and every change of health, under the entries' lock: a row
+    /// read from the database is cached only if nothing was evicted since the read began
+    /// (else a change committed during the read could be cached over).
+    generation: AtomicU64,
     entries: Mutex<Entries>,
 }
 
 impl SessionCache {
-    /// `healthy` is true when no other instance can change sessions unannounced (SQLite),
-    /// false until the PostgreSQL listener is connected.
-    pub(crate) fn new(ttl_secs: i64, healthy: bool) -> SessionCache {
+    /// A cache that is off: it keeps nothing until [`SessionCache::enable`]d.
+    pub(crate) fn off() -> SessionCache {
         SessionCache {
-            ttl: ttl_secs.max(0),
-            healthy: AtomicBool::new(healthy),
+            ttl: AtomicI64::new(0),
+            healthy: AtomicBool::new(true),
+            listening: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
             entries: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Turns the cache on with `ttl_secs`. On PostgreSQL (`listen_url`) it is used only
+    /// while a listener for other instances' changes is connected; the listener is started
+    /// here, once.
+    pub(crate) fn enable(self: &Arc<Self>, ttl_secs: i64, listen_url: Option<&str>) {
+        let ttl = ttl_secs.max(0);
+        if let Some(url) = listen_url.filter(|_| ttl > 0)
+            && !self.listening.swap(true, Ordering::AcqRel)
+        {
+            self.suspend();
+            tokio::spawn(listen(url.to_owned(), Arc::downgrade(self)));
+        }
+        self.ttl.store(ttl, Ordering::Release);
+    }
+
+    fn ttl(&self) -> i64 {
+        self.ttl.load(Ordering::Acquire)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
@@ -51,21 +80,32 @@ impl SessionCache {
 
     /// The cached row for a secret hash, if read less than the TTL ago.
     pub(crate) fn get(&self, secret_hash: &str, now: i64) -> Option<Arc<SessionRow>> {
-        if self.ttl == 0 || !self.healthy.load(Ordering::Acquire) {
+        let ttl = self.ttl();
+        if ttl == 0 || !self.healthy.load(Ordering::Acquire) {
             return None;
         }
         let entries = self.lock();
         let (row, read_at) = entries.get(secret_hash)?;
-        (now - read_at < self.ttl).then(|| Arc::clone(row))
+        (now - read_at < ttl).then(|| Arc::clone(row))
     }
 
-    pub(crate) fn put(&self, row: Arc<SessionRow>, now: i64) {
-        if self.ttl == 0 {
+    /// The generation to pass to [`SessionCache::put`]: read it before reading the row.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Caches a row read at `now`, unless something was evicted (or the cache's health
+    /// changed) since `generation` was read.
+    pub(crate) fn put(&self, row: Arc<SessionRow>, now: i64, generation: u64) {
+        let ttl = self.ttl();
+        if ttl == 0 {
             return;
         }
         let mut entries = self.lock();
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
         if entries.len() >= CAPACITY {
-            let ttl = self.ttl;
             entries.retain(|_, (_, read_at)| now - *read_at < ttl);
             if entries.len() >= CAPACITY {
                 entries.clear();
@@ -74,14 +114,21 @@ impl SessionCache {
         entries.insert(row.secret_hash.clone(), (row, now));
     }
 
+    /// Forgets the entries `matches` selects, and moves the generation.
+    fn evict_where(&self, matches: impl Fn(&SessionRow) -> bool) {
+        let mut entries = self.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.retain(|_, (row, _)| !matches(row));
+    }
+
     /// Forgets a session (it ended, or its factors changed).
     pub(crate) fn evict(&self, session_id: &str) {
-        self.lock().retain(|_, (row, _)| row.id != session_id);
+        self.evict_where(|row| row.id == session_id);
     }
 
     /// Forgets every session of a user.
     pub(crate) fn evict_user(&self, user_id: &str) {
-        self.lock().retain(|_, (row, _)| row.user_id != user_id);
+        self.evict_where(|row| row.user_id == user_id);
     }
 
     /// Applies a change announced by another instance: `s:<session id>` or `u:<user id>`.
@@ -89,19 +136,27 @@ impl SessionCache {
         match payload.split_once(':') {
             Some(("s", id)) => self.evict(id),
             Some(("u", id)) => self.evict_user(id),
-            _ => self.lock().clear(),
+            _ => self.evict_where(|_| true),
         }
     }
 
+    /// Empties the cache and turns it off or on. Turning it on empties it too: a row cached
+    /// while nobody listened may have changed unannounced.
+    fn set_healthy(&self, healthy: bool) {
+        let mut entries = self.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
+        self.healthy.store(healthy, Ordering::Release);
+    }
+
     fn suspend(&self) {
-        self.healthy.store(false, Ordering::Release);
-        self.lock().clear();
+        self.set_healthy(false);
     }
 }
 
 /// Listens for other instances' session changes on PostgreSQL, for as long as the cache
 /// lives. Reconnects forever; the cache is off while disconnected.
-pub(crate) async fn listen(url: String, cache: Weak<SessionCache>) {
+async fn listen(url: String, cache: Weak<SessionCache>) {
     loop {
         match cache.upgrade() {
             Some(c) => c.suspend(),
@@ -121,7 +176,7 @@ pub(crate) async fn listen(url: String, cache: Weak<SessionCache>) {
             continue;
         }
         match cache.upgrade() {
-            Some(c) => c.healthy.store(true, Ordering::Release),
+            Some(c) => c.set_healthy(true),
             None => return,
         }
         loop {
