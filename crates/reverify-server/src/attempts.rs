@@ -25,11 +25,11 @@
 //!   session is ended instead of locking the account (a stolen session gets
 //!   `lockout.max_failures` guesses, then it is gone).
 
+use crate::client::Client;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{Limit, Reserved, Store, StoreError, Tx};
 use crate::strategy::Strategy;
-use crate::web::Client;
 
 /// Where an attempt's failures are counted.
 #[derive(Debug, Clone, PartialEq, Eq)]

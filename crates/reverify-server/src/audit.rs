@@ -10,11 +10,11 @@
 
 use serde_json::Value;
 
+use crate::client::Client;
 use crate::error::ApiError;
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::{AuditEvent, Store};
-use crate::web::Client;
 
 /// An event about to be recorded.
 #[derive(Debug, Clone)]

@@ -68,6 +68,37 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
 }
 
+impl ServerConfig {
+    /// Which `X-Forwarded-For` entries to believe; refuses the removed `trust_proxy_headers` with what to set instead.
+    pub fn trusted_proxies(&self) -> Result<crate::proxy::TrustedProxies, ConfigError> {
+        let server = self;
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if server.trust_proxy_headers {
+            return invalid(
+                "server.trust_proxy_headers is no longer supported: it took the client's \
+                 address from the leftmost X-Forwarded-For entry, which the client itself \
+                 writes. Remove it and set server.trusted_proxy_hops to the number of your \
+                 proxies in front of Reverify (1 for a single nginx or load balancer), or \
+                 server.trusted_proxies to their addresses (e.g. [\"10.0.0.0/8\"])"
+                    .into(),
+            );
+        }
+        match (server.trusted_proxy_hops, server.trusted_proxies.as_slice()) {
+            (0, []) => Ok(crate::proxy::TrustedProxies::None),
+            (hops, []) => Ok(crate::proxy::TrustedProxies::Hops(hops)),
+            (0, networks) => networks
+                .iter()
+                .map(|n| crate::proxy::Network::parse(n))
+                .collect::<Result<Vec<_>, _>>()
+                .map(crate::proxy::TrustedProxies::Networks)
+                .or_else(|e| invalid(format!("server.trusted_proxies: {e}"))),
+            _ => {
+                invalid("set server.trusted_proxy_hops or server.trusted_proxies, not both".into())
+            }
+        }
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
@@ -421,6 +452,58 @@ fn is_config_variable(name: &str) -> bool {
 }
 
 impl Config {
+    /// Builds the relying party: `rp_id` defaults to the host of `server.public_url`, the
+    /// origins to `server.public_url` and `server.allowed_origins`.
+    pub(crate) fn relying_party(&self) -> Result<crate::relying_party::RelyingParty, ConfigError> {
+        let config = self;
+        let invalid = |m: String| ConfigError::Invalid(m);
+        let rp_id = if config.passkeys.rp_id.trim().is_empty() {
+            url::Url::parse(&config.server.public_url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .ok_or_else(|| {
+                    invalid("server.public_url has no host to use as passkeys.rp_id".into())
+                })?
+        } else {
+            config.passkeys.rp_id.trim().to_ascii_lowercase()
+        };
+        if rp_id.contains(['/', ':', ' ', '@']) {
+            return Err(invalid(format!(
+                "passkeys.rp_id must be a domain such as example.com, not {rp_id:?}"
+            )));
+        }
+        let (key, raw): (&str, Vec<&str>) = if config.passkeys.origins.is_empty() {
+            let mut all = vec![config.server.public_url.as_str()];
+            all.extend(config.server.allowed_origins.iter().map(String::as_str));
+            ("server.public_url / server.allowed_origins", all)
+        } else {
+            (
+                "passkeys.origins",
+                config.passkeys.origins.iter().map(String::as_str).collect(),
+            )
+        };
+        let mut origins = Vec::with_capacity(raw.len());
+        for origin in raw {
+            let url = url::Url::parse(origin.trim())
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+                .ok_or_else(|| invalid(format!("{key}: {origin:?} is not an http(s) origin")))?;
+            // Only scheme, host and port take part in the comparison.
+            let url = url::Url::parse(&url.origin().ascii_serialization())
+                .map_err(|e| invalid(format!("{key}: {origin:?}: {e}")))?;
+            if !origins.contains(&url) {
+                origins.push(url);
+            }
+        }
+        let name = match config.passkeys.rp_name.trim() {
+            "" => "Reverify",
+            name => name,
+        };
+        Ok(crate::relying_party::RelyingParty::new(
+            name, &rp_id, origins,
+        ))
+    }
+
     /// Reads `path` (if given) and overlays `REVERIFY_*` variables from `env`.
     pub fn load(
         path: Option<&Path>,
@@ -510,8 +593,8 @@ impl Config {
         if self.lockout.window_secs < 1 || self.lockout.duration_secs < 1 {
             return bad("lockout.window_secs and lockout.duration_secs must be positive");
         }
-        crate::passkeys::RelyingParty::from_config(self)?;
-        crate::proxy::TrustedProxies::from_config(&self.server)?;
+        self.relying_party()?;
+        self.server.trusted_proxies()?;
         self.validate_email()?;
         self.validate_cookie_name()?;
         if !self.admin.secret_key.is_empty()

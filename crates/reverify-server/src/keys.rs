@@ -202,39 +202,3 @@ impl KeyRing {
         Ok(kid)
     }
 }
-
-impl crate::state::AppState {
-    /// Revokes the signing key `kid` now (see [`KeyRing::revoke`]) and records the audit
-    /// event `key.revoked`; `by` says who, for the audit trail (`cli`, `admin`, …).
-    /// `NotFound` when there is no such key.
-    pub async fn revoke_signing_key(&self, kid: &str, by: &str) -> Result<RevokedKey, ApiError> {
-        self.revoke_signing_key_for(kid, by, &crate::web::Client::default())
-            .await
-    }
-
-    pub(crate) async fn revoke_signing_key_for(
-        &self,
-        kid: &str,
-        by: &str,
-        client: &crate::web::Client,
-    ) -> Result<RevokedKey, ApiError> {
-        let revoked = self
-            .keys
-            .revoke(kid, self.now(), self.config.sessions.token_lifetime_secs)
-            .await?
-            .ok_or(ApiError::NotFound("key"))?;
-        self.audit(crate::audit::Event {
-            kind: "key.revoked",
-            user_id: None,
-            session_id: None,
-            client,
-            detail: serde_json::json!({
-                "kid": revoked.kid,
-                "replaced_by": revoked.replaced_by,
-                "by": by,
-            }),
-        })
-        .await?;
-        Ok(revoked)
-    }
-}

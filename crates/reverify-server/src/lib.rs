@@ -21,7 +21,7 @@
 //! | [`store`] | storage on SQLite and PostgreSQL through one portable code path; migrations |
 //! | [`state`] | [`AppState`]: store, keys, password hasher, mailer, clock |
 //! | [`keys`] | Ed25519 signing keys in the database, JWKS, rotation |
-//! | [`session`] | establishing sessions, the session cookie, minting session tokens |
+//! | [`session`] | establishing sessions, minting session tokens |
 //! | [`password`] | Argon2id off the executor, bounded |
 //! | [`strategy`] | the vocabulary of factors: `Strategy` and RFC 8176 `Amr` |
 //! | [`verification`] | the reverification state machine: statuses, transitions, one attempt |
@@ -31,13 +31,18 @@
 //! | [`proxy`] | the client IP behind your proxies (`X-Forwarded-For`, read from the right) |
 //! | [`security_headers`] | CSP, no framing, no sniffing, `no-store` on every response |
 //! | [`admin_key`] | the admin key: strength, generation, checking |
-//! | `routes/` | one file per HTTP resource: sign-ups, sign-ins, sessions, JWKS, dev outbox |
+//! | `routes/` | one file per HTTP resource; `web` (JSON and client extractors, cookies) and `current` (the request's session, cookie answers): the only HTTP layer |
+//! | `client` | who is calling (IP, user agent, origin, device), as plain data |
+//! | `administration` | operations spanning services: revoking a signing key |
+//! | `relying_party` | the WebAuthn relying party built from `[passkeys]` |
 //! | `csrf` | state-changing requests with cookies must come from the server's or an allowed origin |
 //! | [`error`] | [`ApiError`]: one enum, stable codes, one `IntoResponse`; [`error::StartError`] |
 
 pub mod admin_key;
+mod administration;
 mod attempts;
 pub mod audit;
+mod client;
 pub mod config;
 mod csrf;
 pub mod email;
@@ -48,6 +53,7 @@ mod passkeys;
 pub mod password;
 pub mod proxy;
 mod ratelimit;
+mod relying_party;
 pub mod reverification;
 pub mod security_headers;
 pub mod session;
@@ -61,7 +67,6 @@ pub mod verification;
 
 mod routes;
 mod secrets;
-mod web;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -17,8 +17,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use url::Url;
-use webauthn_rs_core::WebauthnCore;
+
 use webauthn_rs_core::error::WebauthnError;
 use webauthn_rs_core::proto::{
     AttestationConveyancePreference, AuthenticationState, Credential, PublicKeyCredential,
@@ -26,14 +25,12 @@ use webauthn_rs_core::proto::{
     UserVerificationPolicy,
 };
 
-use crate::config::{Config, ConfigError};
 use crate::error::ApiError;
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::{CeremonyRow, PasskeyRow, Store, User};
 
-/// How long a registration or passkey sign-in challenge can be answered, in seconds.
-pub(crate) const CEREMONY_TTL_SECS: i64 = 300;
+use crate::relying_party::CEREMONY_TTL_SECS;
 
 /// Ceremony kind: adding a passkey to the signed-in user.
 pub(crate) const REGISTRATION: &str = "registration";
@@ -44,71 +41,6 @@ pub(crate) const SIGN_IN: &str = "sign_in";
 /// Finished or expired ceremonies are kept this long (so that a late answer gets 409 or
 /// 410 rather than 404), then purged.
 const CEREMONY_RETENTION_SECS: i64 = 86_400;
-
-/// The WebAuthn relying party of this server (from `[passkeys]`).
-#[derive(Debug, Clone)]
-pub(crate) struct RelyingParty {
-    core: WebauthnCore,
-}
-
-impl RelyingParty {
-    /// Builds the relying party: `rp_id` defaults to the host of `server.public_url`, the
-    /// origins to `server.public_url` and `server.allowed_origins`.
-    pub(crate) fn from_config(config: &Config) -> Result<RelyingParty, ConfigError> {
-        let invalid = |m: String| ConfigError::Invalid(m);
-        let rp_id = if config.passkeys.rp_id.trim().is_empty() {
-            Url::parse(&config.server.public_url)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_owned))
-                .ok_or_else(|| {
-                    invalid("server.public_url has no host to use as passkeys.rp_id".into())
-                })?
-        } else {
-            config.passkeys.rp_id.trim().to_ascii_lowercase()
-        };
-        if rp_id.contains(['/', ':', ' ', '@']) {
-            return Err(invalid(format!(
-                "passkeys.rp_id must be a domain such as example.com, not {rp_id:?}"
-            )));
-        }
-        let (key, raw): (&str, Vec<&str>) = if config.passkeys.origins.is_empty() {
-            let mut all = vec![config.server.public_url.as_str()];
-            all.extend(config.server.allowed_origins.iter().map(String::as_str));
-            ("server.public_url / server.allowed_origins", all)
-        } else {
-            (
-                "passkeys.origins",
-                config.passkeys.origins.iter().map(String::as_str).collect(),
-            )
-        };
-        let mut origins = Vec::with_capacity(raw.len());
-        for origin in raw {
-            let url = Url::parse(origin.trim())
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-                .ok_or_else(|| invalid(format!("{key}: {origin:?} is not an http(s) origin")))?;
-            // Only scheme, host and port take part in the comparison.
-            let url = Url::parse(&url.origin().ascii_serialization())
-                .map_err(|e| invalid(format!("{key}: {origin:?}: {e}")))?;
-            if !origins.contains(&url) {
-                origins.push(url);
-            }
-        }
-        let name = match config.passkeys.rp_name.trim() {
-            "" => "Reverify",
-            name => name,
-        };
-        let core = WebauthnCore::new_unsafe_experts_only(
-            name,
-            &rp_id,
-            origins,
-            std::time::Duration::from_secs(CEREMONY_TTL_SECS as u64),
-            Some(false),
-            Some(false),
-        );
-        Ok(RelyingParty { core })
-    }
-}
 
 /// A verified assertion.
 #[derive(Debug, Clone)]

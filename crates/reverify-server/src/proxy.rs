@@ -12,8 +12,6 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::http::HeaderMap;
 
-use crate::config::{ConfigError, ServerConfig};
-
 /// Which `X-Forwarded-For` entries to believe (parsed `[server]` settings).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum TrustedProxies {
@@ -100,34 +98,6 @@ impl Network {
 }
 
 impl TrustedProxies {
-    /// Reads `[server]`; refuses the removed `trust_proxy_headers` with what to set instead.
-    pub fn from_config(server: &ServerConfig) -> Result<TrustedProxies, ConfigError> {
-        let invalid = |m: String| Err(ConfigError::Invalid(m));
-        if server.trust_proxy_headers {
-            return invalid(
-                "server.trust_proxy_headers is no longer supported: it took the client's \
-                 address from the leftmost X-Forwarded-For entry, which the client itself \
-                 writes. Remove it and set server.trusted_proxy_hops to the number of your \
-                 proxies in front of Reverify (1 for a single nginx or load balancer), or \
-                 server.trusted_proxies to their addresses (e.g. [\"10.0.0.0/8\"])"
-                    .into(),
-            );
-        }
-        match (server.trusted_proxy_hops, server.trusted_proxies.as_slice()) {
-            (0, []) => Ok(TrustedProxies::None),
-            (hops, []) => Ok(TrustedProxies::Hops(hops)),
-            (0, networks) => networks
-                .iter()
-                .map(|n| Network::parse(n))
-                .collect::<Result<Vec<_>, _>>()
-                .map(TrustedProxies::Networks)
-                .or_else(|e| invalid(format!("server.trusted_proxies: {e}"))),
-            _ => {
-                invalid("set server.trusted_proxy_hops or server.trusted_proxies, not both".into())
-            }
-        }
-    }
-
     fn trusts(&self, ip: IpAddr) -> bool {
         match self {
             TrustedProxies::Networks(networks) => networks.iter().any(|n| n.contains(ip)),

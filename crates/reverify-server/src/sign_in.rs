@@ -15,13 +15,13 @@ use serde_json::json;
 
 use crate::attempts::{Attempt, Counter, Refused};
 use crate::audit::Event;
+use crate::client::Client;
 use crate::error::ApiError;
 use crate::secrets;
 use crate::session::{self, Verified};
 use crate::state::AppState;
 use crate::store::{Flow, FlowKind, SessionRow, Store, StoreError, Tx, User};
 use crate::strategy::{Amr, Strategy};
-use crate::web::Client;
 
 /// Wrong codes allowed per emailed-code flow; then it is dead and a new one must be started.
 pub const CODE_ATTEMPTS: i64 = 5;

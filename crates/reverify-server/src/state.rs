@@ -41,7 +41,7 @@ pub struct Inner {
     /// Per-IP rate limits.
     pub(crate) limiter: crate::ratelimit::RateLimiter,
     /// The WebAuthn relying party (`[passkeys]`).
-    pub(crate) relying_party: crate::passkeys::RelyingParty,
+    pub(crate) relying_party: crate::relying_party::RelyingParty,
     /// Whose `X-Forwarded-For` entries to believe (`server.trusted_proxy_*`).
     pub(crate) proxies: crate::proxy::TrustedProxies,
     /// The session cookie's name as sent (`__Host-` prefixed with `Secure` cookies).
@@ -79,8 +79,8 @@ impl AppState {
     ) -> Result<AppState, StartError> {
         config.validate()?;
         let sensitive_policy = config.reverification.policy()?;
-        let relying_party = crate::passkeys::RelyingParty::from_config(&config)?;
-        let proxies = crate::proxy::TrustedProxies::from_config(&config.server)?;
+        let relying_party = config.relying_party()?;
+        let proxies = config.server.trusted_proxies()?;
         let session_cookie = config.session_cookie_name();
         let keys = KeyRing::open(store.clone(), clock.now())
             .await
@@ -122,7 +122,7 @@ impl AppState {
     }
 
     /// Per-IP rate limit for sign-ins and sign-ups.
-    pub(crate) fn limit_sign_in(&self, client: &crate::web::Client) -> Result<(), ApiError> {
+    pub(crate) fn limit_sign_in(&self, client: &crate::client::Client) -> Result<(), ApiError> {
         self.limiter.check(
             crate::ratelimit::Bucket::SignIn,
             client.ip.as_deref(),
@@ -132,7 +132,10 @@ impl AppState {
     }
 
     /// Per-IP rate limit for verification requests.
-    pub(crate) fn limit_verification(&self, client: &crate::web::Client) -> Result<(), ApiError> {
+    pub(crate) fn limit_verification(
+        &self,
+        client: &crate::client::Client,
+    ) -> Result<(), ApiError> {
         self.limiter.check(
             crate::ratelimit::Bucket::Verification,
             client.ip.as_deref(),
@@ -147,7 +150,7 @@ impl AppState {
     pub(crate) async fn may_email(
         &self,
         to: &str,
-        client: &crate::web::Client,
+        client: &crate::client::Client,
     ) -> Result<bool, ApiError> {
         let e = &self.config.email;
         let limit = crate::store::Limit {

@@ -14,11 +14,11 @@ use serde_json::{Value, json};
 
 use crate::attempts::{Counter, Lane, Refused};
 use crate::audit::Event;
+use crate::client::Client;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{SessionRow, Store, User, VerificationRow};
 use crate::strategy::{Amr, Strategy};
-use crate::web::Client;
 use crate::{factors, secrets, validate};
 
 /// Where a verification stands.

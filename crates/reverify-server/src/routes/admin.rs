@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::api::Api;
+use super::web::{ApiJson, Client};
 use crate::admin_key;
 use crate::audit::Event;
 use crate::error::ApiError;
@@ -23,7 +24,6 @@ use crate::session;
 use crate::state::AppState;
 use crate::store::{StoreError, User};
 use crate::validate;
-use crate::web::{ApiJson, Client};
 
 pub(crate) fn router() -> Api {
     Api::new()

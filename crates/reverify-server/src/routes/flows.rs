@@ -4,13 +4,13 @@
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 
+use super::web::Client;
 use crate::email::Email;
 use crate::error::ApiError;
 use crate::secrets;
 use crate::sign_in::{SignedIn, Step};
 use crate::state::AppState;
 use crate::store::{Flow, FlowKind};
-use crate::web::Client;
 
 /// The body of `POST /v1/sign_ups/{id}/attempt` and `POST /v1/sign_ins/{id}/attempt`.
 #[derive(serde::Deserialize)]
@@ -88,7 +88,7 @@ pub(crate) fn step_response(state: &AppState, step: Step) -> Response {
 
 /// The answer to a completed sign-in or sign-up.
 pub(crate) fn signed_in_response(state: &AppState, s: &SignedIn) -> Response {
-    crate::session::signed_in_response(
+    super::current::signed_in_response(
         state,
         &s.session,
         &s.secret,

@@ -19,18 +19,19 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::api::Api;
+use super::current::CurrentSession;
+use super::web::{self, ApiJson, Client};
 use crate::audit::Event;
 use crate::error::ApiError;
 use crate::factors;
 use crate::reverification::require_sensitive;
 use crate::secrets;
-use crate::session::{self, CurrentSession, TOKEN_COOKIE};
+use crate::session::{self, TOKEN_COOKIE};
 use crate::state::AppState;
 use crate::store::Store;
 use crate::strategy::Amr;
 use crate::totp;
 use crate::validate;
-use crate::web::{self, ApiJson, Client};
 
 pub(crate) fn router() -> Api {
     Api::new()
@@ -339,5 +340,5 @@ async fn fresh_token_response(
         .ok_or(ApiError::SignedOut)?;
     let token = session::mint_token(state, &row, client.origin.as_deref()).await?;
     body["token"] = json!(token);
-    Ok(session::with_token_cookie(state, body, &token))
+    Ok(super::current::with_token_cookie(state, body, &token))
 }

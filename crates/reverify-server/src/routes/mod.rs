@@ -2,6 +2,7 @@
 
 mod admin;
 mod api;
+pub(crate) mod current;
 mod dev;
 mod flows;
 mod jwks;
@@ -12,6 +13,7 @@ mod sessions;
 mod sign_ins;
 mod sign_ups;
 mod verifications;
+pub(crate) mod web;
 
 use axum::Router;
 use axum::extract::State;

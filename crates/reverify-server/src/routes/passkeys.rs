@@ -21,15 +21,15 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::api::Api;
+use super::current::CurrentSession;
 use super::flows;
+use super::web::{ApiJson, Client};
 use crate::audit::Event;
 use crate::error::ApiError;
 use crate::passkeys::{self, REGISTRATION, SIGN_IN};
 use crate::reverification::require_sensitive;
-use crate::session::CurrentSession;
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
-use crate::web::{ApiJson, Client};
 
 pub(crate) fn router() -> Api {
     Api::new()

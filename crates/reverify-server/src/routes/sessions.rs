@@ -15,11 +15,12 @@ use axum::response::Response;
 use serde_json::json;
 
 use super::api::Api;
+use super::current::CurrentSession;
+use super::web::Client;
 use crate::audit::Event;
 use crate::error::ApiError;
-use crate::session::{self, CurrentSession};
+use crate::session;
 use crate::state::AppState;
-use crate::web::Client;
 
 pub(crate) fn router() -> Api {
     Api::new()
@@ -49,7 +50,7 @@ async fn token(
 ) -> Result<Response, ApiError> {
     let token = session::mint_token(&state, &current.session, client.origin.as_deref()).await?;
     let lifetime = state.config.sessions.token_lifetime_secs;
-    Ok(session::with_token_cookie(
+    Ok(super::current::with_token_cookie(
         &state,
         json!({ "jwt": token, "expires_in": lifetime }),
         &token,
@@ -71,7 +72,7 @@ async fn sign_out(
             detail: json!({}),
         })
         .await?;
-    Ok(session::with_cookies_cleared(
+    Ok(super::current::with_cookies_cleared(
         &state,
         json!({ "status": "signed_out" }),
     ))

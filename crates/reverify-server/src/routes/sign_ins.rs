@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 use super::api::Api;
 use super::flows;
+use super::web::{ApiJson, Client};
 use crate::email::Email;
 use crate::error::ApiError;
 use crate::secrets;
@@ -25,7 +26,6 @@ use crate::state::AppState;
 use crate::store::FlowKind;
 use crate::strategy::Strategy;
 use crate::validate;
-use crate::web::{ApiJson, Client};
 
 pub(crate) fn router() -> Api {
     Api::new()

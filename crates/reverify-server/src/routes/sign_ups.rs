@@ -14,13 +14,13 @@ use serde::Deserialize;
 
 use super::api::Api;
 use super::flows;
+use super::web::{ApiJson, Client};
 use crate::email::Email;
 use crate::error::ApiError;
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::FlowKind;
 use crate::validate;
-use crate::web::{ApiJson, Client};
 
 pub(crate) fn router() -> Api {
     Api::new()

@@ -21,17 +21,18 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::api::Api;
+use super::current::CurrentSession;
+use super::web::{ApiJson, Client};
 use crate::audit::Event;
 use crate::email::Email;
 use crate::error::ApiError;
 use crate::secrets;
-use crate::session::{self, CurrentSession};
+use crate::session;
 use crate::state::AppState;
 use crate::store::{Store, User, VerificationRow};
 use crate::strategy::Strategy;
 use crate::validate;
 use crate::verification::{self, Outcome, Status, Submission};
-use crate::web::{ApiJson, Client};
 
 pub(crate) fn router() -> Api {
     Api::new()
@@ -370,5 +371,5 @@ async fn attempt(
         "jwt": token,
         "expires_in": lifetime,
     });
-    Ok(session::with_token_cookie(&state, body, &token))
+    Ok(super::current::with_token_cookie(&state, body, &token))
 }

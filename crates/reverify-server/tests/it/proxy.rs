@@ -160,9 +160,7 @@ fn the_old_key_is_refused_with_the_new_ones_named() {
         trust_proxy_headers: true,
         ..ServerConfig::default()
     };
-    let e = TrustedProxies::from_config(&server)
-        .unwrap_err()
-        .to_string();
+    let e = server.trusted_proxies().unwrap_err().to_string();
     assert!(
         e.contains("trusted_proxy_hops") && e.contains("trusted_proxies"),
         "{e}"
@@ -172,7 +170,7 @@ fn the_old_key_is_refused_with_the_new_ones_named() {
         trusted_proxies: vec!["10.0.0.0/8".into()],
         ..ServerConfig::default()
     };
-    assert!(TrustedProxies::from_config(&both).is_err());
+    assert!(both.trusted_proxies().is_err());
 }
 
 /// Wrong-password sign-ins through "the proxy", each with a different forged leftmost

@@ -7,6 +7,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 
+pub(crate) use crate::client::Client;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -26,19 +27,6 @@ where
         let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
         Ok(ApiJson(value))
     }
-}
-
-/// Who is calling: IP, user agent, and the `Origin` if it is an allowed one.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Client {
-    /// Client IP: the socket's, or the one your proxies saw (see [`crate::proxy`]).
-    pub(crate) ip: Option<String>,
-    /// `User-Agent`, truncated.
-    pub(crate) user_agent: Option<String>,
-    /// The request's `Origin` when it is in `server.allowed_origins` (becomes `azp`).
-    pub(crate) origin: Option<String>,
-    /// SHA-256 of the device cookie, when the browser sent one.
-    pub(crate) device: Option<String>,
 }
 
 impl FromRequestParts<AppState> for Client {
