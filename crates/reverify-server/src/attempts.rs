@@ -4,16 +4,18 @@
 //! [`AppState::reserve_attempt`] first. In one short write transaction it reserves:
 //!
 //! - a slot in a **lane**, a windowed counter in the database (so it holds across
-//!   instances): `lockout.max_failures` reservations per `lockout.window_secs`, the last
-//!   of which locks the lane for `lockout.duration_secs` (`423 locked`);
+//!   instances): `lockout.max_failures` checks per `lockout.window_secs` — failures plus
+//!   checks in flight —, and the failure that reaches the limit locks the lane for
+//!   `lockout.duration_secs` (`423 locked`); a request refused only because the remaining
+//!   checks are in flight gets `429 rate_limited` with `Retry-After: 1`;
 //! - a slot in the **counter** of the flow or verification the attempt belongs to (its own
 //!   small budget, `429 too_many_attempts` once spent).
 //!
-//! Only then is the secret checked. A wrong secret writes nothing more — its reservation
-//! already counted it — so a failure can never shorten or clear a lock, and however many
-//! requests arrive at once, at most the configured number of secrets are checked. A right
-//! secret gives its reservations back inside the transaction that acts on it
-//! ([`Attempt::release`]).
+//! Only then is the secret checked. A wrong secret turns its reservation into a failure
+//! ([`AppState::attempt_failed`]), which can set or extend a lock but never shorten or
+//! clear one; however many requests arrive at once, at most the configured number of
+//! secrets are checked. A right secret gives its reservations back inside the transaction
+//! that acts on it ([`Attempt::release`]).
 //!
 //! Lanes (see `docs/server.md`, "Security model"):
 //!
@@ -81,9 +83,6 @@ pub(crate) struct Attempt {
     lane: Option<Lane>,
     counter: Option<Counter>,
     limit: Limit,
-    /// This reservation was the last one its lane allowed: if the secret is wrong, the
-    /// lane is now locked.
-    pub(crate) locks_lane: bool,
     /// The counter's attempts, counting this one.
     pub(crate) attempts: i64,
 }
@@ -149,15 +148,18 @@ impl AppState {
         let now = self.now();
         let limit = self.lockout_limit();
         let mut tx = self.store.write().await?;
-        let mut locks_lane = false;
         if let Some(lane) = &lane {
             match Store::reserve_tx(&mut tx, &lane.key(), now, limit).await? {
-                Reserved::Granted { locked } => locks_lane = locked,
+                Reserved::Granted => {}
                 Reserved::Locked { until } => {
                     tx.rollback().await?;
                     return Err(Refused::Locked(ApiError::Locked {
                         retry_after: (until - now).max(1) as u64,
                     }));
+                }
+                Reserved::Busy => {
+                    tx.rollback().await?;
+                    return Err(Refused::Locked(ApiError::RateLimited { retry_after: 1 }));
                 }
             }
         }
@@ -185,28 +187,33 @@ impl AppState {
             lane,
             counter: counter.map(|(c, _)| c),
             limit,
-            locks_lane,
             attempts,
         })
     }
 
-    /// After a wrong secret: when its reservation locked an account lane, records
-    /// `account.locked`; when it locked a session lane, ends the session (and records
-    /// `session.ended`). Returns whether the session was ended.
+    /// After a wrong secret: its reservation becomes a failure. When that failure locks an
+    /// account lane, records `account.locked`; when it locks a session lane, ends the
+    /// session (and records `session.ended`). Returns whether the session was ended.
     pub(crate) async fn attempt_failed(
         &self,
         attempt: &Attempt,
         user_id: Option<&str>,
         client: &Client,
     ) -> Result<bool, ApiError> {
-        if !attempt.locks_lane {
+        let Some(lane) = &attempt.lane else {
             return Ok(false);
-        }
-        let until = self.now() + self.config.lockout.duration_secs;
-        match &attempt.lane {
-            Some(Lane::Account {
+        };
+        let Some(until) = self
+            .store
+            .fail(&lane.key(), self.now(), attempt.limit)
+            .await?
+        else {
+            return Ok(false);
+        };
+        match lane {
+            Lane::Account {
                 strategy, device, ..
-            }) => {
+            } => {
                 self.audit(crate::audit::Event {
                     kind: "account.locked",
                     user_id,
@@ -221,7 +228,7 @@ impl AppState {
                 .await?;
                 Ok(false)
             }
-            Some(Lane::Session { id }) => {
+            Lane::Session { id } => {
                 self.end_session(id, "too_many_failures").await?;
                 self.audit(crate::audit::Event {
                     kind: "session.ended",
@@ -233,7 +240,6 @@ impl AppState {
                 .await?;
                 Ok(true)
             }
-            None => Ok(false),
         }
     }
 }
@@ -243,7 +249,7 @@ impl Attempt {
     /// acts on it.
     pub(crate) async fn release(&self, tx: &mut Tx) -> Result<(), StoreError> {
         if let Some(lane) = &self.lane {
-            Store::release_tx(tx, &lane.key(), self.limit).await?;
+            Store::release_tx(tx, &lane.key()).await?;
         }
         match &self.counter {
             Some(Counter::Verification { id, .. }) => {

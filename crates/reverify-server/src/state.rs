@@ -159,12 +159,11 @@ impl AppState {
             duration: e.recipient_window_secs,
         };
         let key = format!("email_to:{}", to.to_lowercase());
-        match self.store.reserve(&key, self.now(), limit).await? {
-            crate::store::Reserved::Granted { .. } => Ok(true),
-            crate::store::Reserved::Locked { until } => {
-                tracing::warn!(ip = ?client.ip, until, "email not sent: too many emails to this address");
-                Ok(false)
-            }
+        if self.store.count(&key, self.now(), limit).await? {
+            Ok(true)
+        } else {
+            tracing::warn!(ip = ?client.ip, "email not sent: too many emails to this address");
+            Ok(false)
         }
     }
 

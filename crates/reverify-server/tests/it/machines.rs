@@ -229,8 +229,9 @@ fn a_flow_closes_when_completed_expired_or_out_of_attempts() {
 }
 
 /// The reservation is the bound: 200 concurrent reservations from two pools (two
-/// instances) on one database grant exactly `max`; the lock is not shortened by the
-/// refused ones; a right secret gives its reservation back; the window forgets.
+/// instances) on one database grant exactly `max` (the rest are told the checks are in
+/// flight); failures lock the key at the `max`-th, and a lock is never shortened by later
+/// failures; a right secret gives its reservation back; the window forgets.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reservations_grant_exactly_the_limit_across_instances() {
     for db in TestDb::all().await {
@@ -240,6 +241,7 @@ async fn reservations_grant_exactly_the_limit_across_instances() {
             window: 900,
             duration: 300,
         };
+        let key = "password:x@example.com";
         let now = 1_000_000;
         let mut tasks = Vec::new();
         for i in 0..200 {
@@ -249,47 +251,59 @@ async fn reservations_grant_exactly_the_limit_across_instances() {
                 other.clone()
             };
             tasks.push(tokio::spawn(async move {
-                store
-                    .reserve("password:x@example.com", now, limit)
-                    .await
-                    .unwrap()
+                store.reserve(key, now, limit).await.unwrap()
             }));
         }
         let mut granted = 0;
-        let mut locking = 0;
         for t in tasks {
             match t.await.unwrap() {
-                Reserved::Granted { locked } => {
-                    granted += 1;
-                    locking += usize::from(locked);
-                }
-                Reserved::Locked { until } => assert_eq!(until, now + 300),
+                Reserved::Granted => granted += 1,
+                Reserved::Busy => {}
+                Reserved::Locked { .. } => panic!("nothing failed yet"),
             }
         }
         assert_eq!(granted, 10);
-        assert_eq!(locking, 1, "exactly the last reservation locks");
+        // All ten fail: the tenth locks, for `duration`, from its time.
+        for i in 0..9 {
+            assert_eq!(db.store.fail(key, now + i, limit).await.unwrap(), None);
+        }
         assert_eq!(
-            db.store
-                .locked_until("password:x@example.com", now + 299)
-                .await
-                .unwrap(),
-            Some(now + 300)
+            other.fail(key, now + 20, limit).await.unwrap(),
+            Some(now + 320)
+        );
+        assert_eq!(
+            db.store.reserve(key, now + 21, limit).await.unwrap(),
+            Reserved::Locked { until: now + 320 }
+        );
+        // A late failure (a check in flight elsewhere) never shortens the lock.
+        db.store.fail(key, now + 5, limit).await.unwrap();
+        assert_eq!(
+            db.store.locked_until(key, now + 319).await.unwrap(),
+            Some(now + 320)
         );
         // After the lock, a new window.
         assert_eq!(
-            db.store
-                .reserve("password:x@example.com", now + 300, limit)
-                .await
-                .unwrap(),
-            Reserved::Granted { locked: false }
+            db.store.reserve(key, now + 320, limit).await.unwrap(),
+            Reserved::Granted
         );
-        // A window that ends forgets its count.
+        // Right secrets give their reservations back: never locked, however many.
+        for i in 0..50 {
+            assert_eq!(
+                db.store.reserve("k2", now + i, limit).await.unwrap(),
+                Reserved::Granted
+            );
+            let mut tx = db.store.write().await.unwrap();
+            Store::release_for_tests(&mut tx, "k2").await.unwrap();
+            tx.commit().await.unwrap();
+        }
+        // A window that ends forgets its failures.
         for _ in 0..9 {
-            db.store.reserve("k2", now, limit).await.unwrap();
+            db.store.reserve("k3", now, limit).await.unwrap();
+            db.store.fail("k3", now, limit).await.unwrap();
         }
         assert_eq!(
-            db.store.reserve("k2", now + 900, limit).await.unwrap(),
-            Reserved::Granted { locked: false }
+            db.store.reserve("k3", now + 900, limit).await.unwrap(),
+            Reserved::Granted
         );
         other.close().await;
         db.cleanup().await;
