@@ -146,11 +146,13 @@ def main():
     for t in threads:
         t.join()
 
-    signin_email = f"signin-{tag}@example.com"
+    # The sign-in workers: one account each, as 64 people signing in would be.
+    signin_emails = [f"signin{i}-{tag}@example.com" for i in range(n_signins)]
     admin = Conn(base)
-    s, body, _ = admin.request("POST", "/v1/admin/users", {"email": signin_email, "password": PASSWORD},
-                               {"Authorization": f"Bearer {admin_key}"})
-    assert s in (200, 201), (s, body)
+    for email in signin_emails:
+        s, body, _ = admin.request("POST", "/v1/admin/users", {"email": email, "password": PASSWORD},
+                                   {"Authorization": f"Bearer {admin_key}"})
+        assert s in (200, 201), (s, body)
 
     lock = threading.Lock()
     results = {"attempt": [], "start": [], "signin": [], "health": []}
@@ -166,10 +168,10 @@ def main():
                 if len(samples) < 5:
                     samples.append((kind, status, body))
 
-    def signin_worker():
+    def signin_worker(email):
         c = Conn(base)
         while not stop.is_set():
-            s, body, took = c.request("POST", "/v1/sign_ins", {"email": signin_email, "password": PASSWORD})
+            s, body, took = c.request("POST", "/v1/sign_ins", {"email": email, "password": PASSWORD})
             record("signin", s, took, body)
 
     def health_worker():
@@ -179,7 +181,7 @@ def main():
             record("health", s, took, body)
             time.sleep(0.02)
 
-    background = [threading.Thread(target=signin_worker) for _ in range(n_signins)]
+    background = [threading.Thread(target=signin_worker, args=(e,)) for e in signin_emails]
     background.append(threading.Thread(target=health_worker))
     for t in background:
         t.start()
