@@ -2,8 +2,11 @@
 //! reserved by [`crate::attempts`] before these run; single-use secrets (a TOTP step, a
 //! backup code) are consumed by the store inside the transaction that acts on them.
 
+use crate::audit::Event;
+use crate::client::Client;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::{Store, Tx};
 use crate::strategy::Strategy;
 use crate::totp;
 
@@ -49,4 +52,47 @@ pub(crate) async fn totp_step(
         code.trim(),
         state.now(),
     ))
+}
+
+/// Consumes an accepted second-factor code inside `tx`, so that it is never accepted twice,
+/// even by two concurrent requests: the TOTP `step` found by [`totp_step`], or the backup
+/// `code` (also recording `factor.backup_code_used`, `during` a sign-in or a
+/// verification). `Err` with the answer for a code that was already used.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn consume(
+    state: &AppState,
+    tx: &mut Tx,
+    user_id: &str,
+    session_id: Option<&str>,
+    strategy: Strategy,
+    step: Option<i64>,
+    code: &str,
+    client: &Client,
+    during: &str,
+) -> Result<Result<(), ApiError>, ApiError> {
+    if strategy == Strategy::Totp {
+        let step = step.unwrap_or(i64::MAX);
+        return Ok(if Store::use_totp_step(tx, user_id, step, None).await? {
+            Ok(())
+        } else {
+            Err(ApiError::CodeAlreadyUsed)
+        });
+    }
+    let hash = backup_code_hash(user_id, code);
+    if !Store::use_backup_code(tx, user_id, &hash, state.now()).await? {
+        return Ok(Err(ApiError::InvalidCode));
+    }
+    state
+        .audit_tx(
+            tx,
+            Event {
+                kind: "factor.backup_code_used",
+                user_id: Some(user_id),
+                session_id,
+                client,
+                detail: serde_json::json!({ "during": during }),
+            },
+        )
+        .await?;
+    Ok(Ok(()))
 }

@@ -8,7 +8,7 @@
 //!
 //! The rules are pure functions ([`Stage::of`], [`allows`], [`check_open`],
 //! [`second_step_amr`]); the async functions run one step against the store: validate,
-//! reserve the attempt ([`crate::attempts`]), check the secret holding no transaction,
+//! reserve the attempt (`crate::attempts`), check the secret holding no transaction,
 //! then act in one short transaction.
 
 use serde_json::json;
@@ -467,39 +467,17 @@ pub(crate) async fn second_factor(
     };
     let now = state.now();
     let mut tx = state.store.write().await?;
-    let consumed = match step {
-        Some(step) => Store::use_totp_step(&mut tx, &user_id, step, None).await?,
-        None => {
-            let hash = crate::factors::backup_code_hash(&user_id, code);
-            Store::use_backup_code(&mut tx, &user_id, &hash, now).await?
-        }
-    };
-    if !consumed {
+    let consumed = crate::factors::consume(
+        state, &mut tx, &user_id, None, strategy, step, code, client, "sign_in",
+    )
+    .await?;
+    if let Err(error) = consumed {
         tx.rollback().await?;
-        return wrong(if strategy == Strategy::Totp {
-            ApiError::CodeAlreadyUsed
-        } else {
-            ApiError::InvalidCode
-        })
-        .await;
+        return wrong(error).await;
     }
     attempt.release(&mut tx).await?;
     if !Store::complete_flow(&mut tx, &flow.id, now).await? {
         return Err(ApiError::FlowCompleted);
-    }
-    if strategy == Strategy::BackupCode {
-        state
-            .audit_tx(
-                &mut tx,
-                Event {
-                    kind: "factor.backup_code_used",
-                    user_id: Some(&user_id),
-                    session_id: None,
-                    client,
-                    detail: json!({ "during": "sign_in" }),
-                },
-            )
-            .await?;
     }
     let verified = Verified {
         amr: second_step_amr(flow.amr.as_deref().unwrap_or("pwd")),

@@ -5,8 +5,8 @@
 //! are proved, and ends [`Status::Complete`] or [`Status::Cancelled`]; it also dies when it
 //! expires or has used its attempts. The rules are pure functions over the stored row and
 //! `now` ([`next_status`], [`allows`], [`check_open`], [`proof_of`], [`apply`]), tested
-//! without HTTP; [`attempt`] runs one attempt against the store: validate, reserve
-//! ([`crate::attempts`]), check the secret holding no transaction, then apply the proof in
+//! without HTTP; `attempt` runs one attempt against the store: validate, reserve
+//! (`crate::attempts`), check the secret holding no transaction, then apply the proof in
 //! one short transaction.
 
 use reverify::Level;
@@ -412,26 +412,24 @@ pub(crate) async fn attempt(
     let has_second = state.store.has_second_factor(&user.id).await?;
     let proof = proof_of(strategy, user_verified);
     let mut tx = state.store.write().await?;
-    // A single-use secret is consumed in the transaction that applies it: a code is
-    // never accepted twice, even by two concurrent requests.
-    let consumed = match strategy {
-        Strategy::Totp => {
-            Store::use_totp_step(&mut tx, &user.id, totp_step.unwrap_or(i64::MAX), None).await?
+    if strategy.is_second_factor() {
+        let code = sub.code.as_deref().unwrap_or_default();
+        let consumed = factors::consume(
+            state,
+            &mut tx,
+            &user.id,
+            Some(session_id),
+            strategy,
+            totp_step,
+            code,
+            client,
+            "verification",
+        )
+        .await?;
+        if let Err(error) = consumed {
+            tx.rollback().await?;
+            return failed(state, &row, &reserved, user, strategy, client, error).await;
         }
-        Strategy::BackupCode => {
-            let hash = factors::backup_code_hash(&user.id, sub.code.as_deref().unwrap_or_default());
-            Store::use_backup_code(&mut tx, &user.id, &hash, now).await?
-        }
-        _ => true,
-    };
-    if !consumed {
-        tx.rollback().await?;
-        let error = if strategy == Strategy::Totp {
-            ApiError::CodeAlreadyUsed
-        } else {
-            ApiError::InvalidCode
-        };
-        return failed(state, &row, &reserved, user, strategy, client, error).await;
     }
     reserved.release(&mut tx).await?;
     let mut row = state
@@ -443,20 +441,6 @@ pub(crate) async fn attempt(
     check_open(&row, now, i64::MAX)?;
     let status = apply(&mut row, &proof, has_second, now);
     Store::update_verification(&mut tx, &row).await?;
-    if strategy == Strategy::BackupCode {
-        state
-            .audit_tx(
-                &mut tx,
-                Event {
-                    kind: "factor.backup_code_used",
-                    user_id: Some(&user.id),
-                    session_id: Some(session_id),
-                    client,
-                    detail: json!({ "during": "verification" }),
-                },
-            )
-            .await?;
-    }
     if status != Status::Complete {
         tx.commit().await?;
         return Ok(Outcome::Progress(Box::new(row)));

@@ -28,7 +28,7 @@ pub struct Limit {
 /// The answer to a reservation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reserved {
-    /// Go ahead: check the secret, then [`Store::fail`] or [`Store::release_tx`].
+    /// Go ahead: check the secret, then `Store::fail` or `Store::release_tx`.
     Granted,
     /// The key is locked until this time (unix seconds); nothing was reserved.
     Locked {

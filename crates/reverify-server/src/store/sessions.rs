@@ -134,7 +134,7 @@ impl Store {
     }
 
     /// Ends a session; false if it was already ended or does not exist. Evicted and
-    /// announced like every session change (see [`SessionWrite`]).
+    /// announced like every session change (see `SessionWrite`).
     pub async fn end_session(&self, id: &str, now: i64, reason: &str) -> Result<bool, StoreError> {
         let mut tx = self.write_sessions().await?;
         // Evicted and announced even when it had already ended: an instance may still hold
@@ -153,7 +153,7 @@ impl Store {
     }
 
     /// Records a factor verification in a session on its own (see
-    /// [`Store::record_factors_tx`]).
+    /// `Store::record_factors_tx`).
     pub async fn record_factors(
         &self,
         id: &str,

@@ -88,7 +88,7 @@ impl Store {
     }
 
     /// Deletes a user with their sessions (evicted and announced to every instance, see
-    /// [`SessionWrite`](super::sessions::SessionWrite)) and factors; false if there was none.
+    /// `SessionWrite`) and factors; false if there was none.
     pub async fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
         let mut tx = self.write_sessions().await?;
         // Explicit, so that it does not depend on SQLite's foreign_keys pragma.

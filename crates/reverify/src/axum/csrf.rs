@@ -41,7 +41,7 @@ pub const CROSS_SITE_REQUEST: &str = "cross_site_request";
 /// `DELETE`) requests authenticated by the session-token cookie (`__session`), with 403
 /// `{"code": "cross_site_request", ...}`. Requests with `Authorization: Bearer` are not
 /// affected (a page on another site cannot make a browser send one), nor are requests
-/// without the cookie, nor `GET`, `HEAD` and `OPTIONS`. See the [module](self) for the rule.
+/// without the cookie, nor `GET`, `HEAD` and `OPTIONS`. The rule is in the module documentation of `reverify::axum` (cross-site requests).
 ///
 /// ```no_run
 /// use axum::{Router, routing::post};
