@@ -245,6 +245,15 @@ impl AppState {
 }
 
 impl Attempt {
+    /// Gives back the lane's reservation only (the caller gives back the counter's in
+    /// the same transaction, with its own row).
+    pub(crate) async fn release_lane(&self, tx: &mut Tx) -> Result<(), StoreError> {
+        if let Some(lane) = &self.lane {
+            Store::release_tx(tx, &lane.key()).await?;
+        }
+        Ok(())
+    }
+
     /// The secret was right: gives the reservations back, inside the transaction that
     /// acts on it.
     pub(crate) async fn release(&self, tx: &mut Tx) -> Result<(), StoreError> {

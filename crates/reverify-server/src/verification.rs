@@ -409,7 +409,8 @@ pub(crate) async fn attempt(
             return failed(state, &row, &reserved, user, strategy, client, error).await;
         }
     };
-    let has_second = state.store.has_second_factor(&user.id).await?;
+    // A TOTP or backup code was accepted only because the user has an authenticator app.
+    let has_second = strategy.is_second_factor() || state.store.has_second_factor(&user.id).await?;
     let proof = proof_of(strategy, user_verified);
     let mut tx = state.store.write().await?;
     if strategy.is_second_factor() {
@@ -431,14 +432,16 @@ pub(crate) async fn attempt(
             return failed(state, &row, &reserved, user, strategy, client, error).await;
         }
     }
-    reserved.release(&mut tx).await?;
+    reserved.release_lane(&mut tx).await?;
     let mut row = state
         .store
         .verification_for_update(&mut tx, id, session_id)
         .await?
         .ok_or(ApiError::NotFound("verification"))?;
-    // Attempts were reserved (and this one given back) above; only the end matters here.
+    // This attempt's reservation is given back with the row's update below; only the
+    // end matters here.
     check_open(&row, now, i64::MAX)?;
+    row.attempts = (row.attempts - 1).max(0);
     let status = apply(&mut row, &proof, has_second, now);
     Store::update_verification(&mut tx, &row).await?;
     if status != Status::Complete {

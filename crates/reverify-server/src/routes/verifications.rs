@@ -58,11 +58,12 @@ struct Available {
 }
 
 async fn available(state: &AppState, user: &User) -> Result<Available, ApiError> {
+    let (passkeys, second_factor, backup_codes) = state.store.factor_counts(&user.id).await?;
     Ok(Available {
         password: user.password_hash.is_some(),
-        passkeys: !state.store.passkeys_of(&user.id).await?.is_empty(),
-        second_factor: state.store.has_second_factor(&user.id).await?,
-        backup_codes: state.store.backup_codes_left(&user.id).await? > 0,
+        passkeys: passkeys > 0,
+        second_factor,
+        backup_codes: backup_codes > 0,
     })
 }
 
@@ -271,9 +272,15 @@ async fn prepare(
             row.code_hash = Some(secrets::sha256_hex(&[&row.id, &code]));
             row.code_expires_at =
                 Some((now + state.config.email.code_ttl_secs).min(row.expires_at));
-            let mut tx = state.store.write().await?;
-            Store::update_verification(&mut tx, &row).await?;
-            tx.commit().await?;
+            let hash = row.code_hash.as_deref().unwrap_or_default();
+            let expires = row.code_expires_at.unwrap_or(now);
+            if !state
+                .store
+                .set_verification_code(&row.id, hash, expires)
+                .await?
+            {
+                return Err(moved_on());
+            }
             state.mailer.send(
                 Email {
                     to: user.email.clone(),
@@ -297,10 +304,14 @@ async fn prepare(
             }
             let (options, server_state) =
                 crate::passkeys::start_assertion(&state, Some(&user.id)).await?;
+            if !state
+                .store
+                .set_verification_passkey(&row.id, &server_state)
+                .await?
+            {
+                return Err(moved_on());
+            }
             row.passkey_state = Some(server_state);
-            let mut tx = state.store.write().await?;
-            Store::update_verification(&mut tx, &row).await?;
-            tx.commit().await?;
             extra = Some(options);
         }
     }
@@ -309,6 +320,15 @@ async fn prepare(
         out["passkey"] = options;
     }
     Ok(Json(out))
+}
+
+/// A concurrent request ended the verification (or moved it past its first step) while
+/// this one prepared a factor.
+fn moved_on() -> ApiError {
+    ApiError::Conflict {
+        code: "verification_ended",
+        message: "this verification has changed; read it again or start a new one".into(),
+    }
 }
 
 fn not_now(strategy: Strategy, status: &str) -> ApiError {

@@ -119,6 +119,20 @@ impl Store {
         Ok(())
     }
 
+    /// What the user can verify with, in one query: their passkeys, whether they have a
+    /// confirmed authenticator app, and their unused backup codes.
+    pub async fn factor_counts(&self, user_id: &str) -> Result<(i64, bool, i64), StoreError> {
+        let row: (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM passkeys WHERE user_id = $1), \
+                    (SELECT COUNT(*) FROM totp_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL), \
+                    (SELECT COUNT(*) FROM backup_codes WHERE user_id = $1 AND used_at IS NULL)",
+        )
+        .bind(user_id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok((row.0, row.1 > 0, row.2))
+    }
+
     /// How many unused backup codes the user has.
     pub async fn backup_codes_left(&self, user_id: &str) -> Result<i64, StoreError> {
         let row: (i64,) = sqlx::query_as(

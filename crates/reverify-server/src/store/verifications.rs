@@ -103,15 +103,53 @@ impl Store {
             .await?)
     }
 
+    /// Stores a prepared emailed code on an open verification that still waits for its
+    /// first factor (one statement, so a concurrent attempt's progress is never written
+    /// over). False if it has ended or moved on.
+    pub(crate) async fn set_verification_code(
+        &self,
+        id: &str,
+        code_hash: &str,
+        code_expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE verifications SET code_hash = $2, code_expires_at = $3 \
+             WHERE id = $1 AND ended_at IS NULL AND status = 'needs_first_factor'",
+        )
+        .bind(id)
+        .bind(code_hash)
+        .bind(code_expires_at)
+        .execute(self.writer())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Stores a passkey challenge on an open verification (one statement). False if it
+    /// has ended.
+    pub(crate) async fn set_verification_passkey(
+        &self,
+        id: &str,
+        passkey_state: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE verifications SET passkey_state = $2 WHERE id = $1 AND ended_at IS NULL",
+        )
+        .bind(id)
+        .bind(passkey_state)
+        .execute(self.writer())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Writes a verification's progress inside `tx` (status, factor times, code, passkey
-    /// challenge, end).
+    /// challenge, end, attempts). Read the row under lock in the same transaction first.
     pub(crate) async fn update_verification(
         tx: &mut Tx,
         v: &VerificationRow,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE verifications SET status = $1, first_factor_at = $2, second_factor_at = $3, amr = $4, code_hash = $5, \
-             code_expires_at = $6, passkey_state = $7, ended_at = $8 WHERE id = $9",
+             code_expires_at = $6, passkey_state = $7, ended_at = $8, attempts = $10 WHERE id = $9",
         )
         .bind(&v.status)
         .bind(v.first_factor_at)
@@ -122,6 +160,7 @@ impl Store {
         .bind(&v.passkey_state)
         .bind(v.ended_at)
         .bind(&v.id)
+        .bind(v.attempts)
         .execute(tx.conn())
         .await?;
         Ok(())
