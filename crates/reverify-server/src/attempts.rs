@@ -123,11 +123,11 @@ impl AppState {
         user_id: Option<&str>,
         client: &Client,
     ) -> Result<Lane, ApiError> {
-        let device = match (user_id, client.device.as_deref()) {
+        let device = match (user_id, client.device_hash()) {
             (Some(user_id), Some(device))
-                if self.store.is_known_device(device, user_id).await? =>
+                if self.store.is_known_device(&device, user_id).await? =>
             {
-                Some(device.to_owned())
+                Some(device)
             }
             _ => None,
         };

@@ -132,9 +132,9 @@ pub(crate) async fn finish(
 ) -> Result<SignedIn, ApiError> {
     let now = state.now();
     let (session, secret) = session::establish(state, &mut tx, user, verified, client).await?;
-    let device_secret = match &client.device {
+    let device_secret = match client.device_hash() {
         Some(hash) => {
-            Store::remember_device_tx(&mut tx, hash, &user.id, now).await?;
+            Store::remember_device_tx(&mut tx, &hash, &user.id, now).await?;
             None
         }
         None => {

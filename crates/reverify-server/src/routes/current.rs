@@ -96,17 +96,21 @@ pub(crate) fn with_token_cookie(
     token: &str,
 ) -> Response {
     let mut response = axum::Json(body).into_response();
-    response.headers_mut().append(
-        SET_COOKIE,
-        web::set_cookie(
-            state,
-            TOKEN_COOKIE,
-            token,
-            state.config.sessions.token_lifetime_secs,
-            false,
-        ),
-    );
     response
+        .headers_mut()
+        .append(SET_COOKIE, token_cookie(state, token));
+    response
+}
+
+/// The `__session` cookie carrying `token` for its lifetime.
+fn token_cookie(state: &AppState, token: &str) -> axum::http::HeaderValue {
+    web::set_cookie(
+        state,
+        TOKEN_COOKIE,
+        token,
+        state.config.sessions.token_lifetime_secs,
+        false,
+    )
 }
 
 /// `body` as JSON, with the session cookie and the token cookie cleared.
@@ -147,16 +151,7 @@ pub(crate) fn signed_in_response(
         SET_COOKIE,
         web::set_cookie(state, &state.session_cookie, secret, lifetime, true),
     );
-    headers.append(
-        SET_COOKIE,
-        web::set_cookie(
-            state,
-            TOKEN_COOKIE,
-            token,
-            state.config.sessions.token_lifetime_secs,
-            false,
-        ),
-    );
+    headers.append(SET_COOKIE, token_cookie(state, token));
     if let Some(device) = device_secret {
         headers.append(
             SET_COOKIE,

@@ -46,9 +46,10 @@ impl FromRequestParts<AppState> for Client {
         let origin = header_str(&parts.headers, "origin")
             .filter(|o| state.config.server.allowed_origins.iter().any(|a| a == o))
             .map(str::to_owned);
+        // Kept as sent: only sign-ins hash it (`Client::device_hash`), not every request.
         let device = cookie(&parts.headers, state.config.device_cookie_name())
             .filter(|v| !v.is_empty() && v.len() <= 128)
-            .map(|v| crate::secrets::sha256_hex(&[v]));
+            .map(str::to_owned);
         Ok(Client {
             ip: ip.map(|ip| ip.to_string()),
             user_agent,
