@@ -250,13 +250,23 @@ async fn parallel_wrong_codes_at_sign_in_and_sign_up_are_bounded_per_account() {
         .await;
         let by_status = statuses(&results);
         assert_eq!(by_status.get(&422), Some(&limit), "{by_status:?}");
-        // Locked: even a right code from an unknown browser is refused now.
+        // Locked: even the right code of a fresh sign-in (its own budget untouched) from
+        // an unknown browser is refused now.
         let c = server.client();
+        let (status, flow) = server
+            .post(
+                &c,
+                "/v1/sign_ins",
+                json!({ "email": email, "strategy": "email_code" }),
+            )
+            .await;
+        assert_eq!(status, 200, "{flow}");
+        let code = server.code_for(email).await;
         let (status, body) = server
             .post(
                 &c,
-                &format!("/v1/sign_ins/{}/attempt", flows[5].0),
-                json!({ "code": flows[5].1 }),
+                &format!("/v1/sign_ins/{}/attempt", flow["id"].as_str().unwrap()),
+                json!({ "code": code }),
             )
             .await;
         assert_eq!(
@@ -295,11 +305,21 @@ async fn parallel_wrong_codes_at_sign_in_and_sign_up_are_bounded_per_account() {
         .await;
         let by_status = statuses(&results);
         assert_eq!(by_status.get(&422), Some(&limit), "{by_status:?}");
+        // The email's lane is locked: a fresh sign-up flow (its own budget untouched)
+        // gets 423, whatever the code.
         let c = server.client();
+        let (status, flow) = server
+            .post(
+                &c,
+                "/v1/sign_ups",
+                json!({ "email": newcomer, "password": PASSWORD }),
+            )
+            .await;
+        assert_eq!(status, 200, "{flow}");
         let (status, body) = server
             .post(
                 &c,
-                &format!("/v1/sign_ups/{}/attempt", flow_ids[0]),
+                &format!("/v1/sign_ups/{}/attempt", flow["id"].as_str().unwrap()),
                 json!({ "code": "000000" }),
             )
             .await;
