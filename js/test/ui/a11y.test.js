@@ -3,10 +3,10 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
-import { start } from '../../ui-dev/harness.js'
-import { SECOND, err } from '../../ui-dev/fixtures.js'
+import { start } from '../harness/harness.js'
+import { SECOND, err } from '../harness/fixtures.js'
 
-const axePath = createRequire(new URL('../../ui-dev/package.json', import.meta.url)).resolve('axe-core/axe.min.js')
+const axePath = createRequire(new URL('../harness/package.json', import.meta.url)).resolve('axe-core/axe.min.js')
 
 let h
 before(async () => (h = await start()))
@@ -39,7 +39,7 @@ async function mount(tag, script) {
 test('modal: first factor, second factor with an error, and "start over"', async () => {
   const page = await h.page()
   await page.evaluate(async () => {
-    const { FIRST } = await import('/ui-dev/fixtures.js')
+    const { FIRST } = await import('/test/harness/fixtures.js')
     window.client = fakeClient({ startVerification: { ok: FIRST } })
     ui.openVerification({ level: 'second_factor', client }).catch(() => {})
   })

@@ -1,8 +1,8 @@
 // <reverify-account> in headless Chromium, against a scripted fake client.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { start } from '../../ui-dev/harness.js'
-import { SECOND, COMPLETE, REVERIFY, err } from '../../ui-dev/fixtures.js'
+import { start } from '../harness/harness.js'
+import { SECOND, COMPLETE, REVERIFY, err } from '../harness/fixtures.js'
 
 let h
 before(async () => (h = await start()))

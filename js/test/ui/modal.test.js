@@ -1,8 +1,8 @@
 // <reverify-verification-modal> in headless Chromium, against a scripted fake client.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { start } from '../../ui-dev/harness.js'
-import { FIRST, SECOND, COMPLETE, err } from '../../ui-dev/fixtures.js'
+import { start } from '../harness/harness.js'
+import { FIRST, SECOND, COMPLETE, err } from '../harness/fixtures.js'
 
 let h
 before(async () => (h = await start()))
@@ -264,7 +264,7 @@ test('focus is trapped: Tab and Shift+Tab cycle inside the dialog', async () => 
 test('keyboard only: open from a button, verify, and land back on it', async () => {
   const page = await h.page()
   await page.evaluate(async () => {
-    const { SECOND, COMPLETE } = await import('/ui-dev/fixtures.js')
+    const { SECOND, COMPLETE } = await import('/test/harness/fixtures.js')
     window.client = fakeClient({ startVerification: { ok: SECOND }, attemptVerification: { ok: COMPLETE } })
     const opener = document.getElementById('opener')
     opener.onclick = () => (window.result = ui.openVerification({ level: 'second_factor', client }).then(() => 'resolved'))
@@ -328,7 +328,7 @@ test('passkey: hidden when the browser has no WebAuthn', async () => {
 test('the same element can be opened again right after it settles', async () => {
   const page = await h.page()
   const r = await page.evaluate(async () => {
-    const { SECOND, COMPLETE } = await import('/ui-dev/fixtures.js')
+    const { SECOND, COMPLETE } = await import('/test/harness/fixtures.js')
     const client = fakeClient({ startVerification: { ok: SECOND }, attemptVerification: { ok: COMPLETE } })
     const m = document.createElement('reverify-verification-modal')
     document.body.append(m)
@@ -358,7 +358,7 @@ test('already complete at start: resolves without asking', async () => {
 test('importing the UI registers the modal as the default prompt of withReverification', async () => {
   const page = await h.page()
   await page.evaluate(async () => {
-    const { SECOND, COMPLETE, REVERIFY } = await import('/ui-dev/fixtures.js')
+    const { SECOND, COMPLETE, REVERIFY } = await import('/test/harness/fixtures.js')
     window.client = fakeClient({
       startVerification: { ok: SECOND },
       attemptVerification: { ok: COMPLETE },

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { serve } from './serve.js'
 
 const { chromium } = createRequire(import.meta.url)('playwright-core')
-const shots = new URL('../test/ui/screenshots/', import.meta.url)
+const shots = new URL('../ui/screenshots/', import.meta.url)
 
 export async function start() {
   const server = await serve()
@@ -27,7 +27,7 @@ export async function start() {
     ],
     viewport: { width: 900, height: 800 },
   })
-  const url = `http://127.0.0.1:${server.address().port}/ui-dev/index.html`
+  const url = `http://127.0.0.1:${server.address().port}/test/harness/index.html`
   const errors = []
   return {
     errors,

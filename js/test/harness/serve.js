@@ -3,10 +3,10 @@ import { createServer } from 'node:http'
 import { readFile } from 'node:fs/promises'
 import { extname } from 'node:path'
 
-const root = new URL('../', import.meta.url)
+const root = new URL('../../', import.meta.url)
 const types = { '.js': 'text/javascript', '.html': 'text/html', '.css': 'text/css', '.svg': 'image/svg+xml' }
 
-// REVERIFY_CORE=dir: test the UI against a real core instead of ui-dev/core-stub.js — its
+// REVERIFY_CORE=dir: test the UI against a real core instead of test/harness/core-stub.js — its
 // files are served as /src/*.js and the page's import map is dropped. REVERIFY_CORE=1:
 // the real core already in js/src/ (once both parts are in one tree).
 const core = process.env.REVERIFY_CORE
@@ -31,5 +31,5 @@ export function serve(port = 0) {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const server = await serve(Number(process.argv[2]) || 8377)
-  console.log(`http://127.0.0.1:${server.address().port}/ui-dev/index.html#demo`)
+  console.log(`http://127.0.0.1:${server.address().port}/test/harness/index.html#demo`)
 }

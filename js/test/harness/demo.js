@@ -1,6 +1,6 @@
 // `index.html#demo`: every element with a canned client, to look at by hand
-// (serve js/ with any static server, e.g. `node serve.js`, and open /ui-dev/index.html#demo).
-import { fakeClient } from '/ui-dev/fake-client.js'
+// (serve js/ with any static server, e.g. `node serve.js`, and open /test/harness/index.html#demo).
+import { fakeClient } from '/test/harness/fake-client.js'
 import { openVerification } from '/src/ui/index.js'
 
 const verification = {
