@@ -116,8 +116,14 @@ before(async () => {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
     args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
       '--host-resolver-rules=MAP localhost 127.0.0.1',
     ],
   });
@@ -253,11 +259,15 @@ test('passkey: register with a virtual authenticator, then reverify with it', as
   // Adding a passkey is sensitive: the session may need verifying first.
   await Promise.race([
     account.getByText('Virtual key').waitFor(),
-    modal().waitFor().then(async () => {
-      await modal().locator('input[name=code]').fill(await nextCode());
-      await modal().locator('[data-action=submit]').click();
-      await account.getByText('Virtual key').waitFor();
-    }),
+    modal()
+      .waitFor()
+      .then(async () => {
+        await modal()
+          .locator('input[name=code]')
+          .fill(await nextCode());
+        await modal().locator('[data-action=submit]').click();
+        await account.getByText('Virtual key').waitFor();
+      }),
   ]);
   await screenshot('passkey-added');
 

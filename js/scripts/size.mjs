@@ -34,7 +34,9 @@ for (const [name, entries] of rows) {
 }
 // The adapter alone: it imports the core, which an app loads anyway.
 const react = await measure(['src/react.js'], ['./reverification.js']);
-console.log(`${'react adapter'.padEnd(14)} ${String(react.min).padStart(7)} B min  ${String(react.gz).padStart(6)} B min+gz (core and React excluded)`);
+console.log(
+  `${'react adapter'.padEnd(14)} ${String(react.min).padStart(7)} B min  ${String(react.gz).padStart(6)} B min+gz (core and React excluded)`,
+);
 console.log(`budget: ${hasUi ? 'core + ui' : 'core (no src/ui yet)'} ${budget} / ${LIMIT} B min+gz`);
 if (budget > LIMIT) {
   console.error(`over budget by ${budget - LIMIT} B`);

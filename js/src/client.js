@@ -136,11 +136,15 @@ export class ReverifyClient {
     const data = await res.json().catch(() => null);
     if (!res.ok) {
       const ra = res.headers.get('retry-after');
-      throw new ReverifyError(data?.code || data?.clerk_error?.reason || 'http_' + res.status, data?.message || data?.clerk_error?.message || res.statusText, {
-        status: res.status,
-        body: data,
-        retryAfter: ra == null || isNaN(+ra) ? null : +ra,
-      });
+      throw new ReverifyError(
+        data?.code || data?.clerk_error?.reason || 'http_' + res.status,
+        data?.message || data?.clerk_error?.message || res.statusText,
+        {
+          status: res.status,
+          body: data,
+          retryAfter: ra == null || isNaN(+ra) ? null : +ra,
+        },
+      );
     }
     if (typeof data?.token == 'string') this.#setToken(data.token, data.expires_in);
     return data;
@@ -196,7 +200,7 @@ export class ReverifyClient {
         if (e.status != 401) throw e;
       }
       if (gen === this.#gen) {
-        if (!data) return this.#signedOut(), null;
+        if (!data) return (this.#signedOut(), null);
         this.#setToken(data.jwt, data.expires_in);
         return data.jwt;
       }
@@ -328,7 +332,10 @@ export class ReverifyClient {
    * @param {{signOutOtherSessions?: boolean}} [options] the server's default ends them
    */
   changePassword(newPassword, { signOutOtherSessions } = {}) {
-    return this.request('POST', '/v1/me/password', { new_password: newPassword, sign_out_other_sessions: signOutOtherSessions });
+    return this.request('POST', '/v1/me/password', {
+      new_password: newPassword,
+      sign_out_other_sessions: signOutOtherSessions,
+    });
   }
 
   /** Starts enrolling an authenticator app: `{secret, uri, qr_svg, digits, period}`. */
@@ -359,7 +366,10 @@ export class ReverifyClient {
   /** Adds a passkey (start → browser prompt → finish). */
   async registerPasskey(name) {
     const start = await this.request('POST', '/v1/me/passkeys/registrations');
-    return this.request('POST', '/v1/me/passkeys/registrations/' + enc(start.id), { credential: await createPasskey(start), name });
+    return this.request('POST', '/v1/me/passkeys/registrations/' + enc(start.id), {
+      credential: await createPasskey(start),
+      name,
+    });
   }
 
   renamePasskey(id, name) {

@@ -7,5 +7,13 @@
 // The React hook is `@reverify/browser/react`; the custom elements `@reverify/browser/ui`.
 export { ReverifyError, REVERIFICATION_CANCELLED } from './errors.js';
 export { ReverifyClient } from './client.js';
-export { createPasskey, getPasskey, parseCreationOptions, parseRequestOptions, credentialToJSON, fromBase64url, toBase64url } from './webauthn.js';
+export {
+  createPasskey,
+  getPasskey,
+  parseCreationOptions,
+  parseRequestOptions,
+  credentialToJSON,
+  fromBase64url,
+  toBase64url,
+} from './webauthn.js';
 export { isReverificationError, withReverification, setDefaultPrompt, PRESET_LEVELS } from './reverification.js';

@@ -3,7 +3,12 @@ import { REVERIFICATION_CANCELLED, ReverifyError } from './errors.js';
 
 const ORDER = ['first_factor', 'second_factor', 'multi_factor'];
 /** The level each preset policy asks for. */
-export const PRESET_LEVELS = { strict_mfa: 'multi_factor', strict: 'second_factor', moderate: 'second_factor', lax: 'second_factor' };
+export const PRESET_LEVELS = {
+  strict_mfa: 'multi_factor',
+  strict: 'second_factor',
+  moderate: 'second_factor',
+  lax: 'second_factor',
+};
 
 /** @type {((args: {level: string, client: any}) => Promise<void>) | null} */
 let defaultPrompt = null;
@@ -51,9 +56,17 @@ async function levelNeeded(x) {
   if (x.status != 401 && x.status != 403) return;
   const h = x.headers.get('www-authenticate') || '';
   const challenged = h.includes('insufficient_user_authentication');
-  const acr = /acr_values="?([^",]*)/.exec(h)?.[1].split(' ').find((l) => ORDER.includes(l));
+  const acr = /acr_values="?([^",]*)/
+    .exec(h)?.[1]
+    .split(' ')
+    .find((l) => ORDER.includes(l));
   if (challenged && acr) return acr; // no need to read the body
-  const p = clerk(await x.clone().json().catch(() => null));
+  const p = clerk(
+    await x
+      .clone()
+      .json()
+      .catch(() => null),
+  );
   if (p !== undefined) return levelOf(p);
   if (challenged) return 'second_factor';
 }
@@ -84,10 +97,18 @@ function prompt(level, client, onNeeds) {
       const cancel = () => reject(new ReverifyError(REVERIFICATION_CANCELLED, 'The user cancelled the verification'));
       if (onNeeds) Promise.resolve(onNeeds({ level, complete: () => complete(), cancel })).catch(reject);
       else if (defaultPrompt) defaultPrompt({ level, client }).then(complete, reject);
-      else reject(new ReverifyError('reverification_ui_missing', 'No verification UI: import the UI module or pass onNeedsReverification'));
+      else
+        reject(
+          new ReverifyError(
+            'reverification_ui_missing',
+            'No verification UI: import the UI module or pass onNeedsReverification',
+          ),
+        );
     })
       .catch((e) => {
-        throw e?.code == REVERIFICATION_CANCELLED && !(e instanceof ReverifyError) ? new ReverifyError(REVERIFICATION_CANCELLED, e.message, { cause: e }) : e;
+        throw e?.code == REVERIFICATION_CANCELLED && !(e instanceof ReverifyError)
+          ? new ReverifyError(REVERIFICATION_CANCELLED, e.message, { cause: e })
+          : e;
       })
       .then(() => completed.set(client, (completed.get(client) || 0) + 1))
       .finally(() => prompts.delete(client));

@@ -8,7 +8,10 @@ export const fromBase64url = (s) =>
 
 /** @param {ArrayBuffer | Uint8Array} b @returns {string} base64url without padding */
 export const toBase64url = (b) =>
-  btoa(String.fromCharCode(...new Uint8Array(b))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  btoa(String.fromCharCode(...new Uint8Array(b)))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
 
 const ids = (list) => list && list.map((c) => ({ ...c, id: fromBase64url(c.id) }));
 /** @returns {any} */
@@ -22,7 +25,12 @@ const PKC = () => globalThis.PublicKeyCredential || {};
 export const parseCreationOptions = (o) =>
   PKC().parseCreationOptionsFromJSON
     ? PKC().parseCreationOptionsFromJSON(o)
-    : { ...o, challenge: fromBase64url(o.challenge), user: { ...o.user, id: fromBase64url(o.user.id) }, excludeCredentials: ids(o.excludeCredentials) };
+    : {
+        ...o,
+        challenge: fromBase64url(o.challenge),
+        user: { ...o.user, id: fromBase64url(o.user.id) },
+        excludeCredentials: ids(o.excludeCredentials),
+      };
 
 /**
  * Options for `navigator.credentials.get()` from the server's `publicKey` JSON.
@@ -42,8 +50,10 @@ export const parseRequestOptions = (o) =>
  */
 export function credentialToJSON(c) {
   if (typeof c.toJSON == 'function') return c.toJSON();
-  const r = c.response, response = {};
-  for (const k of ['clientDataJSON', 'authenticatorData', 'signature', 'userHandle', 'attestationObject']) if (r[k]) response[k] = toBase64url(r[k]);
+  const r = c.response,
+    response = {};
+  for (const k of ['clientDataJSON', 'authenticatorData', 'signature', 'userHandle', 'attestationObject'])
+    if (r[k]) response[k] = toBase64url(r[k]);
   if (r.getTransports) response.transports = r.getTransports();
   return {
     id: c.id,
@@ -62,7 +72,9 @@ export function credentialToJSON(c) {
  * @param {AbortSignal} [signal]
  */
 export const getPasskey = async (options, signal) =>
-  credentialToJSON(await navigator.credentials.get({ publicKey: parseRequestOptions(options.publicKey || options), signal }));
+  credentialToJSON(
+    await navigator.credentials.get({ publicKey: parseRequestOptions(options.publicKey || options), signal }),
+  );
 
 /**
  * Runs `navigator.credentials.create()` with the server's options and returns the new
@@ -71,4 +83,6 @@ export const getPasskey = async (options, signal) =>
  * @param {AbortSignal} [signal]
  */
 export const createPasskey = async (options, signal) =>
-  credentialToJSON(await navigator.credentials.create({ publicKey: parseCreationOptions(options.publicKey || options), signal }));
+  credentialToJSON(
+    await navigator.credentials.create({ publicKey: parseCreationOptions(options.publicKey || options), signal }),
+  );

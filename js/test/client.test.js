@@ -34,7 +34,10 @@ test('error answers become ReverifyError with code, status, body and retryAfter'
     fetch: fakeFetch({
       'POST /v1/sign_ins': () => json(423, { code: 'locked', message: 'locked' }, { 'retry-after': '900' }),
       'GET /v1/me': () => new Response('<html>oops</html>', { status: 502, statusText: 'Bad Gateway' }),
-      'POST /v1/me/totp': () => json(403, { clerk_error: { type: 'forbidden', reason: 'reverification-error', metadata: { reverification: 'strict' } } }),
+      'POST /v1/me/totp': () =>
+        json(403, {
+          clerk_error: { type: 'forbidden', reason: 'reverification-error', metadata: { reverification: 'strict' } },
+        }),
     }),
   });
   const locked = await client.signInWithPassword('a@example.com', 'pw').catch((e) => e);
@@ -109,7 +112,10 @@ test('the margin is at most half of a short token lifetime', async () => {
 test('a hidden page does not refresh; becoming visible refreshes a stale token', async () => {
   mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
   let onVisibility;
-  globalThis.document = { hidden: true, addEventListener: (type, fn) => type === 'visibilitychange' && (onVisibility = fn) };
+  globalThis.document = {
+    hidden: true,
+    addEventListener: (type, fn) => type === 'visibilitychange' && (onVisibility = fn),
+  };
   const f = tokenServer();
   const client = new ReverifyClient({ fetch: f });
   await client.getToken();
@@ -148,7 +154,8 @@ test('a completed sign-in stores user, session and its token, and fires onChange
 test('load: the session, or null when signed out', async () => {
   let signedIn = true;
   const f = fakeFetch({
-    'GET /v1/sessions/current': () => (signedIn ? { session, user, reverification: {} } : json(401, { code: 'signed_out' })),
+    'GET /v1/sessions/current': () =>
+      signedIn ? { session, user, reverification: {} } : json(401, { code: 'signed_out' }),
   });
   const client = new ReverifyClient({ fetch: f });
   const changes = [];
@@ -185,7 +192,14 @@ test('a completed verification stores its token and fires onChange', async () =>
     'POST /v1/sessions/current/verifications/ver_1/attempt': (b) =>
       b.code === '000000'
         ? json(422, { code: 'invalid_code', message: 'wrong' })
-        : { verification: { id: 'ver_1', status: 'complete' }, session: verifiedSession, reverification: {}, token: 'fresh', jwt: 'fresh', expires_in: 60 },
+        : {
+            verification: { id: 'ver_1', status: 'complete' },
+            session: verifiedSession,
+            reverification: {},
+            token: 'fresh',
+            jwt: 'fresh',
+            expires_in: 60,
+          },
   });
   const client = new ReverifyClient({ fetch: f });
   assert.equal(await client.getToken(), 't1');
@@ -206,9 +220,16 @@ test('a refresh in flight while a verification completes cannot leave its older 
   const gate = deferred();
   let n = 0;
   const f = fakeFetch({
-    [TOKENS]: () => (++n === 1 ? gate.promise.then(() => ({ jwt: 'minted-before', expires_in: 60 })) : { jwt: 'minted-after', expires_in: 60 }),
+    [TOKENS]: () =>
+      ++n === 1
+        ? gate.promise.then(() => ({ jwt: 'minted-before', expires_in: 60 }))
+        : { jwt: 'minted-after', expires_in: 60 },
     'POST /v1/sessions/current/verifications/ver_1/attempt': () => ({
-      verification: { status: 'complete' }, session, token: 'verified', jwt: 'verified', expires_in: 60,
+      verification: { status: 'complete' },
+      session,
+      token: 'verified',
+      jwt: 'verified',
+      expires_in: 60,
     }),
   });
   const client = new ReverifyClient({ fetch: f });

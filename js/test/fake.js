@@ -2,7 +2,10 @@
 
 /** A JSON Response. */
 export const json = (status, body, headers = {}) =>
-  new Response(body === undefined ? null : JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
+  new Response(body === undefined ? null : JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json', ...headers },
+  });
 
 /** The reverification error exactly as the server sends it. */
 export const reverificationBody = (policy = 'strict') => ({
@@ -49,4 +52,11 @@ export function deferred() {
 export const flush = () => new Promise((r) => setImmediate(r));
 
 export const user = { id: 'usr_1', email: 'a@example.com', created_at: 1, has_password: true };
-export const session = { id: 'ses_1', user_id: 'usr_1', status: 'active', created_at: 1, last_active_at: 1, expires_at: 9e9 };
+export const session = {
+  id: 'ses_1',
+  user_id: 'usr_1',
+  status: 'active',
+  created_at: 1,
+  last_active_at: 1,
+  expires_at: 9e9,
+};

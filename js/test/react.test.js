@@ -49,7 +49,10 @@ for (const form of ['function', 'array']) {
     assert.ok(seen.length >= 3, 'rendered at least three times');
     assert.notEqual(container.textContent, '', 'React rendered into the DOM');
     assert.equal(typeof seen[0], 'function');
-    assert.ok(seen.every((f) => f === seen[0]), 'same identity on every render');
+    assert.ok(
+      seen.every((f) => f === seen[0]),
+      'same identity on every render',
+    );
     assert.equal(await seen[0](7), 'from B');
     assert.deepEqual(calls, [['B', 7]]);
     // The early array form destructures the very same function.
@@ -66,7 +69,10 @@ test('the hook asks through the latest onNeedsReverification and retries once wi
   const fetcher = async (amount) => (++n === 1 ? reverificationResponse('strict_mfa') : json(200, { amount }));
   const stale = () => assert.fail('an old onNeedsReverification was used');
   await render({ fetcher, options: { client, onNeedsReverification: stale } });
-  await render({ fetcher, options: { client, onNeedsReverification: ({ level, complete }) => (asked.push(level), complete()) } });
+  await render({
+    fetcher,
+    options: { client, onNeedsReverification: ({ level, complete }) => (asked.push(level), complete()) },
+  });
   let res;
   await act(async () => {
     res = await seen.at(-1)(250);

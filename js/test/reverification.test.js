@@ -1,6 +1,13 @@
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { REVERIFICATION_CANCELLED, ReverifyClient, ReverifyError, isReverificationError, setDefaultPrompt, withReverification } from '../src/index.js';
+import {
+  REVERIFICATION_CANCELLED,
+  ReverifyClient,
+  ReverifyError,
+  isReverificationError,
+  setDefaultPrompt,
+  withReverification,
+} from '../src/index.js';
 import { deferred, fakeFetch, flush, json, reverificationBody, reverificationResponse, session, user } from './fake.js';
 
 afterEach(() => setDefaultPrompt(null));
@@ -28,17 +35,31 @@ test('detects the error in a Response body (403 and 401) and reads only a clone'
 test('detects the RFC 9470 header alone (no body)', async () => {
   const res = new Response(null, {
     status: 401,
-    headers: { 'www-authenticate': 'Bearer error="insufficient_user_authentication", acr_values="multi_factor", max_age=600' },
+    headers: {
+      'www-authenticate': 'Bearer error="insufficient_user_authentication", acr_values="multi_factor", max_age=600',
+    },
   });
   assert.equal(await isReverificationError(res), true);
 });
 
 test('detects a returned object and thrown errors', () => {
   assert.equal(isReverificationError(reverificationBody({ level: 'first_factor', afterMinutes: 5 })), true);
-  assert.equal(isReverificationError(new ReverifyError('reverification-error', 'x', { status: 403, body: reverificationBody() })), true);
+  assert.equal(
+    isReverificationError(new ReverifyError('reverification-error', 'x', { status: 403, body: reverificationBody() })),
+    true,
+  );
   assert.equal(isReverificationError({ code: 'reverification-error' }), true);
   assert.equal(isReverificationError({ body: reverificationBody('lax') }), true);
-  for (const no of [null, undefined, 42, 'reverification-error', {}, new Error('x'), { clerk_error: { type: 'forbidden', reason: 'other' } }, new ReverifyError('locked')]) {
+  for (const no of [
+    null,
+    undefined,
+    42,
+    'reverification-error',
+    {},
+    new Error('x'),
+    { clerk_error: { type: 'forbidden', reason: 'other' } },
+    new ReverifyError('locked'),
+  ]) {
     assert.equal(isReverificationError(no), false, String(no));
   }
 });
@@ -47,7 +68,10 @@ test('a non-matching 403, a 200 and a 204 are not the error, and their bodies st
   const forbidden = json(403, { code: 'forbidden', message: 'not yours' });
   assert.equal(await isReverificationError(forbidden), false);
   assert.equal(forbidden.bodyUsed, false);
-  const challenge = new Response('', { status: 403, headers: { 'www-authenticate': 'Bearer error="insufficient_scope"' } });
+  const challenge = new Response('', {
+    status: 403,
+    headers: { 'www-authenticate': 'Bearer error="insufficient_scope"' },
+  });
   assert.equal(await isReverificationError(challenge), false);
   const ok = json(200, reverificationBody()); // only error statuses are looked at
   assert.equal(await isReverificationError(ok), false);
@@ -56,7 +80,12 @@ test('a non-matching 403, a 200 and a 204 are not the error, and their bodies st
 
 test('withReverification returns other Responses untouched, bodies unread (204 included)', async () => {
   const ui = recordingUi();
-  for (const res of [new Response(null, { status: 204 }), json(200, { ok: true }), json(403, { code: 'forbidden' }), json(500, { code: 'internal_error' })]) {
+  for (const res of [
+    new Response(null, { status: 204 }),
+    json(200, { ok: true }),
+    json(403, { code: 'forbidden' }),
+    json(500, { code: 'internal_error' }),
+  ]) {
     const out = await withReverification(async () => res, { onNeedsReverification: ui, client: idleClient() })();
     assert.equal(out, res, 'the very same object');
     assert.equal(out.bodyUsed, false);
@@ -66,7 +95,12 @@ test('withReverification returns other Responses untouched, bodies unread (204 i
 
 test('other thrown errors are rethrown as they are', async () => {
   const boom = new TypeError('boom');
-  const wrapped = withReverification(async () => { throw boom; }, { onNeedsReverification: recordingUi(), client: idleClient() });
+  const wrapped = withReverification(
+    async () => {
+      throw boom;
+    },
+    { onNeedsReverification: recordingUi(), client: idleClient() },
+  );
   await assert.rejects(wrapped(), (e) => e === boom);
 });
 
@@ -98,7 +132,10 @@ test('a second reverification error on the retry goes back to the caller (no loo
   let prompts = 0;
   const ui = (p) => (++prompts > 3 ? p.cancel() : p.complete()); // a loop ends in a cancel, not a hang
   let n = 0;
-  const returned = await withReverification(async () => (n++, reverificationResponse()), { onNeedsReverification: ui, client: idleClient() })();
+  const returned = await withReverification(async () => (n++, reverificationResponse()), {
+    onNeedsReverification: ui,
+    client: idleClient(),
+  })();
   assert.equal(n, 2);
   assert.equal(prompts, 1);
   assert.equal(returned.status, 403);
@@ -106,7 +143,13 @@ test('a second reverification error on the retry goes back to the caller (no loo
 
   let m = 0;
   const err = new ReverifyError('reverification-error', 'again', { status: 403, body: reverificationBody() });
-  const wrapped = withReverification(async () => { m++; throw err; }, { onNeedsReverification: ui, client: idleClient() });
+  const wrapped = withReverification(
+    async () => {
+      m++;
+      throw err;
+    },
+    { onNeedsReverification: ui, client: idleClient() },
+  );
   await assert.rejects(wrapped(), (e) => e === err);
   assert.equal(m, 2);
   assert.equal(prompts, 2);
@@ -124,8 +167,22 @@ test('the level comes from the metadata (presets and custom) or the header, defa
     [reverificationBody(null), 'second_factor'],
     [{ code: 'reverification-error' }, 'second_factor'],
     [() => json(403, reverificationBody('strict_mfa')), 'multi_factor'],
-    [() => new Response(null, { status: 403, headers: { 'www-authenticate': 'Bearer error="insufficient_user_authentication", acr_values="first_factor"' } }), 'first_factor'],
-    [() => new Response(null, { status: 401, headers: { 'www-authenticate': 'Bearer error="insufficient_user_authentication", max_age=60' } }), 'second_factor'],
+    [
+      () =>
+        new Response(null, {
+          status: 403,
+          headers: { 'www-authenticate': 'Bearer error="insufficient_user_authentication", acr_values="first_factor"' },
+        }),
+      'first_factor',
+    ],
+    [
+      () =>
+        new Response(null, {
+          status: 401,
+          headers: { 'www-authenticate': 'Bearer error="insufficient_user_authentication", max_age=60' },
+        }),
+      'second_factor',
+    ],
   ];
   for (const [answer, level] of cases) {
     const ui = recordingUi();
@@ -140,10 +197,18 @@ test('the level comes from the metadata (presets and custom) or the header, defa
 });
 
 test('the level option asks for at least that level', async () => {
-  for (const [policy, option, level] of [['strict', 'multi_factor', 'multi_factor'], ['strict_mfa', 'first_factor', 'multi_factor'], ['strict', 'first_factor', 'second_factor']]) {
+  for (const [policy, option, level] of [
+    ['strict', 'multi_factor', 'multi_factor'],
+    ['strict_mfa', 'first_factor', 'multi_factor'],
+    ['strict', 'first_factor', 'second_factor'],
+  ]) {
     const ui = recordingUi();
     let first = true;
-    const pending = withReverification(async () => (first ? ((first = false), reverificationBody(policy)) : 'ok'), { onNeedsReverification: ui, level: option, client: idleClient() })();
+    const pending = withReverification(async () => (first ? ((first = false), reverificationBody(policy)) : 'ok'), {
+      onNeedsReverification: ui,
+      level: option,
+      client: idleClient(),
+    })();
     await flush();
     assert.equal(ui.prompts[0].level, level, `${policy} + ${option}`);
     ui.prompts[0].complete();
@@ -155,7 +220,11 @@ test('the level option asks for at least that level', async () => {
 function threeCalls(ui, client) {
   const counts = [0, 0, 0];
   const wrapped = counts.map((_, i) =>
-    withReverification(async (x) => (++counts[i] === 1 ? reverificationResponse() : `done ${x}`), { onNeedsReverification: ui, client }));
+    withReverification(async (x) => (++counts[i] === 1 ? reverificationResponse() : `done ${x}`), {
+      onNeedsReverification: ui,
+      client,
+    }),
+  );
   return { counts, pending: wrapped.map((w, i) => w(i)) };
 }
 
@@ -183,7 +252,10 @@ test('concurrent calls all reject with reverification_cancelled on cancel, witho
   }
   assert.deepEqual(counts, [1, 1, 1]);
   // The next need opens a new prompt.
-  const again = withReverification(async () => reverificationBody(), { onNeedsReverification: ui, client: idleClient() })();
+  const again = withReverification(async () => reverificationBody(), {
+    onNeedsReverification: ui,
+    client: idleClient(),
+  })();
   await flush();
   assert.equal(ui.prompts.length, 2);
   ui.prompts[1].cancel();
@@ -196,7 +268,10 @@ test('a call that started before a verification completed retries without asking
   const lateAnswer = deferred();
   let lateCalls = 0;
   // Sent before the verification; its 403 arrives after the prompt completed.
-  const late = withReverification(async () => (++lateCalls === 1 ? lateAnswer.promise : 'late ok'), { onNeedsReverification: ui, client })();
+  const late = withReverification(async () => (++lateCalls === 1 ? lateAnswer.promise : 'late ok'), {
+    onNeedsReverification: ui,
+    client,
+  })();
   const early = withReverification(async () => reverificationBody(), { onNeedsReverification: ui, client })();
   await flush();
   ui.prompts[0].complete();
@@ -210,7 +285,9 @@ test('a call that started before a verification completed retries without asking
 test('without onNeedsReverification the registered default prompt opens with the level and client', async () => {
   const client = idleClient();
   const seen = [];
-  setDefaultPrompt(async (args) => { seen.push(args); });
+  setDefaultPrompt(async (args) => {
+    seen.push(args);
+  });
   let n = 0;
   const out = await withReverification(async () => (n++ ? 'ok' : reverificationBody('strict_mfa')), { client })();
   assert.equal(out, 'ok');
@@ -225,7 +302,9 @@ test('without onNeedsReverification the registered default prompt opens with the
   assert.equal(err.code, REVERIFICATION_CANCELLED);
 
   setDefaultPrompt(null);
-  await assert.rejects(withReverification(async () => reverificationBody(), { client })(), { code: 'reverification_ui_missing' });
+  await assert.rejects(withReverification(async () => reverificationBody(), { client })(), {
+    code: 'reverification_ui_missing',
+  });
 });
 
 test('the retry carries the fresh token from the verification answer, with no extra token request', async () => {
@@ -235,15 +314,26 @@ test('the retry carries the fresh token from the verification answer, with no ex
     [TOKENS]: () => ({ jwt: 'should-not-be-needed', expires_in: 60 }),
     'POST /v1/sessions/current/verifications': (b) => ({ id: 'ver_1', status: 'needs_second_factor', level: b.level }),
     'POST /v1/sessions/current/verifications/ver_1/attempt': () => ({
-      verification: { id: 'ver_1', status: 'complete' }, session, reverification: {}, token: 'after', jwt: 'after', expires_in: 60,
+      verification: { id: 'ver_1', status: 'complete' },
+      session,
+      reverification: {},
+      token: 'after',
+      jwt: 'after',
+      expires_in: 60,
     }),
     // The app's own API: demands a token minted after a verification.
-    'POST /api/transfer': (_, call) => (call.init.headers.authorization === 'Bearer after' ? json(200, { ok: true }) : reverificationResponse('strict')),
+    'POST /api/transfer': (_, call) =>
+      call.init.headers.authorization === 'Bearer after' ? json(200, { ok: true }) : reverificationResponse('strict'),
   });
   const client = new ReverifyClient({ fetch: f });
   await client.signInWithPassword('a@example.com', 'pw');
   const transfer = withReverification(
-    async (amount) => f('/api/transfer', { method: 'POST', headers: { authorization: `Bearer ${await client.getToken()}` }, body: JSON.stringify({ amount }) }),
+    async (amount) =>
+      f('/api/transfer', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${await client.getToken()}` },
+        body: JSON.stringify({ amount }),
+      }),
     {
       client,
       // A custom UI that drives the verification flow through the client.
@@ -256,7 +346,10 @@ test('the retry carries the fresh token from the verification answer, with no ex
   );
   const res = await transfer(5);
   assert.equal(res.status, 200);
-  assert.deepEqual(f.calls.filter((c) => c.key === 'POST /api/transfer').map((c) => c.init.headers.authorization), ['Bearer before', 'Bearer after']);
+  assert.deepEqual(
+    f.calls.filter((c) => c.key === 'POST /api/transfer').map((c) => c.init.headers.authorization),
+    ['Bearer before', 'Bearer after'],
+  );
   assert.equal(await client.getToken(), 'after');
   assert.equal(f.count(TOKENS), 0, 'no token request at all');
 });
@@ -269,7 +362,10 @@ test('a ReverifyError thrown by a client call is handled like a Response', async
   const client = new ReverifyClient({ fetch: f });
   const regenerate = withReverification(() => client.regenerateBackupCodes(), {
     client,
-    onNeedsReverification: ({ complete }) => { sensitive = false; complete(); },
+    onNeedsReverification: ({ complete }) => {
+      sensitive = false;
+      complete();
+    },
   });
   assert.deepEqual(await regenerate(), { backup_codes: ['a'] });
   assert.equal(f.count('POST /v1/me/backup_codes'), 2);
@@ -287,7 +383,8 @@ test('the retry waits for a token refresh that was in flight, so a stale cookie 
     'POST /v1/sessions/current/tokens': async () => {
       const n = ++mints;
       const minted = verified ? 'fresh' : 'stale';
-      if (n === 1) await firstRefresh.promise; // minted before the verification, arrives after it
+      if (n === 1)
+        await firstRefresh.promise; // minted before the verification, arrives after it
       else await new Promise((r) => setTimeout(r, 20));
       cookie = minted;
       return { jwt: minted, expires_in: 60 };
@@ -297,7 +394,8 @@ test('the retry waits for a token refresh that was in flight, so a stale cookie 
       cookie = 'verified';
       return { verification: { status: 'complete' }, session, token: 'verified', jwt: 'verified', expires_in: 60 };
     },
-    'POST /api/transfer': () => (cookie === 'stale' || cookie === 'before' ? reverificationResponse() : json(200, { cookie })),
+    'POST /api/transfer': () =>
+      cookie === 'stale' || cookie === 'before' ? reverificationResponse() : json(200, { cookie }),
   });
   const client = new ReverifyClient({ fetch: f });
   await client.signInWithPassword('a@example.com', 'pw');

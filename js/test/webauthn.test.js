@@ -45,15 +45,26 @@ function fakeAuthenticator() {
       async get({ publicKey }) {
         seen.get = publicKey;
         return {
-          id: 'cred-1', rawId: bytes(1), type: 'public-key', authenticatorAttachment: 'platform',
-          response: { clientDataJSON: new TextEncoder().encode('{"type":"webauthn.get"}').buffer, authenticatorData: bytes(5), signature: bytes(6), userHandle: bytes(9) },
+          id: 'cred-1',
+          rawId: bytes(1),
+          type: 'public-key',
+          authenticatorAttachment: 'platform',
+          response: {
+            clientDataJSON: new TextEncoder().encode('{"type":"webauthn.get"}').buffer,
+            authenticatorData: bytes(5),
+            signature: bytes(6),
+            userHandle: bytes(9),
+          },
           getClientExtensionResults: () => ({}),
         };
       },
       async create({ publicKey }) {
         seen.create = publicKey;
         return {
-          id: 'cred-2', rawId: bytes(2), type: 'public-key', authenticatorAttachment: null,
+          id: 'cred-2',
+          rawId: bytes(2),
+          type: 'public-key',
+          authenticatorAttachment: null,
           response: { clientDataJSON: bytes(3), attestationObject: bytes(4), getTransports: () => ['internal'] },
           getClientExtensionResults: () => ({ credProps: { rk: true } }),
         };
@@ -66,7 +77,11 @@ function fakeAuthenticator() {
 test('passkey sign-in: options to the browser, the assertion back as JSON, signed in', async () => {
   const seen = fakeAuthenticator();
   const f = fakeFetch({
-    'POST /v1/sign_ins/passkey': () => ({ id: 'psi_1', publicKey: { challenge: 'AQID', rpId: 'app.test' }, expires_at: 1 }),
+    'POST /v1/sign_ins/passkey': () => ({
+      id: 'psi_1',
+      publicKey: { challenge: 'AQID', rpId: 'app.test' },
+      expires_at: 1,
+    }),
     'POST /v1/sign_ins/passkey/psi_1': () => ({ status: 'complete', user, session, token: 'tok' }),
   });
   const client = new ReverifyClient({ fetch: f });
@@ -74,8 +89,17 @@ test('passkey sign-in: options to the browser, the assertion back as JSON, signe
   assert.deepEqual(new Uint8Array(seen.get.challenge), new Uint8Array([1, 2, 3]));
   const { credential } = f.calls.at(-1).body;
   assert.deepEqual(credential, {
-    id: 'cred-1', rawId: 'AQ', type: 'public-key', authenticatorAttachment: 'platform', clientExtensionResults: {},
-    response: { clientDataJSON: toBase64url(new TextEncoder().encode('{"type":"webauthn.get"}')), authenticatorData: 'BQ', signature: 'Bg', userHandle: 'CQ' },
+    id: 'cred-1',
+    rawId: 'AQ',
+    type: 'public-key',
+    authenticatorAttachment: 'platform',
+    clientExtensionResults: {},
+    response: {
+      clientDataJSON: toBase64url(new TextEncoder().encode('{"type":"webauthn.get"}')),
+      authenticatorData: 'BQ',
+      signature: 'Bg',
+      userHandle: 'CQ',
+    },
   });
   assert.equal(client.user.id, 'usr_1');
   assert.equal(await client.getToken(), 'tok');
@@ -84,7 +108,15 @@ test('passkey sign-in: options to the browser, the assertion back as JSON, signe
 test('registering a passkey: create options converted, credential and name sent', async () => {
   const seen = fakeAuthenticator();
   const f = fakeFetch({
-    'POST /v1/me/passkeys/registrations': () => ({ id: 'reg_1', publicKey: { challenge: 'AQID', rp: { name: 'R' }, user: { id: 'CQ', name: 'a', displayName: 'a' }, pubKeyCredParams: [] } }),
+    'POST /v1/me/passkeys/registrations': () => ({
+      id: 'reg_1',
+      publicKey: {
+        challenge: 'AQID',
+        rp: { name: 'R' },
+        user: { id: 'CQ', name: 'a', displayName: 'a' },
+        pubKeyCredParams: [],
+      },
+    }),
     'POST /v1/me/passkeys/registrations/reg_1': (b) => ({ id: 'pk_1', name: b.name }),
   });
   const out = await new ReverifyClient({ fetch: f }).registerPasskey('Laptop');
@@ -99,10 +131,22 @@ test('registering a passkey: create options converted, credential and name sent'
 test('verifying with a passkey uses the prepared challenge; native JSON helpers are preferred', async () => {
   const used = [];
   globalThis.PublicKeyCredential = { parseRequestOptionsFromJSON: (o) => (used.push(o), { native: true }) };
-  globalThis.navigator = { credentials: { get: async (o) => ({ toJSON: () => ({ id: 'native', options: o.publicKey }) }) } };
+  globalThis.navigator = {
+    credentials: { get: async (o) => ({ toJSON: () => ({ id: 'native', options: o.publicKey }) }) },
+  };
   const f = fakeFetch({
-    'POST /v1/sessions/current/verifications/ver_1/prepare': (b) => ({ id: 'ver_1', status: 'needs_first_factor', strategy: b.strategy, passkey: { publicKey: { challenge: 'Zm9v' } } }),
-    'POST /v1/sessions/current/verifications/ver_1/attempt': (b) => ({ verification: { id: 'ver_1', status: 'complete' }, session, token: 't', echo: b }),
+    'POST /v1/sessions/current/verifications/ver_1/prepare': (b) => ({
+      id: 'ver_1',
+      status: 'needs_first_factor',
+      strategy: b.strategy,
+      passkey: { publicKey: { challenge: 'Zm9v' } },
+    }),
+    'POST /v1/sessions/current/verifications/ver_1/attempt': (b) => ({
+      verification: { id: 'ver_1', status: 'complete' },
+      session,
+      token: 't',
+      echo: b,
+    }),
   });
   const out = await new ReverifyClient({ fetch: f }).verifyWithPasskey('ver_1');
   assert.deepEqual(f.calls[0].body, { strategy: 'passkey' });

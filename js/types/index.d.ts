@@ -172,7 +172,10 @@ export declare class ReverifyClient {
 
   signInWithPassword(email: string, password: string): Promise<SignedIn | PendingSignIn>;
   signInWithEmailCode(email: string): Promise<PendingSignIn>;
-  attemptSignIn(id: string, attempt: { code: string; strategy?: 'email_code' | 'totp' | 'backup_code' }): Promise<SignedIn | PendingSignIn>;
+  attemptSignIn(
+    id: string,
+    attempt: { code: string; strategy?: 'email_code' | 'totp' | 'backup_code' },
+  ): Promise<SignedIn | PendingSignIn>;
   signUp(email: string, password: string): Promise<PendingSignUp>;
   attemptSignUp(id: string, code: string): Promise<SignedIn>;
   startPasskeySignIn(): Promise<PasskeyCeremony>;
@@ -192,8 +195,18 @@ export declare class ReverifyClient {
 
   me(): Promise<Me>;
   /** Ends the other sessions unless `signOutOtherSessions: false`. */
-  changePassword(newPassword: string, options?: { signOutOtherSessions?: boolean }): Promise<{ status: 'changed'; other_sessions_ended: number }>;
-  startTotp(): Promise<{ status: 'pending'; secret: string; uri: string; qr_svg: string; digits: number; period: number }>;
+  changePassword(
+    newPassword: string,
+    options?: { signOutOtherSessions?: boolean },
+  ): Promise<{ status: 'changed'; other_sessions_ended: number }>;
+  startTotp(): Promise<{
+    status: 'pending';
+    secret: string;
+    uri: string;
+    qr_svg: string;
+    digits: number;
+    period: number;
+  }>;
   confirmTotp(code: string): Promise<{ status: 'confirmed'; backup_codes: string[]; token: string }>;
   removeTotp(): Promise<any>;
   regenerateBackupCodes(): Promise<{ backup_codes: string[] }>;
@@ -258,4 +271,6 @@ export declare function withReverification<A extends unknown[], R>(
 ): (...args: A) => Promise<Awaited<R>>;
 
 /** Registers the prompt opened when no `onNeedsReverification` is given (the UI module does this). */
-export declare function setDefaultPrompt(fn: ((args: { level: Level; client: ReverifyClient }) => Promise<void>) | null): void;
+export declare function setDefaultPrompt(
+  fn: ((args: { level: Level; client: ReverifyClient }) => Promise<void>) | null,
+): void;

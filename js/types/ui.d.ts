@@ -1,14 +1,14 @@
 // Types for `@reverify/browser/ui`: the custom elements. Importing the module defines
 // <reverify-verification-modal>, <reverify-sign-in>, <reverify-sign-up> and
 // <reverify-account> (once) and makes the modal the default prompt of withReverification.
-import type { ReverifyClient } from './index.js'
+import type { ReverifyClient } from './index.js';
 
-export type VerificationLevel = 'first_factor' | 'second_factor' | 'multi_factor'
+export type VerificationLevel = 'first_factor' | 'second_factor' | 'multi_factor';
 
 /** What every element shares: the client it talks to. */
 declare class ReverifyElement extends HTMLElement {
   /** Setting it (again) starts the element over. */
-  client: ReverifyClient | undefined
+  client: ReverifyClient | undefined;
 }
 
 /**
@@ -19,8 +19,8 @@ declare class ReverifyElement extends HTMLElement {
  * Events: `reverify:complete` (detail: the answer), `reverify:cancel`.
  */
 export declare class VerificationModal extends ReverifyElement {
-  open(options: { level?: VerificationLevel; client?: ReverifyClient }): Promise<unknown>
-  cancel(): void
+  open(options: { level?: VerificationLevel; client?: ReverifyClient }): Promise<unknown>;
+  cancel(): void;
 }
 
 /**
@@ -40,31 +40,34 @@ export declare class SignUp extends ReverifyElement {}
 export declare class Account extends ReverifyElement {}
 
 /** Opens a modal for `level` (appended to <body>, removed when it settles): the default prompt. */
-export declare function openVerification(options: { level: VerificationLevel; client: ReverifyClient }): Promise<unknown>
+export declare function openVerification(options: {
+  level: VerificationLevel;
+  client: ReverifyClient;
+}): Promise<unknown>;
 
 /**
  * The texts shown, by key (plain text; "{name}" placeholders are filled in). Error
  * messages are `e_<server error code>` (e.g. `e_invalid_code`, `e_locked` with `{method}`
  * and `{wait}`); strategy names `s_<strategy>`, descriptions `d_<strategy>`.
  */
-export declare const strings: Record<string, string>
+export declare const strings: Record<string, string>;
 
 /** Replaces some texts (merged into `strings`; shown from the next render on). */
-export declare function setStrings(table: Partial<Record<string, string>>): void
+export declare function setStrings(table: Partial<Record<string, string>>): void;
 
 export interface ReverifyUIEvents {
-  'reverify:complete': CustomEvent<unknown>
-  'reverify:cancel': CustomEvent<undefined>
-  'reverify:signed-in': CustomEvent<{ status: 'complete'; session: unknown; user: unknown; token?: string }>
-  'reverify:signed-up': CustomEvent<{ status: 'complete'; session: unknown; user: unknown; token?: string }>
+  'reverify:complete': CustomEvent<unknown>;
+  'reverify:cancel': CustomEvent<undefined>;
+  'reverify:signed-in': CustomEvent<{ status: 'complete'; session: unknown; user: unknown; token?: string }>;
+  'reverify:signed-up': CustomEvent<{ status: 'complete'; session: unknown; user: unknown; token?: string }>;
 }
 
 declare global {
   interface HTMLElementTagNameMap {
-    'reverify-verification-modal': VerificationModal
-    'reverify-sign-in': SignIn
-    'reverify-sign-up': SignUp
-    'reverify-account': Account
+    'reverify-verification-modal': VerificationModal;
+    'reverify-sign-in': SignIn;
+    'reverify-sign-up': SignUp;
+    'reverify-account': Account;
   }
   // The events bubble: listen on the element, an ancestor or the document.
   interface HTMLElementEventMap extends ReverifyUIEvents {}

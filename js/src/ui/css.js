@@ -35,4 +35,4 @@ export const css = `.rv-card{--a:var(--reverify-accent,#4338ca);--r:var(--reveri
 .rv-ask{flex:1 1 100%}
 .rv-dng{--a:var(--er)}
 .rv-dlg{padding:0;border:0;background:none;width:min(26rem,calc(100% - 2rem))}
-.rv-dlg::backdrop{background:var(--reverify-backdrop,#0008)}`
+.rv-dlg::backdrop{background:var(--reverify-backdrop,#0008)}`;

@@ -103,29 +103,30 @@ export const strings = {
   e_password_too_short: 'That password is too short.',
   e_signed_out: 'You are signed out.',
   e_generic: 'Something went wrong. Please try again.',
-}
+};
 
 /** Replace some of the strings (merged into the table; shown from the next render on). */
 export function setStrings(table) {
-  Object.assign(strings, table)
+  Object.assign(strings, table);
 }
 
-const escape = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
-export { escape as esc }
+const escape = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+export { escape as esc };
 
-const fill = (key, vars = {}) => (strings[key] ?? key).replace(/\{(\w+)\}/g, (_, x) => vars[x] ?? '')
+const fill = (key, vars = {}) => (strings[key] ?? key).replace(/\{(\w+)\}/g, (_, x) => vars[x] ?? '');
 
 /** The string `key`, with "{x}" filled from `vars`, HTML-escaped. */
-export const t = (key, vars) => escape(fill(key, vars))
+export const t = (key, vars) => escape(fill(key, vars));
 
 /** A readable message (HTML-escaped) for an error thrown by the client: a ReverifyError
  * (by its `code`, with the wait from `retryAfter`) or a DOMException from WebAuthn.
  * `method`: the strategy that was tried, named in the lockout message. */
 export function errText(e, method = '') {
-  const code = e?.code || e?.name
-  const n = e?.retryAfter
-  const m = Math.ceil(n / 60)
-  const wait = n == null ? strings.later : n < 60 ? fill('seconds', { n }) : m < 2 ? strings.minute : fill('minutes', { n: m })
-  if (strings['e_' + code]) return t('e_' + code, { wait, method: strings['m_' + method] || strings.m_ })
-  return (e?.status < 500 && e.message && escape(e.message)) || t('e_generic')
+  const code = e?.code || e?.name;
+  const n = e?.retryAfter;
+  const m = Math.ceil(n / 60);
+  const wait =
+    n == null ? strings.later : n < 60 ? fill('seconds', { n }) : m < 2 ? strings.minute : fill('minutes', { n: m });
+  if (strings['e_' + code]) return t('e_' + code, { wait, method: strings['m_' + method] || strings.m_ });
+  return (e?.status < 500 && e.message && escape(e.message)) || t('e_generic');
 }

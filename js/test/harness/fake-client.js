@@ -5,30 +5,30 @@
 //   { dom: 'NotAllowedError' }          reject with a DOMException (WebAuthn)
 //   { hold: 'name', ...}                wait for window.release('name') first
 // A method without a script resolves with {}. Every call is recorded in client.calls.
-import { ReverifyError } from '/src/index.js'
+import { ReverifyError } from '/src/index.js';
 
 const METHODS = `load getToken signInWithPassword signInWithEmailCode attemptSignIn signUp attemptSignUp
 startPasskeySignIn finishPasskeySignIn signInWithPasskey signOut startVerification prepareVerification
 attemptVerification cancelVerification getVerification verifyWithPasskey me changePassword startTotp
 confirmTotp removeTotp regenerateBackupCodes listPasskeys registerPasskey renamePasskey deletePasskey
-deleteAccount`.split(/\s+/)
+deleteAccount`.split(/\s+/);
 
-const holds = {}
-window.release = (name) => holds[name]?.()
+const holds = {};
+window.release = (name) => holds[name]?.();
 
 export function fakeClient(script = {}) {
-  const calls = []
-  const client = { calls, onChange: () => () => {} }
+  const calls = [];
+  const client = { calls, onChange: () => () => {} };
   for (const m of METHODS) {
     client[m] = async (...args) => {
-      calls.push([m, ...args])
-      const q = script[m]
-      const r = (Array.isArray(q) ? (q.length > 1 ? q.shift() : q[0]) : q) || { ok: {} }
-      if (r.hold) await new Promise((res) => (holds[r.hold] = res))
-      if (r.error) throw new ReverifyError(r.error.code, r.error.message, r.error)
-      if (r.dom) throw new DOMException('WebAuthn failed', r.dom)
-      return r.ok
-    }
+      calls.push([m, ...args]);
+      const q = script[m];
+      const r = (Array.isArray(q) ? (q.length > 1 ? q.shift() : q[0]) : q) || { ok: {} };
+      if (r.hold) await new Promise((res) => (holds[r.hold] = res));
+      if (r.error) throw new ReverifyError(r.error.code, r.error.message, r.error);
+      if (r.dom) throw new DOMException('WebAuthn failed', r.dom);
+      return r.ok;
+    };
   }
-  return client
+  return client;
 }
