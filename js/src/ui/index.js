@@ -16,7 +16,8 @@ const elements = {
   'reverify-account': Account,
 };
 
-/** Opens a verification modal for `level`; resolves on complete, rejects `reverification_cancelled`. */
+/** Opens a verification modal for `level`; resolves on complete, rejects with a ReverifyError
+ * `reverification_cancelled` (the user gave up) or `signed_out` (the session ended). */
 export function openVerification({ level, client }) {
   const m = document.createElement('reverify-verification-modal');
   document.body.append(m);

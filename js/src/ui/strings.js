@@ -1,108 +1,142 @@
-// Every text the elements show. Replace any of them with setStrings({ key: 'text' });
-// "{name}" is filled in. Values are plain text (they are HTML-escaped when shown).
-// Keys starting with "e_" are error messages by the server's error code.
+// Every text the elements show. Replace any of them with setStrings({ key: 'text' }) — for a
+// translation, replace them all. "{name}" is filled in. Values are plain text (they are
+// HTML-escaped when shown). Keys starting with "e_" are error messages by the server's error
+// code; "m_" name a method inside the lockout message; "s_" offer a method; "d_" ask for it.
 export const strings = {
+  // The verification modal
   verifyTitle: 'Verify it’s you',
-  needs_first_factor: 'To continue, please confirm it’s you.',
-  needs_second_factor: 'To continue, confirm with your second factor.',
+  verifyLead: 'For your security, confirm it’s you to continue.',
   d_password: 'Enter your password.',
-  d_email_code: 'Enter the code we sent to {email}.',
+  d_email_code: 'Enter the 6-digit code we sent to {email}.',
   d_totp: 'Enter the 6-digit code from your authenticator app.',
-  d_backup_code: 'Enter one of your backup codes.',
-  d_passkey: 'Confirm with your passkey.',
+  d_backup_code: 'Enter one of the backup codes you saved.',
+  d_passkey: 'Use the passkey on this device or your phone.',
   s_password: 'Use your password',
   s_email_code: 'Email a code to {email}',
   s_totp: 'Use your authenticator app',
   s_backup_code: 'Use a backup code',
   s_passkey: 'Use a passkey',
-  other: 'Other ways to verify',
-  email: 'Email',
+  other: 'Other ways to confirm',
+  allLocked: 'Every way to confirm is paused after too many wrong tries. Try again in {wait}.',
+  email: 'Email address',
   password: 'Password',
   code: 'Verification code',
   backupCode: 'Backup code',
   continue: 'Continue',
-  usePasskey: 'Use passkey',
+  usePasskey: 'Continue with passkey',
   cancel: 'Cancel',
-  resend: 'Send a new code',
+  close: 'Close',
+  resend: 'Didn’t get it? Send a new code',
   sent: 'We sent a new code.',
-  startOver: 'Start over',
+  startOver: 'Start again',
   loading: 'Loading…',
+  required: 'Fill this in.',
+  // Sign-in and sign-up
   signIn: 'Sign in',
   emailCode: 'Email me a sign-in code instead',
-  sendCode: 'Send code',
+  sendCode: 'Email me a code',
   usePassword: 'Sign in with a password instead',
   passkeySignIn: 'Sign in with a passkey',
+  or: 'or',
   checkEmail: 'Check your email',
-  codeSentTo: 'We sent a code to {email}.',
-  secondTitle: 'Two-step verification',
-  signedIn: 'You are signed in.',
+  codeSentTo: 'We sent a 6-digit code to {email}. It expires in 10 minutes.',
+  secondTitle: 'Confirm it’s you',
+  signedInAs: 'You’re signed in as {email}.',
+  signOut: 'Sign out',
   signUp: 'Create your account',
   signUpBtn: 'Create account',
-  signedUp: 'Your account is ready.',
+  pwRule: 'At least {n} characters. A few unrelated words make a strong password.',
+  // The account
   account: 'Your account',
+  signedOutHere: 'You’re signed out.',
   newPassword: 'New password',
   changePw: 'Change password',
-  signOutOthers: 'Sign out my other devices',
-  pwChanged: 'Password changed.',
+  signOutOthers: 'Also sign out of my other devices',
+  pwChanged: 'Your password was changed.',
+  twoStep: 'Two-step verification',
   totpTitle: 'Authenticator app',
-  totpOn: 'On: your second factor.',
-  totpOff: 'Not set up.',
+  totpOn: 'On. When you sign in, we also ask for a code from your app.',
+  totpOff: 'Add a code from an authenticator app to your sign-in, so your password alone is not enough.',
   setUp: 'Set up',
   totpScan: 'Scan this QR code with your authenticator app, then enter the 6-digit code it shows.',
   qr: 'QR code for your authenticator app',
-  secret: 'Or enter this key:',
+  secret: 'Can’t scan it? Enter this key:',
   confirm: 'Confirm',
   remove: 'Remove',
   totpRemoveQ: 'Remove the authenticator app? Your backup codes stop working too.',
-  totpRemoved: 'Authenticator app removed.',
+  totpRemoved: 'The authenticator app was removed.',
   codesTitle: 'Backup codes',
-  codesLeft: '{n} backup codes left.',
-  regen: 'Generate new codes',
-  regenQ: 'Generate new backup codes? The old ones stop working.',
-  codesSave: 'Save these codes somewhere safe. Each works once; they are not shown again.',
+  codesLeft: '{n} backup codes left. Each one works once, if you lose your phone.',
+  regen: 'Get new codes',
+  regenQ: 'Get new backup codes? The old ones stop working.',
+  codesSave: 'Save these codes somewhere safe. Each works once, and we won’t show them again.',
   copy: 'Copy',
   copied: 'Copied.',
   saved: 'I saved them',
   pkTitle: 'Passkeys',
+  pkLead: 'Sign in with your fingerprint, face or screen lock instead of a password.',
   pkNone: 'No passkeys yet.',
   pkName: 'Passkey name',
-  pkNameOpt: 'Name for a new passkey (optional)',
+  pkNameOpt: 'Name for the new passkey (optional)',
   pkAdd: 'Add a passkey',
   pkAdded: 'Passkey added.',
+  pkUsed: 'Last used {when}',
+  pkNeverUsed: 'Never used',
   rename: 'Rename',
   save: 'Save',
   del: 'Delete',
   pkDelQ: 'Delete the passkey “{name}”?',
+  devices: 'Devices',
+  devicesLead: 'Where you’re signed in.',
+  thisDevice: 'This device',
+  activeWhen: 'Active {when}',
+  signOutDevice: 'Sign out',
+  signOutDeviceQ: 'Sign out of {device}?',
+  signOutAll: 'Sign out of all other devices',
+  signOutAllQ: 'Sign out of every device except this one?',
+  deviceSignedOut: 'Signed out of {device}.',
+  allSignedOut: 'Signed out of your other devices.',
+  unknownDevice: 'Unknown device',
+  browserOn: '{browser} on {os}',
+  danger: 'Delete account',
+  dangerLead: 'This deletes your account and everything in it. It can’t be undone.',
+  deleteBtn: 'Delete my account',
+  deleteQ: 'Delete your account for good?',
   yes: 'Yes',
   no: 'No',
+  justNow: 'just now',
   minute: '1 minute',
   minutes: '{n} minutes',
   seconds: '{n} seconds',
   later: 'a little while',
-  e_incorrect_password: 'Incorrect password. Please try again.',
-  e_invalid_code: 'That code is wrong. Check it and try again.',
+  // Errors, by the server's code
+  e_incorrect_password: 'That password is incorrect. Try again.',
+  e_invalid_code: 'That code isn’t right. Check it and try again.',
   e_code_already_used: 'This code was just used. Wait for the next one in your app.',
-  e_invalid_credentials: 'Wrong email or password.',
+  e_invalid_credentials: 'That email address and password don’t match.',
   e_invalid_code_format: 'Enter the code exactly as shown.',
-  e_code_expired: 'This code has expired.',
-  e_locked: 'Too many wrong tries: {method} is locked. Try again in {wait}, or use another way.',
-  m_: 'this method',
+  e_code_expired: 'This code has expired. Ask for a new one.',
+  e_locked: 'Too many wrong tries: {method} is paused. Try again in {wait}, or use another way.',
+  m_: 'this way of signing in',
   m_password: 'your password',
   m_email_code: 'the emailed code',
-  m_totp: 'the authenticator app',
-  m_backup_code: 'the backup code',
-  e_too_many_attempts: 'Too many wrong tries. Please start over.',
-  e_rate_limited: 'Too many requests. Please try again in {wait}.',
-  e_verification_expired: 'This verification has expired. Please start over.',
-  e_verification_ended: 'This verification has ended. Please start over.',
-  e_sign_in_expired: 'This sign-in has expired. Please start over.',
-  e_passkey_rejected: 'This passkey was not accepted.',
-  e_user_verification_required: 'Your passkey must check it’s you (PIN or biometrics).',
+  m_totp: 'your authenticator app',
+  m_backup_code: 'backup codes',
+  e_too_many_attempts: 'Too many wrong tries. Start again.',
+  e_rate_limited: 'Too many requests. Try again in {wait}.',
+  e_verification_expired: 'This took too long. Start again.',
+  e_verification_ended: 'This confirmation has ended. Start again.',
+  e_sign_in_expired: 'This sign-in took too long. Start again.',
+  e_passkey_rejected: 'This passkey wasn’t accepted.',
+  e_user_verification_required: 'Your passkey must check it’s you (PIN, fingerprint or face).',
   e_NotAllowedError: 'The passkey request was cancelled or timed out.',
   e_invalid_email: 'Enter a valid email address.',
-  e_password_too_short: 'That password is too short.',
-  e_signed_out: 'You are signed out.',
-  e_generic: 'Something went wrong. Please try again.',
+  e_email_taken: 'An account with this email address already exists. Sign in instead.',
+  e_password_too_short: 'Use at least {n} characters.',
+  e_password_too_long: 'That password is too long.',
+  e_signed_out: 'You’re signed out. Sign in again.',
+  e_network_error: 'Can’t reach the server. Check your connection and try again.',
+  e_generic: 'Something went wrong. Try again.',
 };
 
 /** Replace some of the strings (merged into the table; shown from the next render on). */
@@ -113,20 +147,25 @@ export function setStrings(table) {
 const escape = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 export { escape as esc };
 
-const fill = (key, vars = {}) => (strings[key] ?? key).replace(/\{(\w+)\}/g, (_, x) => vars[x] ?? '');
+const own = (k) => (Object.hasOwn(strings, k) ? strings[k] : undefined);
+const fill = (key, vars = {}) => (own(key) ?? key).replace(/\{(\w+)\}/g, (_, x) => vars[x] ?? '');
 
 /** The string `key`, with "{x}" filled from `vars`, HTML-escaped. */
 export const t = (key, vars) => escape(fill(key, vars));
 
+/** "3 minutes", "1 minute", "40 seconds" for a number of seconds (null: "a little while"). */
+export function wait(n) {
+  if (n == null) return own('later');
+  const m = Math.ceil(n / 60);
+  return n < 60 ? fill('seconds', { n }) : m < 2 ? own('minute') : fill('minutes', { n: m });
+}
+
 /** A readable message (HTML-escaped) for an error thrown by the client: a ReverifyError
  * (by its `code`, with the wait from `retryAfter`) or a DOMException from WebAuthn.
- * `method`: the strategy that was tried, named in the lockout message. */
-export function errText(e, method = '') {
+ * `vars.method`: the strategy that was tried, named in the lockout message. */
+export function errText(e, vars = {}) {
   const code = e?.code || e?.name;
-  const n = e?.retryAfter;
-  const m = Math.ceil(n / 60);
-  const wait =
-    n == null ? strings.later : n < 60 ? fill('seconds', { n }) : m < 2 ? strings.minute : fill('minutes', { n: m });
-  if (strings['e_' + code]) return t('e_' + code, { wait, method: strings['m_' + method] || strings.m_ });
-  return (e?.status < 500 && e.message && escape(e.message)) || t('e_generic');
+  const method = own('m_' + vars.method) || own('m_');
+  if (own('e_' + code) != null) return t('e_' + code, { ...vars, wait: wait(e?.retryAfter), method });
+  return (e?.status >= 400 && e?.status < 500 && e.message && escape(e.message)) || t('e_generic');
 }
