@@ -5,21 +5,28 @@ import type { ReverifyClient } from './index.js';
 
 export type VerificationLevel = 'first_factor' | 'second_factor' | 'multi_factor';
 
-/** What every element shares: the client it talks to. */
+/**
+ * What every element shares: the client it talks to (followed live: sign-in, sign-out and a
+ * session ended elsewhere update the element), an open shadow root styled by the
+ * `--reverify-*` custom properties and `::part()`s, and the `theme` attribute
+ * (`"light"` | `"dark"`; default: `prefers-color-scheme`).
+ */
 declare class ReverifyElement extends HTMLElement {
-  /** Setting it (again) starts the element over. */
-  client: ReverifyClient | undefined;
+  /** Setting another client starts the element over. */
+  client: ReverifyClient | null | undefined;
 }
+export type { ReverifyElement };
 
 /**
- * A modal dialog that verifies the signed-in user again. `open()` resolves with the
- * server's answer once the verification is `complete` (the client then holds the fresh
- * token) and rejects with a `ReverifyError` whose `code` is `reverification_cancelled`
- * on Escape, the close button or `cancel()`.
- * Events: `reverify:complete` (detail: the answer), `reverify:cancel`.
+ * A modal dialog that verifies the signed-in user again, naming the app and the account.
+ * `open()` resolves with the server's answer once the verification is `complete` (the
+ * client then holds the fresh token) and rejects with a `ReverifyError` whose `code` is
+ * `reverification_cancelled` on Escape, the close button or `cancel()`, or `signed_out`
+ * when the session ends meanwhile.
+ * Events: `reverify:complete` (detail: the answer), `reverify:cancel` (detail: `{ code }`).
  */
 export declare class VerificationModal extends ReverifyElement {
-  open(options: { level?: VerificationLevel; client?: ReverifyClient }): Promise<unknown>;
+  open(options?: { level?: VerificationLevel; client?: ReverifyClient }): Promise<unknown>;
   cancel(): void;
 }
 
@@ -34,8 +41,10 @@ export declare class SignIn extends ReverifyElement {}
 export declare class SignUp extends ReverifyElement {}
 
 /**
- * The signed-in user's factors: password, authenticator app (QR code, backup codes shown
- * once), backup codes, passkeys. Changes go through withReverification.
+ * The signed-in user's account: password, authenticator app (QR code, backup codes shown
+ * once), backup codes, passkeys, the devices signed in (sign out one or all others), and
+ * account deletion. Changes go through withReverification.
+ * Event: `reverify:account-deleted`.
  */
 export declare class Account extends ReverifyElement {}
 
@@ -57,7 +66,8 @@ export declare function setStrings(table: Partial<Record<string, string>>): void
 
 export interface ReverifyUIEvents {
   'reverify:complete': CustomEvent<unknown>;
-  'reverify:cancel': CustomEvent<undefined>;
+  'reverify:cancel': CustomEvent<{ code: string }>;
+  'reverify:account-deleted': CustomEvent<undefined>;
   'reverify:signed-in': CustomEvent<{ status: 'complete'; session: unknown; user: unknown; token?: string }>;
   'reverify:signed-up': CustomEvent<{ status: 'complete'; session: unknown; user: unknown; token?: string }>;
 }
