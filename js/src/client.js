@@ -1,8 +1,12 @@
-import { ReverifyError } from './errors.js';
+import { ReverifyError, SIGNED_OUT } from './errors.js';
 import { createPasskey, getPasskey } from './webauthn.js';
 
 const enc = encodeURIComponent;
 const VERIFICATIONS = '/v1/sessions/current/verifications/';
+/** The name of the channel tabs of one origin tell each other of sign-ins and sign-outs on. */
+const CHANNEL = 'reverify';
+/** Focus and visibility re-check the session at most this often. */
+const RECHECK_MS = 5000;
 
 /** The most recently created client: the default of `withReverification` and the hook. */
 export let defaultClient = null;
@@ -23,6 +27,11 @@ function lifetime(jwt) {
  * and account management. Every method that talks to the server resolves with the
  * server's JSON and rejects with a {@link ReverifyError}.
  *
+ * A session that ends elsewhere (signed out in another tab, revoked, idle) is noticed at
+ * once: any answer 401 `signed_out` signs the client out (listeners get `session_ended`),
+ * the session is re-checked when the page becomes visible or gets focus, and tabs of the
+ * same origin tell each other of sign-ins and sign-outs (`BroadcastChannel('reverify')`).
+ *
  * @example
  * const client = new ReverifyClient({ baseUrl: '/auth' });
  * await client.load();
@@ -40,6 +49,12 @@ export class ReverifyClient {
   #gen = 0;
   #timer;
   #listeners = new Set();
+  /** The cached `environment()` answer (a promise), or null. */
+  #env = null;
+  /** When the session was last re-checked (ms), for the focus throttle. */
+  #checkedAt = -Infinity;
+  /** @type {BroadcastChannel | null} */
+  #channel = null;
 
   /**
    * @param {object} [options]
@@ -53,8 +68,19 @@ export class ReverifyClient {
     this.baseUrl = baseUrl.replace(/\/$/, '');
     this.#fetch = f || ((...a) => fetch(...a));
     this.#margin = refreshMarginSeconds * 1000;
-    // A hidden page lets its token lapse; coming back refreshes it if it is stale.
-    globalThis.document?.addEventListener?.('visibilitychange', () => this.#tick());
+    // A hidden page lets its token lapse; coming back refreshes it if it is stale, and
+    // re-checks the session (it may have ended meanwhile).
+    globalThis.document?.addEventListener?.('visibilitychange', () => {
+      this.#tick();
+      if (!globalThis.document.hidden) this.#recheck();
+    });
+    globalThis.window?.addEventListener?.('focus', () => this.#recheck());
+    // Another tab of this origin signed in or out: load at once.
+    if (typeof globalThis.BroadcastChannel == 'function') {
+      this.#channel = new BroadcastChannel(CHANNEL);
+      this.#channel.onmessage = () => this.load().catch(() => {});
+      /** @type {any} */ (this.#channel).unref?.(); // Node: do not keep the process alive
+    }
     defaultClient = this;
   }
 
@@ -69,8 +95,11 @@ export class ReverifyClient {
   }
 
   /**
-   * Calls `listener({user, session})` on sign-in, sign-out and completed verifications.
-   * @param {(state: {user: any, session: any}) => void} listener
+   * Calls `listener({user, session, reason})` on sign-in, sign-out and completed
+   * verifications. `reason`: `signed_in` (a sign-in here, or a session found by `load()`),
+   * `signed_out` (this page called `signOut()` or `deleteAccount()`), `session_ended` (the
+   * server says the session is gone: ended elsewhere, revoked, expired) or `verified`.
+   * @param {(state: {user: any, session: any, reason: 'signed_in' | 'signed_out' | 'session_ended' | 'verified'}) => void} listener
    * @returns {() => void} unsubscribe
    */
   onChange(listener) {
@@ -78,10 +107,25 @@ export class ReverifyClient {
     return () => this.#listeners.delete(listener);
   }
 
-  #set(user, session) {
+  #set(user, session, reason) {
     this.#user = user;
     this.#session = session;
-    for (const l of [...this.#listeners]) l({ user, session });
+    for (const l of [...this.#listeners]) l({ user, session, reason });
+  }
+
+  /** Tells the other tabs of this origin to load (they ask the server themselves). */
+  #broadcast() {
+    try {
+      this.#channel?.postMessage('changed');
+    } catch {
+      // A closed channel: nothing to tell.
+    }
+  }
+
+  /** Re-checks the session on focus / visibility: only while signed in, at most every 5 s. */
+  #recheck() {
+    if (!this.#session || Date.now() - this.#checkedAt < RECHECK_MS) return;
+    this.load().catch(() => {});
   }
 
   #setToken(jwt, expiresIn) {
@@ -94,11 +138,17 @@ export class ReverifyClient {
     this.#timer.unref?.();
   }
 
-  #signedOut() {
+  /**
+   * Drops the token and, when signed in, tells the listeners why (`signed_out` or
+   * `session_ended`). Returns whether a session was dropped.
+   */
+  #signedOut(reason) {
     this.#gen++;
     this.#token = null;
     clearTimeout(this.#timer);
-    if (this.#user || this.#session) this.#set(null, null);
+    if (!this.#user && !this.#session) return false;
+    this.#set(null, null, reason);
+    return true;
   }
 
   #fresh() {
@@ -115,12 +165,27 @@ export class ReverifyClient {
   }
 
   /**
-   * One request to the auth server. A `token` in the answer becomes the current token.
+   * One request to the auth server. A `token` in the answer becomes the current token. An
+   * answer 401 `signed_out` (the session is gone) signs the client out — listeners get
+   * `session_ended`, other tabs are told — and the call rejects with that error.
    * @param {string} method
    * @param {string} path
    * @param {object} [body]
    */
   async request(method, path, body) {
+    const sent = this.#session?.id;
+    try {
+      return await this.#send(method, path, body);
+    } catch (e) {
+      // Only the session this request was sent for: one signed in meanwhile stays.
+      if (e.status == 401 && e.code == SIGNED_OUT && this.#session?.id === sent && this.#signedOut('session_ended'))
+        this.#broadcast();
+      throw e;
+    }
+  }
+
+  /** {@link request} without the sign-out on 401 (the token refresh and `signOut` handle it). */
+  async #send(method, path, body) {
     /** @type {RequestInit & {headers: Record<string, string>}} */
     const init = { method, credentials: 'include', headers: { accept: 'application/json' } };
     if (body) {
@@ -151,28 +216,44 @@ export class ReverifyClient {
   }
 
   #signIn(data) {
-    if (data?.status == 'complete') this.#set(data.user, data.session);
+    if (data?.status == 'complete') {
+      this.#set(data.user, data.session, 'signed_in');
+      this.#broadcast();
+    }
     return data;
   }
 
   /**
-   * Reads the current session: `{session, user, reverification}`, or null when signed out.
+   * Reads the current session (`GET /v1/client`, which answers a signed-out page without
+   * an error): `{session, user, reverification}`, or null when signed out.
    * `reverification` says for each preset whether the session satisfies it now and for how
-   * many more seconds.
+   * many more seconds. A session that was there and is gone fires `session_ended`.
    */
   async load() {
-    try {
-      const data = await this.request('GET', '/v1/sessions/current');
-      const changed = data.session.id !== this.#session?.id;
-      this.#user = data.user;
-      this.#session = data.session;
-      if (changed) this.#set(data.user, data.session);
-      return data;
-    } catch (e) {
-      if (e.status != 401) throw e;
-      this.#signedOut();
+    this.#checkedAt = Date.now();
+    const data = await this.#send('GET', '/v1/client');
+    if (!data?.session) {
+      this.#signedOut('session_ended');
       return null;
     }
+    const changed = data.session.id !== this.#session?.id;
+    this.#user = data.user;
+    this.#session = data.session;
+    if (changed) this.#set(data.user, data.session, 'signed_in');
+    return data;
+  }
+
+  /**
+   * What the sign-in screens show before anyone signs in: `{app: {name, logo_url},
+   * password: {min_length, max_length}}`. Asked once per client; a failed answer is not
+   * kept, so a later call asks again.
+   * @returns {Promise<{app: {name: string, logo_url: string | null}, password: {min_length: number, max_length: number | null}}>}
+   */
+  environment() {
+    return (this.#env ??= this.#send('GET', '/v1/environment').catch((e) => {
+      this.#env = null;
+      throw e;
+    }));
   }
 
   /**
@@ -195,12 +276,15 @@ export class ReverifyClient {
       const gen = this.#gen;
       let data = null;
       try {
-        data = await this.request('POST', '/v1/sessions/current/tokens');
+        data = await this.#send('POST', '/v1/sessions/current/tokens');
       } catch (e) {
         if (e.status != 401) throw e;
       }
       if (gen === this.#gen) {
-        if (!data) return (this.#signedOut(), null);
+        if (!data) {
+          if (this.#signedOut('session_ended')) this.#broadcast();
+          return null;
+        }
         this.#setToken(data.jwt, data.expires_in);
         return data.jwt;
       }
@@ -258,14 +342,15 @@ export class ReverifyClient {
     return this.finishPasskeySignIn(start.id, await getPasskey(start));
   }
 
-  /** Ends this session (the server clears both cookies). */
+  /** Ends this session (the server clears both cookies); listeners get `signed_out`, other tabs are told. */
   async signOut() {
     try {
-      await this.request('DELETE', '/v1/sessions/current');
+      await this.#send('DELETE', '/v1/sessions/current');
     } catch (e) {
       if (e.status != 401) throw e;
     }
-    this.#signedOut();
+    this.#signedOut('signed_out');
+    this.#broadcast();
   }
 
   // ---- the verification flow (reverification)
@@ -300,7 +385,7 @@ export class ReverifyClient {
   }
 
   #verified(data) {
-    if (data?.verification?.status == 'complete') this.#set(this.#user, data.session);
+    if (data?.verification?.status == 'complete') this.#set(this.#user, data.session, 'verified');
     return data;
   }
 
@@ -393,7 +478,8 @@ export class ReverifyClient {
   /** Deletes the account; signed out. */
   async deleteAccount() {
     const data = await this.request('DELETE', '/v1/me');
-    this.#signedOut();
+    this.#signedOut('signed_out');
+    this.#broadcast();
     return data;
   }
 }

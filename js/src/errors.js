@@ -2,6 +2,13 @@
 export const REVERIFICATION_CANCELLED = 'reverification_cancelled';
 
 /**
+ * The `code` of the error a call rejects with when the session is gone (signed out
+ * elsewhere, revoked, expired): the server's 401 `signed_out`. The client is then signed
+ * out locally, and a reverification prompt that ends with it rejects its calls with it.
+ */
+export const SIGNED_OUT = 'signed_out';
+
+/**
  * An error with a stable machine `code`. Every non-2xx answer of the auth server becomes
  * one: `code` comes from the server's `{"code","message"}` body (for the reverification
  * error, `reverification-error`), `status` is the HTTP status, `body` the parsed body,

@@ -1,11 +1,11 @@
 // @reverify/browser — the core: a client for the Reverify auth server, and reverification
 // (step-up authentication) for any fetcher. Map:
-//   errors.js          ReverifyError (stable `code`), REVERIFICATION_CANCELLED
+//   errors.js          ReverifyError (stable `code`), REVERIFICATION_CANCELLED, SIGNED_OUT
 //   client.js          ReverifyClient: session, tokens, sign-in/up, verification flow, account
 //   webauthn.js        passkey options and credentials between JSON and navigator.credentials
 //   reverification.js  isReverificationError, withReverification, setDefaultPrompt
 // The React hook is `@reverify/browser/react`; the custom elements `@reverify/browser/ui`.
-export { ReverifyError, REVERIFICATION_CANCELLED } from './errors.js';
+export { ReverifyError, REVERIFICATION_CANCELLED, SIGNED_OUT } from './errors.js';
 export { ReverifyClient } from './client.js';
 export {
   createPasskey,

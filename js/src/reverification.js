@@ -30,7 +30,13 @@ export function setDefaultPrompt(fn) {
 }
 
 /** The level a policy names (a preset or `{level, afterMinutes}`), else `second_factor`. */
-const levelOf = (p) => PRESET_LEVELS[p] || (ORDER.includes(p?.level) ? p.level : 'second_factor');
+// Own keys only: `toString` names no preset.
+const levelOf = (p) =>
+  typeof p == 'string' && Object.hasOwn(PRESET_LEVELS, p)
+    ? PRESET_LEVELS[p]
+    : ORDER.includes(p?.level)
+      ? p.level
+      : 'second_factor';
 
 /** The Clerk-shaped body's policy (`{}` if it names none), or undefined when the body is something else. */
 const clerk = (b) => {

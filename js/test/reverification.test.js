@@ -1,8 +1,10 @@
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  PRESET_LEVELS,
   REVERIFICATION_CANCELLED,
   ReverifyClient,
+  SIGNED_OUT,
   ReverifyError,
   isReverificationError,
   setDefaultPrompt,
@@ -415,4 +417,46 @@ test('the retry waits for a token refresh that was in flight, so a stale cookie 
   assert.deepEqual(await res.json(), { cookie: 'fresh' });
   assert.equal(await refreshing, 'fresh');
   assert.equal(await client.getToken(), 'fresh');
+});
+
+test('a session that ends during the prompt: every waiting call rejects with signed_out, not cancelled', async () => {
+  // A custom UI whose verification start finds the session gone (its promise rejects).
+  const ended = new ReverifyError(SIGNED_OUT, 'signed out', { status: 401 });
+  const prompts = [];
+  const ui = (p) => (prompts.push(p), Promise.reject(ended));
+  const { counts, pending } = threeCalls(ui, idleClient());
+  const results = await Promise.allSettled(pending);
+  assert.equal(prompts.length, 1);
+  for (const r of results) {
+    assert.equal(r.status, 'rejected');
+    assert.equal(r.reason, ended);
+    assert.equal(r.reason.code, SIGNED_OUT);
+  }
+  assert.deepEqual(counts, [1, 1, 1], 'no retry');
+
+  // The default prompt (the modal) rejecting with it: the same.
+  setDefaultPrompt(() => Promise.reject(ended));
+  const client = idleClient();
+  const both = await Promise.allSettled([
+    withReverification(async () => reverificationBody(), { client })(),
+    withReverification(async () => reverificationResponse(), { client })(),
+  ]);
+  assert.deepEqual(
+    both.map((r) => r.reason?.code),
+    [SIGNED_OUT, SIGNED_OUT],
+  );
+});
+
+test('the level of a policy named like an Object property is the default, not a function', async () => {
+  for (const name of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+    const ui = recordingUi();
+    let first = true;
+    const fetcher = async () => (first ? ((first = false), reverificationBody(name)) : 'ok');
+    const pending = withReverification(fetcher, { onNeedsReverification: ui, client: idleClient() })();
+    await flush();
+    assert.equal(ui.prompts[0]?.level, 'second_factor', name);
+    ui.prompts[0].complete();
+    assert.equal(await pending, 'ok');
+  }
+  assert.equal(Object.keys(PRESET_LEVELS).length, 4);
 });

@@ -8,6 +8,12 @@ export type Policy = Preset | { level: Level; afterMinutes: number };
 /** The `code` every caller gets when the user cancels a reverification. */
 export declare const REVERIFICATION_CANCELLED: 'reverification_cancelled';
 
+/**
+ * The `code` of the error a call rejects with when the session is gone (the server's 401
+ * `signed_out`): the client is then signed out locally (listeners get `session_ended`).
+ */
+export declare const SIGNED_OUT: 'signed_out';
+
 export interface ReverifyErrorInit {
   status?: number;
   body?: any;
@@ -137,6 +143,35 @@ export interface PasskeyInfo {
   last_used_at: number | null;
 }
 
+/** What the sign-in screens show before anyone signs in (`GET /v1/environment`). */
+export interface Environment {
+  /** The product: `[app]` of the server's configuration (`name` defaults to `totp.issuer`). */
+  app: { name: string; logo_url: string | null };
+  /** The password rules: `min_length` in characters, `max_length` in bytes (UTF-8). */
+  password: { min_length: number; max_length: number | null };
+}
+
+/**
+ * Why the client's state changed: `signed_in` (a sign-in here, or a session found by
+ * `load()`), `signed_out` (this page called `signOut()` or `deleteAccount()`),
+ * `session_ended` (the server says the session is gone: ended elsewhere, revoked,
+ * expired, or another tab signed out) or `verified` (a completed verification).
+ */
+export type ChangeReason = 'signed_in' | 'signed_out' | 'session_ended' | 'verified';
+
+export interface ClientState {
+  user: User | null;
+  session: Session | null;
+  reason: ChangeReason;
+}
+
+/** `load()`'s answer when signed in (`GET /v1/client`). */
+export interface SignedInState {
+  session: Session;
+  user: User;
+  reverification: ReverificationState;
+}
+
 export interface ReverifyClientOptions {
   /** Where the auth server's routes are mounted: `''`, `'/auth'`, `'https://auth.example.com'`. */
   baseUrl?: string;
@@ -149,6 +184,9 @@ export interface ReverifyClientOptions {
 /**
  * The browser's connection to a Reverify auth server. Every method that talks to the
  * server resolves with the server's JSON and rejects with a {@link ReverifyError}.
+ * Any answer 401 `signed_out` signs the client out (listeners get `session_ended`); the
+ * session is re-checked on focus and visibility (at most every 5 s, while signed in), and
+ * tabs of one origin tell each other of sign-ins and sign-outs (`BroadcastChannel('reverify')`).
  */
 export declare class ReverifyClient {
   constructor(options?: ReverifyClientOptions);
@@ -157,13 +195,18 @@ export declare class ReverifyClient {
   readonly user: User | null;
   /** The current session, or null. */
   readonly session: Session | null;
-  /** Called on sign-in, sign-out and completed verifications. Returns unsubscribe. */
-  onChange(listener: (state: { user: User | null; session: Session | null }) => void): () => void;
-  /** One request to the auth server (any route); a `token` in the answer becomes the current token. */
+  /** Called on sign-in, sign-out, a session ended elsewhere and completed verifications, with the reason. Returns unsubscribe. */
+  onChange(listener: (state: ClientState) => void): () => void;
+  /**
+   * One request to the auth server (any route); a `token` in the answer becomes the current
+   * token; a 401 `signed_out` signs the client out (`session_ended`) and rejects with it.
+   */
   request<T = any>(method: string, path: string, body?: object): Promise<T>;
 
-  /** The current session, or null when signed out. */
-  load(): Promise<{ session: Session; user: User; reverification: ReverificationState } | null>;
+  /** The current session (`GET /v1/client`, no error when signed out), or null when signed out. */
+  load(): Promise<SignedInState | null>;
+  /** The product's name and logo and the password rules; asked once per client (a failure is not kept). */
+  environment(): Promise<Environment>;
   /**
    * A session token (JWT), or null when signed out. Cached until shortly before expiry;
    * concurrent callers share one request; also renews the `__session` cookie.

@@ -76,13 +76,20 @@ impl Settings {
     }
 }
 
+/// The product name the demo's sign-in screens show (`app.name`).
+pub const DEMO_APP_NAME: &str = "Reverify demo bank";
+
 /// The demo's defaults for the auth server at `origin` (`http://localhost:3000`), each
 /// applied unless `is_set` says its `REVERIFY_*` variable was given: the database
 /// `sqlite://reverify-demo.sqlite`, mounted at `/auth` on the page's origin, plain-HTTP
 /// cookies, passkeys on the page's origin (on that localhost URL, `email.mode = "auto"`
-/// shows email codes in the dev outbox), and the page's
-/// origin allowed (so the tokens minted for it carry it as `azp`).
+/// shows email codes in the dev outbox), the page's
+/// origin allowed (so the tokens minted for it carry it as `azp`), and the product name
+/// `Reverify demo bank` on the sign-in screens (no logo).
 pub fn demo_defaults(config: &mut Config, origin: &str, is_set: impl Fn(&str) -> bool) {
+    if !is_set("REVERIFY_APP_NAME") {
+        config.app.name = DEMO_APP_NAME.into();
+    }
     if !is_set("REVERIFY_DATABASE_URL") {
         config.database.url = "sqlite://reverify-demo.sqlite".into();
     }

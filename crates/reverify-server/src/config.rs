@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// The product the sign-in screens name (`GET /v1/environment`).
+    pub app: AppConfig,
     /// HTTP listener and public identity.
     pub server: ServerConfig,
     /// Where state lives.
@@ -38,6 +40,41 @@ pub struct Config {
     pub totp: TotpConfig,
     /// WebAuthn passkeys.
     pub passkeys: PasskeyConfig,
+}
+
+/// `[app]`: what the browser UI shows of the product (`GET /v1/environment`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppConfig {
+    /// The product's name on the sign-in and verification screens (empty: `totp.issuer`,
+    /// the name authenticator apps show, so both agree; see [`Config::app_name`]).
+    pub name: String,
+    /// The product's logo: an `https://` URL or a path on the page's origin (`/logo.svg`);
+    /// empty: no logo.
+    pub logo_url: String,
+}
+
+impl AppConfig {
+    /// The logo URL, if one is set: an `https://` URL with a host, or a root-relative
+    /// path (`/…`, not `//…`, which is another host); anything else is invalid.
+    pub fn logo_url(&self) -> Result<Option<&str>, ConfigError> {
+        let url = self.logo_url.as_str();
+        if url.is_empty() {
+            return Ok(None);
+        }
+        let printable = url.chars().all(|c| c.is_ascii_graphic());
+        let https = url.starts_with("https://")
+            && url::Url::parse(url).is_ok_and(|u| u.host_str().is_some_and(|h| !h.is_empty()));
+        let root_relative = url.starts_with('/') && !url.starts_with("//") && !url.contains('\\');
+        if printable && (https || root_relative) {
+            Ok(Some(url))
+        } else {
+            Err(ConfigError::Invalid(format!(
+                "app.logo_url must be an https:// URL or a path starting with / (such as \
+                 /logo.svg), not {url:?}"
+            )))
+        }
+    }
 }
 
 /// `[server]`
@@ -594,6 +631,7 @@ impl Config {
             return bad("lockout.window_secs and lockout.duration_secs must be positive");
         }
         self.relying_party()?;
+        self.app.logo_url()?;
         self.server.trusted_proxies()?;
         self.validate_email()?;
         self.validate_cookie_name()?;
@@ -719,6 +757,15 @@ impl Config {
         } else {
             "__Host-reverify_device"
         }
+    }
+
+    /// The product's name the browser UI shows: `app.name`, or `totp.issuer` when it is
+    /// empty (then `Reverify`, when both are).
+    pub fn app_name(&self) -> &str {
+        [self.app.name.trim(), self.totp.issuer.trim()]
+            .into_iter()
+            .find(|n| !n.is_empty())
+            .unwrap_or("Reverify")
     }
 
     /// The issuer (`iss`) of session tokens: the public URL without a trailing slash.

@@ -472,6 +472,26 @@ pub(crate) async fn second_factor(
     )
     .await?;
     if let Err(error) = consumed {
+        if matches!(error, ApiError::CodeAlreadyUsed) {
+            // A replayed code is right, only used: not a guess (design note 27). Recorded,
+            // its attempt given back.
+            attempt.release(&mut tx).await?;
+            tx.commit().await?;
+            state
+                .audit(Event {
+                    kind: "sign_in.failed",
+                    user_id: Some(&user_id),
+                    session_id: None,
+                    client,
+                    detail: json!({
+                        "factor": strategy.as_str(),
+                        "sign_in_id": flow.id,
+                        "reason": error.code(),
+                    }),
+                })
+                .await?;
+            return Err(error);
+        }
         tx.rollback().await?;
         return wrong(error).await;
     }

@@ -428,6 +428,13 @@ pub(crate) async fn attempt(
         )
         .await?;
         if let Err(error) = consumed {
+            if matches!(error, ApiError::CodeAlreadyUsed) {
+                // A replayed code is right, only used: not a guess (design note 27).
+                reserved.release(&mut tx).await?;
+                tx.commit().await?;
+                audit_failed(state, &row, &reserved, user, strategy, client, true).await?;
+                return Err(error);
+            }
             tx.rollback().await?;
             return failed(state, &row, &reserved, user, strategy, client, error).await;
         }
@@ -500,20 +507,7 @@ async fn failed(
     client: &Client,
     error: ApiError,
 ) -> Result<Outcome, ApiError> {
-    state
-        .audit(Event {
-            kind: "verification.failed",
-            user_id: Some(&user.id),
-            session_id: Some(&row.session_id),
-            client,
-            detail: json!({
-                "verification_id": row.id,
-                "level": row.level,
-                "factor": strategy.as_str(),
-                "attempts": reserved.attempts,
-            }),
-        })
-        .await?;
+    audit_failed(state, row, reserved, user, strategy, client, false).await?;
     if state
         .attempt_failed(reserved, Some(&user.id), client)
         .await?
@@ -521,4 +515,35 @@ async fn failed(
         return Err(ApiError::SessionEnded);
     }
     Err(error)
+}
+
+/// Records `verification.failed`; `replayed`: a code that was right but already used
+/// (recorded with `"reason": "code_already_used"`; its attempt was given back).
+async fn audit_failed(
+    state: &AppState,
+    row: &VerificationRow,
+    reserved: &crate::attempts::Attempt,
+    user: &User,
+    strategy: Strategy,
+    client: &Client,
+    replayed: bool,
+) -> Result<(), ApiError> {
+    let mut detail = json!({
+        "verification_id": row.id,
+        "level": row.level,
+        "factor": strategy.as_str(),
+        "attempts": reserved.attempts - i64::from(replayed),
+    });
+    if replayed {
+        detail["reason"] = json!(ApiError::CodeAlreadyUsed.code());
+    }
+    state
+        .audit(Event {
+            kind: "verification.failed",
+            user_id: Some(&user.id),
+            session_id: Some(&row.session_id),
+            client,
+            detail,
+        })
+        .await
 }

@@ -417,3 +417,16 @@ async fn pages_cannot_be_framed_and_run_only_their_own_scripts() {
     demo.stop().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn the_sign_in_screens_name_the_demo_bank() {
+    let dir = temp_dir("environment");
+    let demo = start(&dir.join("demo.sqlite"), |_| {}).await;
+    let (status, body) = demo.get(&http_client(), "/auth/v1/environment").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["app"]["name"], reverify_demo::DEMO_APP_NAME);
+    assert_eq!(body["app"]["name"], "Reverify demo bank");
+    assert!(body["app"]["logo_url"].is_null(), "{body}");
+    demo.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

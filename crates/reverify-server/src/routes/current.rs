@@ -39,6 +39,36 @@ impl CurrentSession {
     }
 }
 
+/// What a request's session cookie says, for the routes that answer signed-out requests
+/// too (`GET /v1/client`): no cookie, a cookie whose session is not active any more
+/// (unknown, ended, idle or past its lifetime), or the signed-in session.
+#[derive(Debug, Clone)]
+pub(crate) enum SessionCookie {
+    /// No session cookie.
+    Absent,
+    /// A session cookie, but no active session behind it: the answer clears the cookies.
+    Invalid,
+    /// The signed-in session.
+    Active(Box<CurrentSession>),
+}
+
+impl FromRequestParts<AppState> for SessionCookie {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(secret) = web::cookie(&parts.headers, &state.session_cookie) else {
+            return Ok(SessionCookie::Absent);
+        };
+        Ok(match active_session(state, secret).await? {
+            Some(session) => SessionCookie::Active(Box::new(CurrentSession { session })),
+            None => SessionCookie::Invalid,
+        })
+    }
+}
+
 impl FromRequestParts<AppState> for CurrentSession {
     type Rejection = ApiError;
 
@@ -48,45 +78,52 @@ impl FromRequestParts<AppState> for CurrentSession {
     ) -> Result<Self, Self::Rejection> {
         let secret =
             web::cookie(&parts.headers, &state.session_cookie).ok_or(ApiError::SignedOut)?;
-        let now = state.now();
-        let secret_hash = secrets::sha256_hex(&[secret]);
-        let idle = state.config.sessions.idle_timeout_secs;
-        let generation = state.session_cache.generation();
-        // A cached row that looks ended or idle is read again before refusing: another
-        // instance may have used the session since.
-        let cached = state
-            .session_cache
-            .get(&secret_hash, now)
-            .filter(|row| row.is_active(now, idle));
-        let session = match cached {
-            Some(row) => row,
-            None => {
-                let row = state
-                    .store
-                    .session_by_secret_hash(&secret_hash)
-                    .await?
-                    .ok_or(ApiError::SignedOut)?;
-                let row = std::sync::Arc::new(row);
-                state.session_cache.put(row.clone(), now, generation);
-                row
-            }
-        };
-        if !session.is_active(now, idle) {
-            return Err(ApiError::SignedOut);
-        }
-        let mut session = (*session).clone();
-        if now - session.last_active_at >= TOUCH_GRANULARITY_SECS {
-            state
-                .store
-                .touch_session(&session.id, now, TOUCH_GRANULARITY_SECS)
-                .await?;
-            session.last_active_at = now;
-            state
-                .session_cache
-                .put(std::sync::Arc::new(session.clone()), now, generation);
-        }
+        let session = active_session(state, secret)
+            .await?
+            .ok_or(ApiError::SignedOut)?;
         Ok(CurrentSession { session })
     }
+}
+
+/// The active session whose cookie secret is `secret`, if any (`None`: unknown, ended,
+/// idle or past its lifetime). Touches `last_active_at` when it is a minute old.
+async fn active_session(state: &AppState, secret: &str) -> Result<Option<SessionRow>, ApiError> {
+    let now = state.now();
+    let secret_hash = secrets::sha256_hex(&[secret]);
+    let idle = state.config.sessions.idle_timeout_secs;
+    let generation = state.session_cache.generation();
+    // A cached row that looks ended or idle is read again before refusing: another
+    // instance may have used the session since.
+    let cached = state
+        .session_cache
+        .get(&secret_hash, now)
+        .filter(|row| row.is_active(now, idle));
+    let session = match cached {
+        Some(row) => row,
+        None => {
+            let Some(row) = state.store.session_by_secret_hash(&secret_hash).await? else {
+                return Ok(None);
+            };
+            let row = std::sync::Arc::new(row);
+            state.session_cache.put(row.clone(), now, generation);
+            row
+        }
+    };
+    if !session.is_active(now, idle) {
+        return Ok(None);
+    }
+    let mut session = (*session).clone();
+    if now - session.last_active_at >= TOUCH_GRANULARITY_SECS {
+        state
+            .store
+            .touch_session(&session.id, now, TOUCH_GRANULARITY_SECS)
+            .await?;
+        session.last_active_at = now;
+        state
+            .session_cache
+            .put(std::sync::Arc::new(session.clone()), now, generation);
+    }
+    Ok(Some(session))
 }
 
 /// `body` as JSON, with `token` set as the `__session` cookie.

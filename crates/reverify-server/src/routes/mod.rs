@@ -4,6 +4,7 @@ mod admin;
 mod api;
 pub(crate) mod current;
 mod dev;
+mod environment;
 mod flows;
 mod jwks;
 mod me;
@@ -27,6 +28,7 @@ fn api() -> api::Api {
         .get("/healthz", health)
         .get("/openapi.json", openapi)
         .merge(jwks::router())
+        .merge(environment::router())
         .merge(sign_ups::router())
         .merge(sign_ins::router())
         .merge(sessions::router())

@@ -2,6 +2,10 @@
 //!
 //! - `GET /v1/sessions/current`: the current session and user, and for each preset whether
 //!   the session satisfies it and for how many more seconds.
+//! - `GET /v1/client`: "am I signed in?", never an error: the same body as
+//!   `GET /v1/sessions/current` when signed in, `{session: null, user: null,
+//!   reverification: null}` when not (and the cookies cleared when the session cookie
+//!   presented is not valid any more).
 //! - `POST /v1/sessions/current/tokens`: a fresh session token (also set as the
 //!   `__session` cookie). Reads the session, never writes it on each call.
 //! - `DELETE /v1/sessions/current`: sign out (ends the session, clears both cookies).
@@ -11,11 +15,11 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::api::Api;
-use super::current::CurrentSession;
+use super::current::{CurrentSession, SessionCookie};
 use super::web::Client;
 use crate::audit::Event;
 use crate::error::ApiError;
@@ -24,6 +28,7 @@ use crate::state::AppState;
 
 pub(crate) fn router() -> Api {
     Api::new()
+        .get("/v1/client", client_state)
         .get("/v1/sessions/current", current)
         .delete("/v1/sessions/current", sign_out)
         .post("/v1/sessions/current/tokens", token)
@@ -35,12 +40,42 @@ async fn current(
     State(state): State<AppState>,
     current: CurrentSession,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let user = current.user(&state).await?;
-    Ok(Json(json!({
-        "session": session::session_json(&state, &current.session),
+    Ok(Json(signed_in_body(&state, &current).await?))
+}
+
+/// `{session, user, reverification}` of the signed-in session.
+async fn signed_in_body(
+    state: &AppState,
+    current: &CurrentSession,
+) -> Result<serde_json::Value, ApiError> {
+    let user = current.user(state).await?;
+    Ok(json!({
+        "session": session::session_json(state, &current.session),
         "user": session::user_json(&user),
-        "reverification": crate::reverification::presets_json(&state, &current.session),
-    })))
+        "reverification": crate::reverification::presets_json(state, &current.session),
+    }))
+}
+
+/// `GET /v1/client`: 200 whether or not the request is signed in, so that a signed-out
+/// page asking is not an error (design note 26).
+async fn client_state(
+    State(state): State<AppState>,
+    cookie: SessionCookie,
+) -> Result<Response, ApiError> {
+    let signed_out = json!({ "session": null, "user": null, "reverification": null });
+    let current = match cookie {
+        SessionCookie::Absent => return Ok(Json(signed_out).into_response()),
+        SessionCookie::Invalid => {
+            return Ok(super::current::with_cookies_cleared(&state, signed_out));
+        }
+        SessionCookie::Active(current) => current,
+    };
+    match signed_in_body(&state, &current).await {
+        Ok(body) => Ok(Json(body).into_response()),
+        // The user was deleted since the session was read: as signed out as an ended session.
+        Err(ApiError::SignedOut) => Ok(super::current::with_cookies_cleared(&state, signed_out)),
+        Err(e) => Err(e),
+    }
 }
 
 async fn token(

@@ -322,3 +322,41 @@ fn the_sensitive_policy_is_a_preset_name_or_a_json_object() {
         );
     }
 }
+
+#[test]
+fn the_app_name_defaults_to_the_issuer_and_the_logo_is_https_or_a_root_path() {
+    let config = Config::load(None, env(&[])).unwrap();
+    assert_eq!(config.app_name(), "Reverify");
+    let config = Config::load(None, env(&[("REVERIFY_TOTP_ISSUER", "Acme")])).unwrap();
+    assert_eq!(config.app_name(), "Acme");
+    let config = Config::load(
+        None,
+        env(&[
+            ("REVERIFY_TOTP_ISSUER", "Acme"),
+            ("REVERIFY_APP_NAME", "Acme Bank"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(config.app_name(), "Acme Bank");
+    for good in [
+        "https://cdn.example.com/logo.svg",
+        "/logo.svg",
+        "/auth/static/a.png",
+    ] {
+        let config = Config::load(None, env(&[("REVERIFY_APP_LOGO_URL", good)])).unwrap();
+        assert_eq!(config.app.logo_url().unwrap(), Some(good));
+    }
+    for bad in [
+        "http://example.com/logo.svg",
+        "//evil.example/logo.svg",
+        "/\\evil.example/logo.svg",
+        "javascript:alert(1)",
+        "data:image/svg+xml,<svg/>",
+        "logo.svg",
+        "https://",
+        "/logo with space.svg",
+    ] {
+        let e = invalid(&[("REVERIFY_APP_LOGO_URL", bad)]);
+        assert!(e.contains("app.logo_url"), "{bad}: {e}");
+    }
+}

@@ -340,3 +340,120 @@ async fn email_code_sign_in_of_a_totp_user_asks_for_the_second_factor() {
     assert_eq!(claims.amr, ["email", "otp", "mfa"]);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_code_used_to_sign_in_is_refused_as_used_in_a_verification_and_is_not_a_guess() {
+    for db in TestDb::all().await {
+        // A small lockout budget, so that counting replays as guesses would show.
+        let server = server_on(db, |c| {
+            c.lockout.max_failures = 3;
+            c.reverification.max_attempts = 3;
+        })
+        .await;
+        let email = "rita@example.com";
+        let (enrolled, _) = server.sign_up(email, PASSWORD).await;
+        let (secret, _) = enroll_totp(&server, &enrolled).await;
+        next_step(&server);
+
+        // The second step of a sign-in uses this step's code...
+        let code = totp_now(&server, &secret);
+        let client = sign_in_with_totp(&server, email, &secret).await;
+        // ...and a verification in the same 30 s step gets the same code from the app.
+        let v = start_verification(&server, &client, "second_factor").await;
+        assert_eq!(v["status"], "needs_second_factor", "{v}");
+        let id = v["id"].as_str().unwrap();
+        let attempts_left = v["attempts_left"].clone();
+        for _ in 0..4 {
+            let (status, body) = attempt(
+                &server,
+                &client,
+                id,
+                json!({ "strategy": "totp", "code": code }),
+            )
+            .await;
+            assert_eq!(
+                (status, body["code"].as_str()),
+                (422, Some("code_already_used")),
+                "{body}"
+            );
+        }
+        // Four replays, more than the verification's and the session's budgets: none
+        // counted, the session lives.
+        let (status, v) = server
+            .get(&client, &format!("/v1/sessions/current/verifications/{id}"))
+            .await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(v["attempts_left"], attempts_left);
+        // A wrong code is a guess, and says it is wrong.
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        let (status, body) = attempt(
+            &server,
+            &client,
+            id,
+            json!({ "strategy": "totp", "code": wrong }),
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (422, Some("invalid_code")),
+            "{body}"
+        );
+        let (_, v) = server
+            .get(&client, &format!("/v1/sessions/current/verifications/{id}"))
+            .await;
+        assert_eq!(
+            v["attempts_left"].as_i64().unwrap(),
+            attempts_left.as_i64().unwrap() - 1
+        );
+        // The next step's code completes the verification.
+        next_step(&server);
+        let (status, done) = attempt(
+            &server,
+            &client,
+            id,
+            json!({ "strategy": "totp", "code": totp_now(&server, &secret) }),
+        )
+        .await;
+        assert_eq!(status, 200, "{done}");
+        assert_eq!(done["verification"]["status"], "complete");
+
+        // The sign-in's second step: a replay neither spends the flow's budget nor locks
+        // the account's TOTP lane.
+        let used = totp_now(&server, &secret);
+        let (other, _, pending) = sign_in(&server, email, PASSWORD).await;
+        let path = format!("/v1/sign_ins/{}/attempt", pending["id"].as_str().unwrap());
+        for _ in 0..4 {
+            let (status, body) = server
+                .post(&other, &path, json!({ "strategy": "totp", "code": used }))
+                .await;
+            assert_eq!(
+                (status, body["code"].as_str()),
+                (422, Some("code_already_used")),
+                "{body}"
+            );
+        }
+        next_step(&server);
+        let (status, done) = server
+            .post(
+                &other,
+                &path,
+                json!({ "strategy": "totp", "code": totp_now(&server, &secret) }),
+            )
+            .await;
+        assert_eq!(status, 200, "{done}");
+        assert_eq!(done["status"], "complete");
+        let user_id = done["user"]["id"].as_str().unwrap();
+        let kinds = audit_kinds(&server, user_id).await;
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "verification.failed").count(),
+            5,
+            "replays are recorded: {kinds:?}"
+        );
+        assert!(
+            !kinds
+                .iter()
+                .any(|k| k == "account.locked" || k == "session.ended")
+        );
+        server.stop().await;
+    }
+}

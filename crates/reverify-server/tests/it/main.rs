@@ -11,6 +11,7 @@ mod admin;
 mod attacks;
 mod browser;
 mod cli;
+mod client_state;
 mod config;
 mod crash;
 mod csrf;
