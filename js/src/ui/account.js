@@ -148,7 +148,7 @@ export class Account extends Base {
         sec(
           't',
           'twoStep',
-          `<h4 class="sr">${t('totpTitle')}</h4>` +
+          
             (enroll
               ? `<p>${t('totpScan')}</p><img class="qr" data-testid="totp-qr" alt="${t('qr')}" src="data:image/svg+xml,${encodeURIComponent(
                   enroll.qr_svg,

@@ -37,7 +37,6 @@ export const strings = {
   sendCode: 'Email me a code',
   usePassword: 'Sign in with a password instead',
   passkeySignIn: 'Sign in with a passkey',
-  or: 'or',
   checkEmail: 'Check your email',
   codeSentTo: 'We sent a 6-digit code to {email}. It expires in 10 minutes.',
   secondTitle: 'Confirm it’s you',
