@@ -2,24 +2,14 @@
 // Chromium. The announcement's flow: sign up, enroll TOTP, the session goes stale, Transfer
 // opens the modal, the code is entered, the transfer is retried once and made once.
 //
-// Needs the demo binary (cargo build -p reverify-demo; REVERIFY_DEMO_BIN to use another),
-// the React page built (npm run build:demo) and /usr/bin/chromium (CHROMIUM to use another).
+// Needs the demo binary (cargo build -p reverify-demo) and Chromium: see support.mjs.
 // Screenshots of each step: target/e2e-screenshots/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { SHOTS, codeFromOutbox as outboxCode, sleep, startDemo, totp } from './support.mjs';
 
-const { chromium } = createRequire(import.meta.url)('playwright-core');
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = process.env.REVERIFY_DEMO_BIN || join(root, 'target', 'debug', 'reverify-demo');
-const SHOTS = join(root, 'target', 'e2e-screenshots');
 // Transfers need a second-factor verification within the last 6 s (strict, shortened so
 // that the test can make the session stale by waiting).
 const WINDOW_MS = 6000;
@@ -27,37 +17,17 @@ const POLICY = JSON.stringify({ level: 'second_factor', afterMinutes: WINDOW_MS 
 const EMAIL = 'ada@example.com';
 const PASSWORD = 'correct horse battery staple';
 
-let server, base, work, context, page, secret;
+let demo, base, context, page, secret;
 let shot = 0;
 let lastStep = 0;
 const transferRequests = [];
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 
 async function screenshot(name) {
   shot += 1;
   await page.screenshot({ path: join(SHOTS, `${String(shot).padStart(2, '0')}-${name}.png`), fullPage: true });
 }
 
-// RFC 6238, as an authenticator app computes it.
-function totp(base32, step) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const c of base32.replace(/[\s=]/g, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const msg = Buffer.alloc(8);
-  msg.writeBigUInt64BE(BigInt(step));
-  const mac = createHmac('sha1', key).update(msg).digest();
-  const o = mac[mac.length - 1] & 15;
-  return String((mac.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, '0');
-}
+const codeFromOutbox = (email) => outboxCode(base, email);
 
 // A code the server has not seen: a later step than the last one used, within ±1 step.
 async function nextCode() {
@@ -72,16 +42,6 @@ async function nextCode() {
   }
 }
 
-async function codeFromOutbox(email) {
-  for (let i = 0; i < 100; i++) {
-    const r = await fetch(`${base}/auth/v1/dev/outbox?email=${encodeURIComponent(email)}`);
-    const m = (await r.json()).messages?.[0];
-    if (m?.code) return m.code;
-    await sleep(50);
-  }
-  throw new Error(`no code for ${email}`);
-}
-
 const modal = () => page.locator('reverify-verification-modal dialog[open]');
 
 async function stale() {
@@ -90,44 +50,8 @@ async function stale() {
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  work = mkdtempSync(join(tmpdir(), 'reverify-e2e-'));
-  const port = await freePort();
-  base = `http://localhost:${port}`;
-  server = spawn(BIN, [], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      REVERIFY_DATABASE_URL: `sqlite://${join(work, 'demo.sqlite')}`,
-      REVERIFY_DEMO_POLICY: POLICY,
-      REVERIFY_LOG: 'warn',
-      REVERIFY_PASSWORDS_ARGON2_MEMORY_KIB: '1024',
-      REVERIFY_PASSWORDS_ARGON2_ITERATIONS: '1',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/api/ping`)).ok) break;
-    } catch {}
-    if (i > 300) throw new Error('the demo did not start');
-    await sleep(100);
-  }
-  context = await chromium.launchPersistentContext(join(work, 'profile'), {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--host-resolver-rules=MAP localhost 127.0.0.1',
-    ],
-  });
-  page = context.pages()[0] || (await context.newPage());
+  demo = await startDemo({ REVERIFY_DEMO_POLICY: POLICY });
+  ({ base, context, page } = demo);
   page.on('request', (r) => {
     if (new URL(r.url()).pathname === '/api/transfer') transferRequests.push(r);
   });
@@ -136,9 +60,7 @@ before(async () => {
 });
 
 after(async () => {
-  await context?.close();
-  server?.kill();
-  if (work) rmSync(work, { recursive: true, force: true });
+  await demo?.stop();
 });
 
 test('sign up with the emailed code, then enroll TOTP', async () => {
@@ -286,16 +208,21 @@ test('passkey: register with a virtual authenticator, then reverify with it', as
 
 test('the React page: useReverification as in the announcement', async () => {
   await page.goto(`${base}/react`);
-  await page.getByText(`Hello ${EMAIL}`).waitFor();
+  await page.locator('#email', { hasText: EMAIL }).waitFor();
+  await page.locator('#balance', { hasText: '€' }).waitFor();
+  const before = await page.locator('#balance').textContent();
   await stale();
   const code = await nextCode();
   transferRequests.length = 0;
+  await page.locator('#amount').fill('25');
   await page.locator('#transfer').click();
   await modal().waitFor();
   await screenshot('react-modal');
   await modal().locator('input[name=code]').fill(code);
   await modal().locator('[data-action=submit]').click();
-  await page.locator('#status', { hasText: 'Sent.' }).waitFor();
+  await page.locator('#status', { hasText: 'Sent €25.00 to Bob.' }).waitFor();
   await screenshot('react-done');
   assert.equal(transferRequests.length, 2);
+  assert.notEqual(await page.locator('#balance').textContent(), before, 'the balance changed');
+  await page.locator('#transfers li', { hasText: 'Bob' }).first().waitFor();
 });

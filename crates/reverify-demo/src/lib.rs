@@ -4,8 +4,10 @@
 //!
 //! - `/`: the page (plain ES modules, no build step), using the browser SDK the auth
 //!   server serves at `/auth/sdk/`.
-//! - `/react`: the same page written with React and `useReverification` (built by
-//!   `npm run build:demo` in `js/`).
+//! - `/react`: the same page written with React and `useReverification`; its bundle is
+//!   committed and embedded in the binary ([`assets`]), so no npm step is needed.
+//! - `/app.js`, `/bank.js`, `/demo.css`, `/favicon.svg`, `/react/app.js`: the pages' files
+//!   (embedded; revalidated with an `ETag`).
 //! - `GET /api/balance`, `GET /api/transfers` (the latest, newest first): any signed-in
 //!   session.
 //! - `POST /api/transfer` `{"to": "...", "amount_cents": 100}`: a session that satisfies the
@@ -25,7 +27,7 @@
 use std::path::PathBuf;
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -36,6 +38,7 @@ use reverify_server::config::Config;
 use serde::Deserialize;
 use serde_json::json;
 
+pub mod assets;
 pub mod ledger;
 
 pub use ledger::Ledger;
@@ -57,7 +60,8 @@ pub struct Settings {
     pub opening_cents: i64,
     /// The ledger's SQLite file; `None`: the auth server's database file.
     pub ledger: Option<PathBuf>,
-    /// The built React page.
+    /// A React bundle to serve instead of the embedded one (development: rebuilt by
+    /// `npm run build:demo` without rebuilding the binary).
     pub react_bundle: Option<PathBuf>,
 }
 
@@ -167,9 +171,24 @@ pub fn app(
         .layer(AuthLayer::new(verifier));
     Router::new()
         .route("/", get(|| async { page(INDEX_HTML) }))
-        .route("/app.js", get(|| async { js(APP_JS) }))
-        .route("/react", get(|| async { page(REACT_HTML) }))
-        .route("/react/app.js", get(serve_react_bundle))
+        .route("/react", get(react_page))
+        .route(
+            "/app.js",
+            get(|h: HeaderMap| async move { assets::serve(&h, assets::JS, assets::APP_JS) }),
+        )
+        .route(
+            "/bank.js",
+            get(|h: HeaderMap| async move { assets::serve(&h, assets::JS, assets::BANK_JS) }),
+        )
+        .route(
+            "/demo.css",
+            get(|h: HeaderMap| async move { assets::serve(&h, assets::CSS, assets::DEMO_CSS) }),
+        )
+        .route(
+            "/favicon.svg",
+            get(|h: HeaderMap| async move { assets::serve(&h, assets::SVG, assets::FAVICON_SVG) }),
+        )
+        .route("/react/app.js", get(react_script))
         .route("/api/ping", get(|| async { Json(json!({ "ok": true })) }))
         .merge(api)
         .layer(middleware::map_response(
@@ -193,32 +212,29 @@ fn page(html: &'static str) -> Response {
 }
 
 const INDEX_HTML: &str = include_str!("../web/index.html");
-const APP_JS: &str = include_str!("../web/app.js");
 const REACT_HTML: &str = include_str!("../web/react.html");
 
-fn js(body: &'static str) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        body,
-    )
-        .into_response()
+/// The React page, or a readable page saying why its bundle is missing (only possible
+/// when `REVERIFY_DEMO_REACT_BUNDLE` names a file that cannot be read).
+async fn react_page(State(demo): State<Demo>) -> Response {
+    match assets::react_bundle(demo.react_bundle.as_deref()).await {
+        Ok(_) => page(REACT_HTML),
+        Err(why) => assets::missing_page(
+            "The React page's bundle cannot be read",
+            &format!(
+                "REVERIFY_DEMO_REACT_BUNDLE names {why}. Build it with `npm run build:demo` in js/, \
+                 or unset the variable to use the bundle built into the demo."
+            ),
+        ),
+    }
 }
 
-async fn serve_react_bundle(State(demo): State<Demo>) -> Response {
-    let bundle = match &demo.react_bundle {
-        Some(path) => tokio::fs::read_to_string(path).await.ok(),
-        None => None,
-    };
-    match bundle {
-        Some(body) => (
-            [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-            body,
-        )
-            .into_response(),
-        None => (
+async fn react_script(State(demo): State<Demo>, request: HeaderMap) -> Response {
+    match assets::react_bundle(demo.react_bundle.as_deref()).await {
+        Ok(body) => assets::serve(&request, assets::JS, body),
+        Err(why) => (
             StatusCode::NOT_FOUND,
-            [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-            "document.body.textContent = 'The React page is not built: run `npm ci && npm run build:demo` in js/.';",
+            format!("the React bundle cannot be read: {why}"),
         )
             .into_response(),
     }

@@ -3,7 +3,8 @@
 //! Environment: `PORT` (3000), `REVERIFY_DEMO_POLICY` (the transfer's policy: a preset or
 //! JSON such as `{"level":"second_factor","afterMinutes":0.1}`; default `strict`),
 //! `REVERIFY_DEMO_OPENING_CENTS` (100000), `REVERIFY_DEMO_LEDGER` (the ledger's SQLite
-//! file; default: the auth server's), `REVERIFY_DEMO_REACT_BUNDLE` (the built React page),
+//! file; default: the auth server's), `REVERIFY_DEMO_REACT_BUNDLE` (a React bundle to serve
+//! instead of the embedded one),
 //! and every `REVERIFY_*` key of the auth server (its database defaults to
 //! `sqlite://reverify-demo.sqlite`; on its localhost URL, email codes go to the dev outbox
 //! at `/auth/dev/outbox`).
@@ -35,13 +36,8 @@ async fn run() -> Result<(), BoxError> {
         settings.opening_cents = cents.parse()?;
     }
     settings.ledger = env("REVERIFY_DEMO_LEDGER").map(Into::into);
-    settings.react_bundle = env("REVERIFY_DEMO_REACT_BUNDLE")
-        .map(Into::into)
-        .or_else(|| {
-            let built =
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web/react/dist/app.js");
-            built.exists().then_some(built)
-        });
+    // The React bundle is embedded; this serves another file instead (development).
+    settings.react_bundle = env("REVERIFY_DEMO_REACT_BUNDLE").map(Into::into);
     let policy = settings.policy;
     let app = reverify_demo::build(config, settings).await?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;

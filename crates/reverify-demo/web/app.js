@@ -1,13 +1,20 @@
 // The announcement's flow on a plain page: the Transfer button's handler is wrapped once
 // with `withReverification`; a stale session opens the verification modal, and the call
-// is retried once after it.
+// is retried once after it. The page follows the client's session live: its sections
+// switch on sign-in and sign-out, and a session ended elsewhere shows the sign-in at once.
 import { ReverifyClient, withReverification } from "/auth/sdk/index.js";
 import "/auth/sdk/ui/index.js";
+import {
+  TEXT,
+  euros,
+  readAccount,
+  readTransfer,
+  transferFailure,
+  transferOutcome,
+} from "/bank.js";
 
 const client = new ReverifyClient({ baseUrl: "/auth" });
 const $ = (id) => document.getElementById(id);
-const euros = (cents) =>
-  (cents / 100).toLocaleString("en", { style: "currency", currency: "EUR" });
 
 const transferMoney = withReverification(
   (to, amountCents) =>
@@ -19,57 +26,136 @@ const transferMoney = withReverification(
   { client },
 );
 
-function status(text, error = false) {
+/** The page-level notice (above the sections, shown signed in or out). */
+function notice(text, error = false) {
+  $("notice").textContent = text;
+  $("notice").className = error ? "notice error" : "notice";
+}
+
+/** The transfer form's status line (its space is kept when empty: no layout shift). */
+function status(text, kind = "") {
   $("status").textContent = text;
-  $("status").className = error ? "error" : "";
+  $("status").className = `form-status ${kind}`;
 }
 
+/** An error shown by its field (`to` or `amount`), which is marked invalid; '' clears it. */
+function fieldError(field, text) {
+  $(`${field}-error`).textContent = text;
+  if (text) $(field).setAttribute("aria-invalid", "true");
+  else $(field).removeAttribute("aria-invalid");
+}
+
+function showTransfers(transfers) {
+  $("transfers").replaceChildren(
+    ...transfers.map((t) => {
+      const item = document.createElement("li");
+      const to = document.createElement("span");
+      to.textContent = `To ${t.to}`;
+      const amount = document.createElement("span");
+      amount.className = "amount";
+      amount.textContent = `−${euros(t.amount_cents)}`;
+      item.append(to, amount);
+      return item;
+    }),
+  );
+  $("no-transfers").hidden = transfers.length > 0;
+}
+
+/** Reads the balance and the recent transfers again. */
 async function refreshBalance() {
-  await client.getToken();
-  const r = await fetch("/api/balance");
-  if (r.ok) $("balance").textContent = euros((await r.json()).balance_cents);
+  const { balanceCents, transfers } = await readAccount(client);
+  if (balanceCents !== null) $("balance").textContent = euros(balanceCents);
+  if (transfers) showTransfers(transfers);
 }
 
-// Re-rendered on sign-in and sign-out only: a verification also changes the session, and
-// re-reading the balance then could race with the retried transfer.
+// The sections switch on every change; the balance is read again only when another user
+// signs in: a verification also changes the session, and re-reading then could race with
+// the retried transfer.
 let shown = null;
-async function render() {
+function render() {
   const user = client.user;
   $("signed-out").hidden = !!user;
   $("signed-in").hidden = !user;
   if (user && user.id !== shown) {
     shown = user.id;
     $("email").textContent = user.email;
-    await refreshBalance();
+    $("balance").textContent = "…";
+    status("");
+    fieldError("to", "");
+    fieldError("amount", "");
+    // The account element gets the client once someone is signed in (it then follows the
+    // session itself): a signed-out page load asks the server for nothing it cannot answer.
+    if (!$("account").client) $("account").client = client;
+    refreshBalance().catch(() => {});
   }
-  if (!user) shown = null;
+  if (!user) {
+    shown = null;
+    showTransfers([]);
+  }
+}
+
+let pending = false;
+/** While a transfer is pending, the button (and so the form's submit) is disabled and busy. */
+function setPending(on) {
+  pending = on;
+  const button = $("transfer");
+  button.disabled = on;
+  button.textContent = on ? "Transferring…" : "Transfer";
+  if (on) button.setAttribute("aria-busy", "true");
+  else button.removeAttribute("aria-busy");
 }
 
 $("transfer-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const to = $("to").value;
-  const cents = Math.round(Number($("amount").value) * 100);
+  // One intent, one request: a second click or Enter while this one runs does nothing.
+  if (pending) return;
+  fieldError("to", "");
+  fieldError("amount", "");
+  status("");
+  const input = readTransfer($("to").value, $("amount").value);
+  if (input.field) return fieldError(input.field, input.message);
+  const from = document.activeElement;
+  setPending(true);
   status("Transferring…");
   try {
-    const response = await transferMoney(to, cents);
-    const body = await response.json();
-    if (response.ok) {
-      status(`Sent ${euros(body.amount_cents)} to ${body.to}.`);
-      $("balance").textContent = euros(body.balance_cents);
-    } else {
-      status(body.message || `Transfer failed (${response.status})`, true);
+    const outcome = await transferOutcome(
+      await transferMoney(input.to, input.cents),
+    );
+    status(outcome.field ? "" : outcome.message, outcome.ok ? "ok" : "error");
+    if (outcome.field) fieldError(outcome.field, outcome.message);
+    if (outcome.ok) {
+      $("balance").textContent = euros(outcome.body.balance_cents);
+      refreshBalance().catch(() => {});
     }
   } catch (error) {
-    if (error && error.code === "reverification_cancelled")
-      status("Transfer cancelled: you did not confirm it was you.", true);
-    else status(`Transfer failed: ${error && error.message}`, true);
+    const failure = transferFailure(error);
+    status(failure.message || "", "error");
+    if (failure.notice) notice(failure.notice, true);
+  } finally {
+    setPending(false);
+    // Disabling the focused button dropped focus to <body>: bring it back.
+    if (
+      from?.isConnected &&
+      (!document.activeElement || document.activeElement === document.body)
+    )
+      from.focus();
   }
 });
 
-$("sign-out").addEventListener("click", () => client.signOut());
-for (const id of ["sign-in", "sign-up", "account"]) $(id).client = client;
-client.onChange(render);
+$("sign-out").addEventListener("click", () =>
+  client.signOut().catch((e) => notice(`Sign-out failed: ${e.message}`, true)),
+);
+for (const id of ["sign-in", "sign-up"]) $(id).client = client;
+client.onChange(({ user, reason } = {}) => {
+  if (reason === "session_ended") notice(TEXT.sessionEnded, true);
+  else if (user && user.id !== shown) notice(""); // someone signed in: old news goes
+  render();
+});
 // For the end-to-end tests (and the curious): the same objects from the console.
 window.demo = { client, transferMoney, refreshBalance };
-await client.load();
-await render();
+try {
+  await client.load();
+} catch (e) {
+  notice(`The auth server did not answer: ${e.message}`, true);
+}
+render();

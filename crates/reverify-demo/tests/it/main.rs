@@ -45,6 +45,15 @@ struct Demo {
 /// Starts the demo on `file` (auth server and ledger), with cheap hashing; `tweak` edits
 /// the auth server's configuration after the demo's defaults.
 async fn start(file: &Path, tweak: impl FnOnce(&mut Config)) -> Demo {
+    start_with(file, tweak, |_| {}).await
+}
+
+/// [`start`], with `settings` editing the demo's own settings too.
+async fn start_with(
+    file: &Path,
+    tweak: impl FnOnce(&mut Config),
+    settings_tweak: impl FnOnce(&mut Settings),
+) -> Demo {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let mut config = Config::default();
@@ -55,6 +64,7 @@ async fn start(file: &Path, tweak: impl FnOnce(&mut Config)) -> Demo {
     tweak(&mut config);
     let mut settings = Settings::new(&base);
     settings.opening_cents = OPENING;
+    settings_tweak(&mut settings);
     let app = reverify_demo::build(config, settings).await.unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let served = tokio::spawn(async move {
@@ -427,6 +437,82 @@ async fn the_sign_in_screens_name_the_demo_bank() {
     assert_eq!(body["app"]["name"], reverify_demo::DEMO_APP_NAME);
     assert_eq!(body["app"]["name"], "Reverify demo bank");
     assert!(body["app"]["logo_url"].is_null(), "{body}");
+    demo.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn the_pages_files_are_embedded_with_their_type_and_revalidated() {
+    let dir = temp_dir("assets");
+    let demo = start(&dir.join("demo.sqlite"), |_| {}).await;
+    let client = http_client();
+    for (path, content_type) in [
+        ("/app.js", "text/javascript; charset=utf-8"),
+        ("/bank.js", "text/javascript; charset=utf-8"),
+        ("/react/app.js", "text/javascript; charset=utf-8"),
+        ("/demo.css", "text/css; charset=utf-8"),
+        ("/favicon.svg", "image/svg+xml"),
+    ] {
+        let r = client.get(demo.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let h = |name: &str| r.headers()[name].to_str().unwrap().to_owned();
+        assert_eq!(h("content-type"), content_type, "{path}");
+        assert_eq!(h("cache-control"), "no-cache", "{path}");
+        assert_eq!(h("x-content-type-options"), "nosniff", "{path}");
+        let etag = h("etag");
+        let body = r.text().await.unwrap();
+        assert!(!body.is_empty(), "{path}");
+        if path == "/react/app.js" {
+            // The committed bundle, from the binary: no npm step to run the demo.
+            assert_eq!(body, reverify_demo::assets::REACT_BUNDLE);
+        }
+        let again = client
+            .get(demo.url(path))
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 304, "{path}: unchanged, not sent again");
+        let other = client
+            .get(demo.url(path))
+            .header("if-none-match", "\"something-else\"")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(other.status(), 200, "{path}");
+    }
+    demo.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_missing_react_bundle_override_shows_a_readable_page() {
+    let dir = temp_dir("no-bundle");
+    let missing = dir.join("no-such-bundle.js");
+    let demo = start_with(
+        &dir.join("demo.sqlite"),
+        |_| {},
+        |s| s.react_bundle = Some(missing.clone()),
+    )
+    .await;
+    let client = http_client();
+    let r = client.get(demo.url("/react")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = r.text().await.unwrap();
+    assert!(html.contains("cannot be read"), "{html}");
+    assert!(html.contains("no-such-bundle.js"), "{html}");
+    assert!(!html.contains("<script"), "a page, not a script that fails");
+    // The page without React is unaffected.
+    assert_eq!(
+        client.get(demo.url("/")).send().await.unwrap().status(),
+        200
+    );
     demo.stop().await;
     let _ = std::fs::remove_dir_all(dir);
 }
