@@ -60,7 +60,7 @@ code{font-family:ui-monospace,monospace;word-break:break-all}
 .list{padding:0;list-style:none;gap:0}
 .item{display:flex;flex-wrap:wrap;gap:.25rem .75rem;align-items:center;justify-content:space-between;padding:.625rem 0;border-bottom:1px solid var(--bd)}
 .item:last-child{border-bottom:0}
-.item>div{display:grid;min-width:0;flex:1 1 12rem}
+.item>div:not(.row){display:grid;min-width:0;flex:1 1 12rem}
 .tag{font-size:.75rem;font-weight:600;padding:.125rem .5rem;border-radius:999px;background:var(--a);color:var(--at);justify-self:start}
 .ask{display:grid;gap:.5rem;flex:1 1 100%}
 .ask .row button{flex:1 1 auto}

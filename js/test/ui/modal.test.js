@@ -297,6 +297,21 @@ test('Escape cancels: rejects with reverification_cancelled, cancels on the serv
   assert.equal(await focused(page), 'opener');
 });
 
+test('focus goes back to an opener inside another shadow root', async () => {
+  const page = await freshPage(h);
+  await page.evaluate((SECOND) => {
+    const host = document.getElementById('host');
+    host.attachShadow({ mode: 'open' }).innerHTML = '<button id="inner">Transfer</button>';
+    window.client = fakeClient({ startVerification: { ok: SECOND } });
+    host.shadowRoot.getElementById('inner').focus();
+    window.result = ui.openVerification({ level: 'second_factor', client }).catch((e) => e.code);
+  }, SECOND);
+  await page.locator('dialog input[name=code]').waitFor();
+  await page.keyboard.press('Escape');
+  assert.equal(await result(page), 'reverification_cancelled');
+  assert.equal(await focused(page), 'inner');
+});
+
 test('the close button cancels too', async () => {
   const page = await openModal({ startVerification: { ok: SECOND } });
   const close = page.getByRole('button', { name: 'Close' });
