@@ -20,6 +20,7 @@ h2,h3,p,ul{margin:0}
 h2{font-size:1.25rem;line-height:1.3}
 h3{font-size:1rem}
 .head{display:flex;gap:.5rem;align-items:center;justify-content:space-between;min-height:1.5rem}
+.head[hidden]{display:none}
 .brand{display:flex;gap:.5rem;align-items:center;min-width:0;color:var(--mu);font-weight:600;font-size:.875rem}
 .brand img{height:1.5rem;width:auto;max-width:8rem}
 .titles{display:grid;gap:.25rem}

@@ -151,6 +151,14 @@ test('the modal in the dark theme, and forced light', async () => {
   assert.ok((await cardBg(light, 'reverify-verification-modal')) > 0.8);
 });
 
+test('an element without a header (sign-in) gives it no space', async () => {
+  const page = await mount('reverify-sign-in');
+  assert.equal(
+    await page.locator('reverify-sign-in .head').evaluate((e) => [e.hidden, e.offsetHeight].join()),
+    'true,0',
+  );
+});
+
 test('no errors in the page console', () => {
   assert.deepEqual(h.errors, []);
 });
