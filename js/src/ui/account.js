@@ -62,10 +62,12 @@ export class Account extends Base {
   #ask = null;
   #ren = null;
   #loadErr = '';
+  #out = false;
 
   reset() {
     this.#me = this.#enroll = this.#codes = this.#ask = this.#ren = null;
     this.#loadErr = '';
+    this.#out = false;
     this.invalidate();
     this.clear();
     this.render();
@@ -90,7 +92,9 @@ export class Account extends Base {
       this.#loadErr = '';
     } catch (e) {
       this.#me = null;
-      this.#loadErr = e?.code == 'signed_out' || e?.status == 401 ? '' : errText(e);
+      // Signed out, found out by the server (the client may not have told us yet).
+      this.#out = e?.code == 'signed_out' || e?.status == 401;
+      this.#loadErr = this.#out ? '' : errText(e);
     }
     this.render(focus);
     if (this.#loadErr) this.note(this.#loadErr);
@@ -114,7 +118,7 @@ export class Account extends Base {
       this.#sessions,
     ];
     if (!me) {
-      const out = this.client?.user === null;
+      const out = this.client?.user === null || this.#out;
       return {
         title: t('account'),
         lead: this.#loadErr ? '' : out ? t('signedOutHere') : t('loading'),

@@ -15,11 +15,14 @@ export const css = `:host{display:block;color-scheme:light dark;max-width:100%;m
 .card{--a:var(--reverify-accent,light-dark(#4338ca,#a5b4fc));--at:var(--reverify-accent-text,Canvas);--r:var(--reverify-radius,10px);--bg:var(--reverify-bg,light-dark(#fff,#1f2937));--fg:var(--reverify-text,CanvasText);--mu:var(--reverify-muted,light-dark(#4b5563,#9ca3af));--bd:var(--reverify-border,light-dark(#d1d5db,#4b5563));--er:var(--reverify-error,light-dark(#b91c1c,#fca5a5));
 font:15px/1.5 var(--reverify-font,system-ui,sans-serif);color:var(--fg);background:var(--bg);border:var(--reverify-card-border,1px solid var(--bd));border-radius:var(--r);padding:var(--reverify-card-padding,1.5rem);box-shadow:var(--reverify-shadow,none);max-width:var(--reverify-width,28rem);overflow-wrap:anywhere}
 .card,.body,form,.f,.alt,.list,.ask,.titles,section{display:grid;gap:.75rem}
+form{gap:.5rem}
 h2,h3,p,ul{margin:0}
 h2{font-size:1.25rem}
 h3{font-size:1rem}
 .head,.brand,.row,.id,.check{display:flex;gap:.5rem;align-items:center}
 .head{justify-content:space-between}
+.head[hidden]{display:none}
+[tabindex="-1"]:focus{outline:none}
 .brand{color:var(--mu);font-weight:600}
 .brand img{height:1.5rem}
 .mu,.lead,.hint{color:var(--mu)}
@@ -30,7 +33,7 @@ section,.alt{border-top:1px solid var(--bd);padding-top:1rem}
 .id{padding:.375rem .75rem .375rem .375rem;border:1px solid var(--bd);border-radius:var(--r);justify-self:start}
 .av{flex:none;width:1.5rem;height:1.5rem;border-radius:50%;display:grid;place-items:center;background:var(--a);color:var(--at);font-weight:600}
 label{font-weight:500}
-.fe{color:var(--er);font-weight:500;min-height:1.5em}
+.fe{color:var(--er);font-weight:500;font-size:.875rem;min-height:1.5em}
 .note{padding:.5rem .75rem;border:1px solid;border-radius:var(--r);color:var(--er)}
 .ok{color:var(--reverify-success,light-dark(#047857,#6ee7b7))}
 .note:empty,.ok:empty{display:none}
@@ -54,7 +57,7 @@ code{font-family:ui-monospace,monospace}
 .list{padding:0;list-style:none;gap:0}
 .item{display:flex;flex-wrap:wrap;gap:.25rem .75rem;align-items:center;justify-content:space-between;padding:.625rem 0;border-bottom:1px solid var(--bd)}
 .item:last-child{border:0}
-.item>div{display:grid;flex:1 1 12rem}
+.item>div:not(.row){display:grid;flex:1 1 12rem}
 .tag{font-size:.75rem;font-weight:600;padding:0 .5rem;border-radius:1rem;background:var(--a);color:var(--at);justify-self:start}
 .ask .row>*{flex:1}
 dialog{padding:0;border:0;background:none;width:min(28rem,100% - 1.5rem);max-height:calc(100% - 1.5rem);color:inherit}

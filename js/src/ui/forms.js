@@ -139,7 +139,8 @@ export class SignIn extends Base {
     if (r.status == 'complete') {
       lastMethod(this.#s);
       this.#step = 'done';
-      this.render();
+      // The form that had the focus is gone: the focus goes to the title, not to <body>.
+      this.render('h2');
       return this.emit('reverify:signed-in', r);
     }
     if (r.status == 'needs_second_factor') {
@@ -248,7 +249,7 @@ export class SignUp extends Base {
         () => c.attemptSignUp(this.#id, form.elements.code.value.trim()),
         (r) => {
           this.#step = 'done';
-          this.render();
+          this.render('h2');
           this.emit('reverify:signed-up', r);
         },
       );
