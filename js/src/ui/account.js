@@ -152,17 +152,16 @@ export class Account extends Base {
         sec(
           't',
           'twoStep',
-          
-            (enroll
-              ? `<p>${t('totpScan')}</p><img class="qr" data-testid="totp-qr" alt="${t('qr')}" src="data:image/svg+xml,${encodeURIComponent(
-                  enroll.qr_svg,
-                )}"><p>${t('secret')} <code data-testid="totp-secret">${esc(enroll.secret?.replace(/(.{4})(?=.)/g, '$1 '))}</code></p>` +
+
+          enroll
+            ? `<p>${t('totpScan')}</p><img class="qr" data-testid="totp-qr" alt="${t('qr')}" src="data:image/svg+xml,${encodeURIComponent(
+                enroll.qr_svg,
+              )}"><p>${t('secret')} <code data-testid="totp-secret">${esc(enroll.secret?.replace(/(.{4})(?=.)/g, '$1 '))}</code></p>` +
                 this.form(this.code('totp'), t('confirm'), 'totp-confirm') +
                 `<div>${btn('totp-abort', 'cancel')}</div>`
-              : on
-                ? `<p><strong>${t('totpTitle')}</strong> — ${t('totpOn')}</p>` +
-                  this.#askBtn('totp-remove', t('remove'))
-                : `<p>${t('totpOff')}</p><div>${btn('totp-start', 'setUp', 'b')}</div>`),
+            : on
+              ? `<p><strong>${t('totpTitle')}</strong> — ${t('totpOn')}</p>` + this.#askBtn('totp-remove', t('remove'))
+              : `<p>${t('totpOff')}</p><div>${btn('totp-start', 'setUp', 'b')}</div>`,
         ) +
         (codes
           ? sec(

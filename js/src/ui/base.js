@@ -9,21 +9,10 @@ let sheet;
 /** Passkey buttons are shown only where the browser can do WebAuthn. */
 export const canPasskey = () => !!globalThis.PublicKeyCredential;
 
-// Which field an error code is about; any other error goes by the form's main field.
-const FIELD = {
-  invalid_code: 'code',
-  code_already_used: 'code',
-  code_expired: 'code',
-  invalid_code_format: 'code',
-  incorrect_password: 'password',
-  invalid_credentials: 'password',
-  password_too_short: 'password',
-  password_too_long: 'password',
-  password_required: 'password',
-  invalid_email: 'email',
-  email_taken: 'email',
-  invalid_name: 'name',
-};
+// Which field an error code is about (any other error goes by the form's main field):
+// invalid_code, code_expired, code_already_used…; incorrect_password, invalid_credentials,
+// password_too_short…; invalid_email, email_taken.
+const fieldOf = (c = '') => (/code/.test(c) ? 'code' : /passw|cred/.test(c) ? 'password' : /email/.test(c) && 'email');
 
 // The order methods are offered in when nothing was used before: strongest first.
 const STRENGTH = ['passkey', 'totp', 'password', 'email_code', 'backup_code'];
@@ -276,7 +265,7 @@ export class Base extends El {
     if (this.failed(e, text)) return;
     const form = this.#form?.isConnected ? this.#form : this.$('form');
     const inputs = [...(form?.querySelectorAll('input:not([type=checkbox])') || [])];
-    const name = FIELD[e?.code];
+    const name = fieldOf(e?.code);
     const i =
       inputs.find((x) => x.name == name || (name == 'password' && x.name == 'new_password')) ||
       (!name && inputs.at(-1));

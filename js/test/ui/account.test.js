@@ -65,7 +65,7 @@ test('TOTP enrollment: QR code and key, confirm with a code, backup codes shown 
     },
     confirmTotp: [err('invalid_code', 422), { ok: { status: 'confirmed', backup_codes: CODES, token: 'jwt' } }],
   });
-  assert.match(await text(page), /Add a code from an authenticator app to your sign-in/);
+  assert.match(await text(page), /Ask for a code from an authenticator app/);
   await page.click('[data-action=totp-start]');
   const qr = page.locator('img[data-testid=totp-qr]');
   await qr.waitFor();
@@ -149,7 +149,7 @@ test('removing the authenticator app asks first', async () => {
   await page.keyboard.press('Enter');
   await status(page, 'The authenticator app was removed.');
   assert.equal((await calls(page, 'removeTotp')).length, 1);
-  assert.match(await text(page), /Add a code from an authenticator app/);
+  assert.match(await text(page), /Ask for a code from an authenticator app/);
 });
 
 test('new backup codes after confirming', async () => {
