@@ -2,30 +2,27 @@
 // errors by field, and the page's wording.
 
 /** `2500` → `€25.00`. */
-export const euros = (cents) =>
-  (cents / 100).toLocaleString("en", { style: "currency", currency: "EUR" });
+export const euros = (cents) => (cents / 100).toLocaleString('en', { style: 'currency', currency: 'EUR' });
 
 /** A server message as a sentence: `the balance is too low` → `The balance is too low.` */
-export const sentence = (text) =>
-  text ? text[0].toUpperCase() + text.slice(1).replace(/\.?$/, ".") : "";
+export const sentence = (text) => (text ? text[0].toUpperCase() + text.slice(1).replace(/\.?$/, '.') : '');
 
 /** The transfer API's error codes, by the form field they are about. */
 export const FIELD_OF = {
-  invalid_amount: "amount",
-  insufficient_funds: "amount",
-  invalid_recipient: "to",
+  invalid_amount: 'amount',
+  insufficient_funds: 'amount',
+  invalid_recipient: 'to',
 };
 
 /** How many recent transfers the pages list under the balance. */
 export const RECENT = 5;
 
 export const TEXT = {
-  sessionEnded: "You were signed out. Sign in again to continue.",
-  signedOutDuringTransfer:
-    "You were signed out, so the transfer was not made. Sign in again to continue.",
-  cancelled: "Transfer cancelled: you did not confirm it was you.",
-  noRecipient: "Name who receives the money.",
-  noAmount: "Enter an amount in euros.",
+  sessionEnded: 'You were signed out. Sign in again to continue.',
+  signedOutDuringTransfer: 'You were signed out, so the transfer was not made. Sign in again to continue.',
+  cancelled: 'Transfer cancelled: you did not confirm it was you.',
+  noRecipient: 'Name who receives the money.',
+  noAmount: 'Enter an amount in euros.',
   sent: (t) => `Sent ${euros(t.amount_cents)} to ${t.to}.`,
 };
 
@@ -37,9 +34,8 @@ export const TEXT = {
 export function readTransfer(to, amount) {
   const name = to.trim();
   const value = Number(amount);
-  if (!name) return { field: "to", message: TEXT.noRecipient };
-  if (amount.trim() === "" || !Number.isFinite(value))
-    return { field: "amount", message: TEXT.noAmount };
+  if (!name) return { field: 'to', message: TEXT.noRecipient };
+  if (amount.trim() === '' || !Number.isFinite(value)) return { field: 'amount', message: TEXT.noAmount };
   return { to: name, cents: Math.round(value * 100) };
 }
 
@@ -51,33 +47,23 @@ export function readTransfer(to, amount) {
 export async function transferOutcome(response) {
   const body = await response.json().catch(() => ({}));
   if (response.ok) return { ok: true, body, message: TEXT.sent(body) };
-  const message =
-    sentence(body.message) || `Transfer failed (${response.status}).`;
-  return FIELD_OF[body.code]
-    ? { field: FIELD_OF[body.code], message }
-    : { message };
+  const message = sentence(body.message) || `Transfer failed (${response.status}).`;
+  return FIELD_OF[body.code] ? { field: FIELD_OF[body.code], message } : { message };
 }
 
 /** What a rejected transfer call means: `{notice}` (signed out) or `{message}`. */
 export function transferFailure(error) {
-  if (error?.code === "signed_out")
-    return { notice: TEXT.signedOutDuringTransfer };
-  if (error?.code === "reverification_cancelled")
-    return { message: TEXT.cancelled };
+  if (error?.code === 'signed_out') return { notice: TEXT.signedOutDuringTransfer };
+  if (error?.code === 'reverification_cancelled') return { message: TEXT.cancelled };
   return { message: `Transfer failed: ${error?.message || error}` };
 }
 
 /** The balance and the recent transfers (after renewing the `__session` cookie). */
 export async function readAccount(client) {
   await client.getToken();
-  const [balance, history] = await Promise.all([
-    fetch("/api/balance"),
-    fetch("/api/transfers"),
-  ]);
+  const [balance, history] = await Promise.all([fetch('/api/balance'), fetch('/api/transfers')]);
   return {
     balanceCents: balance.ok ? (await balance.json()).balance_cents : null,
-    transfers: history.ok
-      ? (await history.json()).transfers.slice(0, RECENT)
-      : null,
+    transfers: history.ok ? (await history.json()).transfers.slice(0, RECENT) : null,
   };
 }

@@ -1,20 +1,13 @@
 // The demo bank written with React: the same page as `/`, and the announcement's example
 // as written there — `const [transferMoney] = useReverification(...)`.
-import React, { useCallback, useEffect, useRef, useState } from "react";
-import { createRoot } from "react-dom/client";
-import { ReverifyClient } from "@reverify/browser";
-import { useReverification } from "@reverify/browser/react";
-import "@reverify/browser/ui";
-import {
-  TEXT,
-  euros,
-  readAccount,
-  readTransfer,
-  transferFailure,
-  transferOutcome,
-} from "../bank.js";
+import React, { useCallback, useEffect, useRef, useState } from 'react';
+import { createRoot } from 'react-dom/client';
+import { ReverifyClient } from '@reverify/browser';
+import { useReverification } from '@reverify/browser/react';
+import '@reverify/browser/ui';
+import { TEXT, euros, readAccount, readTransfer, transferFailure, transferOutcome } from '../bank.js';
 
-const client = new ReverifyClient({ baseUrl: "/auth" });
+const client = new ReverifyClient({ baseUrl: '/auth' });
 // For the end-to-end tests (and the curious).
 window.demo = { client };
 
@@ -26,12 +19,8 @@ const withClient = (el) => {
 /** The page-level notice, shown signed in or out. */
 function Notice({ notice }) {
   return (
-    <p
-      id="notice"
-      className={notice?.error ? "notice error" : "notice"}
-      role="status"
-    >
-      {notice?.text || ""}
+    <p id="notice" className={notice?.error ? 'notice error' : 'notice'} role="status">
+      {notice?.text || ''}
     </p>
   );
 }
@@ -41,7 +30,7 @@ function SignedOut() {
     <section id="signed-out">
       <h2>Sign in or create an account</h2>
       <p>
-        Email codes are shown in the{" "}
+        Email codes are shown in the{' '}
         <a href="/auth/dev/outbox" target="_blank">
           dev outbox
         </a>
@@ -62,29 +51,20 @@ function Balance({ user, account }) {
     <section aria-labelledby="balance-title">
       <h2 id="balance-title">Balance</h2>
       <p className="balance" id="balance" aria-live="polite">
-        {balanceCents === null ? "…" : euros(balanceCents)}
+        {balanceCents === null ? '…' : euros(balanceCents)}
       </p>
       <p className="who">
         <span>
           Signed in as <strong id="email">{user.email}</strong>
         </span>
-        <button
-          className="secondary"
-          id="sign-out"
-          type="button"
-          onClick={() => client.signOut().catch(() => {})}
-        >
+        <button className="secondary" id="sign-out" type="button" onClick={() => client.signOut().catch(() => {})}>
           Sign out
         </button>
       </p>
       <h3 className="muted" id="transfers-title">
         Recent transfers
       </h3>
-      <ul
-        className="transfers"
-        id="transfers"
-        aria-labelledby="transfers-title"
-      >
+      <ul className="transfers" id="transfers" aria-labelledby="transfers-title">
         {(transfers || []).map((t) => (
           <li key={t.id}>
             <span>To {t.to}</span>
@@ -92,11 +72,7 @@ function Balance({ user, account }) {
           </li>
         ))}
       </ul>
-      <p
-        className="muted"
-        id="no-transfers"
-        hidden={!transfers || transfers.length > 0}
-      >
+      <p className="muted" id="no-transfers" hidden={!transfers || transfers.length > 0}>
         No transfers yet.
       </p>
     </section>
@@ -104,19 +80,19 @@ function Balance({ user, account }) {
 }
 
 function Transfer({ onSent, onNotice }) {
-  const [to, setTo] = useState("Bob");
-  const [amount, setAmount] = useState("25");
-  const [errors, setErrors] = useState({ to: "", amount: "" });
-  const [result, setResult] = useState({ text: "", kind: "" });
+  const [to, setTo] = useState('Bob');
+  const [amount, setAmount] = useState('25');
+  const [errors, setErrors] = useState({ to: '', amount: '' });
+  const [result, setResult] = useState({ text: '', kind: '' });
   const [pending, setPending] = useState(false);
   // The guard a second click meets even before React re-renders the disabled button.
   const busy = useRef(false);
   // The announcement's array form; `const transferMoney = useReverification(...)` works too.
   const [transferMoney] = useReverification(
     (payee, amountCents) =>
-      fetch("/api/transfer", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
+      fetch('/api/transfer', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ to: payee, amount_cents: amountCents }),
       }),
     { client },
@@ -125,26 +101,22 @@ function Transfer({ onSent, onNotice }) {
   const onSubmit = async (event) => {
     event.preventDefault();
     if (busy.current) return; // one intent, one request
-    setErrors({ to: "", amount: "" });
+    setErrors({ to: '', amount: '' });
     const input = readTransfer(to, amount);
-    if (input.field)
-      return setErrors({ to: "", amount: "", [input.field]: input.message });
+    if (input.field) return setErrors({ to: '', amount: '', [input.field]: input.message });
     busy.current = true;
     setPending(true);
-    setResult({ text: "Transferring…", kind: "" });
+    setResult({ text: 'Transferring…', kind: '' });
     try {
-      const outcome = await transferOutcome(
-        await transferMoney(input.to, input.cents),
-      );
+      const outcome = await transferOutcome(await transferMoney(input.to, input.cents));
       if (outcome.field) {
-        setResult({ text: "", kind: "" });
-        setErrors({ to: "", amount: "", [outcome.field]: outcome.message });
-      } else
-        setResult({ text: outcome.message, kind: outcome.ok ? "ok" : "error" });
+        setResult({ text: '', kind: '' });
+        setErrors({ to: '', amount: '', [outcome.field]: outcome.message });
+      } else setResult({ text: outcome.message, kind: outcome.ok ? 'ok' : 'error' });
       if (outcome.ok) onSent(outcome.body);
     } catch (error) {
       const failure = transferFailure(error);
-      setResult({ text: failure.message || "", kind: "error" });
+      setResult({ text: failure.message || '', kind: 'error' });
       if (failure.notice) onNotice({ text: failure.notice, error: true });
     } finally {
       busy.current = false;
@@ -165,7 +137,7 @@ function Transfer({ onSent, onNotice }) {
           required
           maxLength={100}
           aria-describedby="to-error"
-          aria-invalid={errors.to ? "true" : undefined}
+          aria-invalid={errors.to ? 'true' : undefined}
         />
         <p className="field-error" id="to-error" role="alert">
           {errors.to}
@@ -182,25 +154,15 @@ function Transfer({ onSent, onNotice }) {
           onChange={(e) => setAmount(e.target.value)}
           required
           aria-describedby="amount-error"
-          aria-invalid={errors.amount ? "true" : undefined}
+          aria-invalid={errors.amount ? 'true' : undefined}
         />
         <p className="field-error" id="amount-error" role="alert">
           {errors.amount}
         </p>
-        <button
-          id="transfer"
-          type="submit"
-          disabled={pending}
-          aria-busy={pending ? "true" : undefined}
-        >
-          {pending ? "Transferring…" : "Transfer"}
+        <button id="transfer" type="submit" disabled={pending} aria-busy={pending ? 'true' : undefined}>
+          {pending ? 'Transferring…' : 'Transfer'}
         </button>
-        <p
-          className={`form-status ${result.kind}`}
-          id="status"
-          role="status"
-          aria-live="polite"
-        >
+        <p className={`form-status ${result.kind}`} id="status" role="status" aria-live="polite">
           {result.text}
         </p>
       </form>
@@ -253,8 +215,7 @@ function App() {
   const shown = useRef(null); // the id of the user the page shows
   useEffect(() => {
     const off = client.onChange(({ user: next, reason } = {}) => {
-      if (reason === "session_ended")
-        setNotice({ text: TEXT.sessionEnded, error: true });
+      if (reason === 'session_ended') setNotice({ text: TEXT.sessionEnded, error: true });
       else if (next && next.id !== shown.current) setNotice(null); // someone signed in: old news goes
       shown.current = next?.id ?? null;
       setUser(client.user);
@@ -292,4 +253,4 @@ function App() {
   );
 }
 
-createRoot(document.getElementById("root")).render(<App />);
+createRoot(document.getElementById('root')).render(<App />);
