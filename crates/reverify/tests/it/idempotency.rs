@@ -237,6 +237,13 @@ fn code(body: &[u8]) -> Value {
     serde_json::from_slice::<Value>(body).unwrap()["code"].clone()
 }
 
+/// A failing test must fail, not hang.
+async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(30), future)
+        .await
+        .expect("timed out")
+}
+
 const KEY: &str = "\"8e03978e-40d5-43e8-bc93-6894a57f9324\"";
 const BODY: &str = r#"{"amount":2500,"to":"bob"}"#;
 
@@ -577,11 +584,11 @@ async fn an_abandoned_reservation_is_taken_over_after_the_lease() {
                 .await
             })
         };
-        handler.entered.notified().await;
-        let (status, ..) = send(
+        within(handler.entered.notified()).await;
+        let (status, ..) = within(send(
             &app,
             request("/api/transfer", Some(&token), Some(KEY), BODY),
-        )
+        ))
         .await;
         assert_eq!(status, StatusCode::CONFLICT, "{}", db.label());
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -596,9 +603,9 @@ async fn an_abandoned_reservation_is_taken_over_after_the_lease() {
                 .await
             })
         };
-        handler.entered.notified().await;
+        within(handler.entered.notified()).await;
         handler.gate.as_ref().unwrap().notify_one();
-        let (status, ..) = second.await.unwrap();
+        let (status, ..) = within(second).await.unwrap();
         assert_eq!(status, StatusCode::CREATED, "{}", db.label());
         assert_eq!(handler.runs(), 2);
         db.cleanup().await;
