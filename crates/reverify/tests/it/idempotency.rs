@@ -44,6 +44,7 @@ impl TestDb {
         TestDb::Sqlite { dir }
     }
 
+    #[allow(clippy::print_stderr)] // the loud skip is the point
     async fn postgres() -> Option<TestDb> {
         let admin_url = postgres_admin_url();
         let admin = match PgPoolOptions::new()
