@@ -534,7 +534,7 @@ async fn an_expired_key_runs_again() {
         let issuer = TestIssuer::new();
         let token = issuer.token().user("user_a").sign();
         let handler = Handler::new();
-        let layer = db.layer().await.ttl(Duration::from_millis(50));
+        let layer = db.layer().await.ttl(Duration::from_millis(400));
         let app = app(&issuer, layer, handler.clone());
         let (status, ..) = send(
             &app,
@@ -548,7 +548,7 @@ async fn an_expired_key_runs_again() {
         )
         .await;
         assert_eq!(headers["idempotent-replayed"], "true");
-        tokio::time::sleep(Duration::from_millis(120)).await;
+        tokio::time::sleep(Duration::from_millis(600)).await;
         // Expired: the key is free again, even for another body.
         let (status, headers, body) = send(
             &app,
@@ -715,4 +715,31 @@ async fn keys_are_per_user() {
         assert_eq!(handler.runs(), 2);
         db.cleanup().await;
     }
+}
+
+#[tokio::test]
+async fn a_response_above_the_limit_is_passed_through_whole_and_not_stored() {
+    let db = TestDb::sqlite();
+    let issuer = TestIssuer::new();
+    let token = issuer.token().user("user_a").sign();
+    let handler = Handler::new();
+    let app = app(
+        &issuer,
+        db.layer().await.response_limit(16),
+        handler.clone(),
+    );
+    for run in 1..=2 {
+        let (status, headers, body) = send(
+            &app,
+            request("/api/transfer", Some(&token), Some(KEY), BODY),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+        assert!(!headers.contains_key("idempotent-replayed"));
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["run"], run);
+        assert_eq!(body["body"], BODY);
+    }
+    assert_eq!(handler.runs(), 2);
+    db.cleanup().await;
 }
