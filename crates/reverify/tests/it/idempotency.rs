@@ -571,7 +571,7 @@ async fn an_abandoned_reservation_is_taken_over_after_the_lease() {
         let handler = Handler::gated();
         let app = app(
             &issuer,
-            db.layer().await.lease(Duration::from_millis(100)),
+            db.layer().await.lease(Duration::from_millis(500)),
             handler.clone(),
         );
         // The first request's handler never finishes (its "process died").
@@ -592,7 +592,7 @@ async fn an_abandoned_reservation_is_taken_over_after_the_lease() {
         ))
         .await;
         assert_eq!(status, StatusCode::CONFLICT, "{}", db.label());
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
         stuck.abort();
         let second = {
             let (app, token) = (app.clone(), token.clone());
