@@ -26,6 +26,15 @@ impl Clock for SystemClock {
     }
 }
 
+/// The system time in unix milliseconds (idempotency keys expire at this precision).
+#[cfg(feature = "idempotency")]
+pub(crate) fn system_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 /// A clock that only moves when told to. Clones share the same time.
 ///
 /// ```

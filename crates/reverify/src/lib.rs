@@ -29,12 +29,15 @@
 //! | [`Error`] | why a token was refused, with stable codes and statuses |
 //! | [`clock`] | the only place that reads the system clock; [`ManualClock`] for tests |
 //! | `axum` (feature `axum`) | extractors `Session`, `Reverified<Strict>`, layers (`AuthLayer`, `RequireReverificationLayer`, `CsrfGuard`), `IntoResponse` |
+//! | `idempotency` (feature `idempotency`) | `IdempotencyLayer`: a retried sensitive call runs once; `IdempotencyStore`, SQLite and PostgreSQL stores (feature `idempotency-sqlx`) |
 //! | `testing` (feature `testing`) | `TestIssuer`: mint tokens with chosen factor ages, and a matching verifier |
 //!
 //! ## Features
 //!
 //! - `fetch` (default): fetch the JWKS over HTTP(S) with reqwest + rustls (ring provider).
 //! - `axum`: the axum 0.8 integration.
+//! - `idempotency`: the idempotency layer for axum (exactly once per `Idempotency-Key`).
+//! - `idempotency-sqlx`: its SQLite and PostgreSQL stores on the app's sqlx pool.
 //! - `testing`: token minting for your tests.
 
 pub mod claims;
@@ -54,6 +57,8 @@ mod verifier;
 
 #[cfg(feature = "axum")]
 pub mod axum;
+#[cfg(feature = "idempotency")]
+pub mod idempotency;
 #[cfg(feature = "testing")]
 pub mod testing;
 

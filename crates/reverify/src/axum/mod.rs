@@ -127,7 +127,7 @@ impl IntoResponse for Rejection {
     }
 }
 
-fn json_response(status: u16, body: String, challenge: Option<String>) -> Response {
+pub(crate) fn json_response(status: u16, body: String, challenge: Option<String>) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();

@@ -5,6 +5,7 @@ mod axum_routes;
 mod cache;
 mod challenge;
 mod decision;
+mod idempotency;
 mod jwks_fetch;
 mod policy;
 mod support;
