@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SHOTS, codeFromOutbox, sleep, startDemo } from './support.mjs';
+import { audit } from '../test/ui/helpers.js';
 
 // Transfers need a verification within the last 6 s: a fresh sign-in passes, waiting
 // makes the session stale.
@@ -107,6 +108,11 @@ test('a signed-out load of either page: no console error, no failed request', as
     await page.locator('reverify-sign-in input[name=email]').waitFor(WAIT);
     await sleep(300);
     assert.deepEqual(problems, [], `${path}: a quiet load`);
+    for (const colorScheme of ['light', 'dark']) {
+      await page.emulateMedia({ colorScheme });
+      assert.deepEqual(await audit(page, 'body'), [], `${path}, signed out, ${colorScheme}: axe`);
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
   }
 });
 
@@ -124,6 +130,18 @@ test('the React page works from the binary alone, with sign-in, sign-up and the 
   await page.locator('reverify-account [data-action=totp-start]').waitFor(WAIT);
   await visible('#sign-out');
   await shot('react-signed-in');
+});
+
+test('both pages signed in pass axe (WCAG 2.1 AA, best practices), light and dark, inside the elements too', async () => {
+  for (const path of PAGES) {
+    await open(path);
+    await page.locator('reverify-account [data-action=totp-start]').waitFor(WAIT);
+    for (const colorScheme of ['light', 'dark']) {
+      await page.emulateMedia({ colorScheme });
+      assert.deepEqual(await audit(page, 'body'), [], `${path}, signed in, ${colorScheme}: axe`);
+    }
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
 });
 
 for (const path of PAGES) {

@@ -1,6 +1,7 @@
 // Shared helpers of the UI tests (not a test file: node --test runs only *.test.js here).
 // The elements render in open shadow roots: Playwright locators pierce them, but code run in
 // the page has to go through `el.shadowRoot` itself.
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 /** A fresh page from the harness, with nothing remembered from earlier tests (the method
@@ -36,7 +37,9 @@ const axePath = createRequire(new URL('../harness/package.json', import.meta.url
 /** axe-core (WCAG 2.1 A/AA and best practices) on `selector`, shadow trees included:
  * the violations as "rule: targets" lines. */
 export async function audit(page, selector) {
-  if (!(await page.evaluate(() => !!window.axe))) await page.addScriptTag({ path: axePath });
+  // Evaluated through the DevTools protocol rather than added as a <script>: the demo pages'
+  // Content-Security-Policy (rightly) refuses inline scripts.
+  if (!(await page.evaluate(() => !!window.axe))) await page.evaluate(readFileSync(axePath, 'utf8'));
   const result = await page.evaluate(
     (sel) =>
       axe.run(sel, {
