@@ -7,13 +7,12 @@
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const { chromium } = createRequire(import.meta.url)('playwright-core');
+import { launchChromium } from '../test/harness/chromium.js';
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = process.env.REVERIFY_DEMO_BIN || join(root, 'target', 'debug', 'reverify-demo');
 export const SHOTS = join(root, 'target', 'e2e-screenshots');
@@ -56,20 +55,8 @@ export async function startDemo(env) {
     if (i > 300) throw new Error('the demo did not start');
     await sleep(100);
   }
-  const context = await chromium.launchPersistentContext(join(work, 'profile'), {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--host-resolver-rules=MAP localhost 127.0.0.1',
-    ],
+  const context = await launchChromium(join(work, 'profile'), {
+    args: ['--host-resolver-rules=MAP localhost 127.0.0.1'],
   });
   const page = context.pages()[0] || (await context.newPage());
   const stop = async () => {

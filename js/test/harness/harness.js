@@ -1,32 +1,17 @@
 // Test harness for js/test/ui: serves js/ on 127.0.0.1, drives the machine's Chromium
 // (headless, fresh profile, nothing downloaded) with playwright-core.
-import { createRequire } from 'node:module';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from './serve.js';
+import { launchChromium } from './chromium.js';
 
-const { chromium } = createRequire(import.meta.url)('playwright-core');
 const shots = new URL('../ui/screenshots/', import.meta.url);
 
 export async function start() {
   const server = await serve();
   const dir = mkdtempSync(join(tmpdir(), 'reverify-ui-'));
-  const context = await chromium.launchPersistentContext(dir, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 900, height: 800 },
-  });
+  const context = await launchChromium(dir, { viewport: { width: 900, height: 800 } });
   const url = `http://127.0.0.1:${server.address().port}/test/harness/index.html`;
   const errors = [];
   return {

@@ -23,6 +23,22 @@ const RESERVE: &str = "INSERT INTO reverify_idempotency \
      OR (reverify_idempotency.completed = 0 AND reverify_idempotency.created_at < $7) \
      RETURNING token";
 
+/// The table, the same on both databases but for the body's binary type (a literal, so
+/// the statement stays a static string).
+macro_rules! table {
+    ($blob:literal) => {
+        concat!(
+            "CREATE TABLE IF NOT EXISTS reverify_idempotency (",
+            "scope TEXT NOT NULL, idempotency_key TEXT NOT NULL, fingerprint TEXT NOT NULL, ",
+            "token TEXT NOT NULL, completed INTEGER NOT NULL DEFAULT 0, status INTEGER, ",
+            "content_type TEXT, body ",
+            $blob,
+            ", created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, ",
+            "PRIMARY KEY (scope, idempotency_key))"
+        )
+    };
+}
+
 /// The losing side reads what holds the key.
 const EXISTING: &str = "SELECT fingerprint, completed, status, content_type, body \
      FROM reverify_idempotency WHERE scope = $1 AND idempotency_key = $2";
@@ -233,23 +249,10 @@ impl SqliteIdempotencyStore {
     /// # Ok(()) }
     /// ```
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS reverify_idempotency (\
-             scope TEXT NOT NULL, \
-             idempotency_key TEXT NOT NULL, \
-             fingerprint TEXT NOT NULL, \
-             token TEXT NOT NULL, \
-             completed INTEGER NOT NULL DEFAULT 0, \
-             status INTEGER, \
-             content_type TEXT, \
-             body BLOB, \
-             created_at BIGINT NOT NULL, \
-             expires_at BIGINT NOT NULL, \
-             PRIMARY KEY (scope, idempotency_key))",
-        )
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::new)?;
+        sqlx::query(table!("BLOB"))
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::new)?;
         sqlx::query(INDEX)
             .execute(&self.pool)
             .await
@@ -274,23 +277,10 @@ impl PostgresIdempotencyStore {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::new)?;
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS reverify_idempotency (\
-             scope TEXT NOT NULL, \
-             idempotency_key TEXT NOT NULL, \
-             fingerprint TEXT NOT NULL, \
-             token TEXT NOT NULL, \
-             completed INTEGER NOT NULL DEFAULT 0, \
-             status INTEGER, \
-             content_type TEXT, \
-             body BYTEA, \
-             created_at BIGINT NOT NULL, \
-             expires_at BIGINT NOT NULL, \
-             PRIMARY KEY (scope, idempotency_key))",
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::new)?;
+        sqlx::query(table!("BYTEA"))
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::new)?;
         sqlx::query(INDEX)
             .execute(&mut *tx)
             .await
