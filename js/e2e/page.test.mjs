@@ -224,6 +224,17 @@ test('320 px wide, light and dark, with a 60-character email: no horizontal scro
   try {
     await open('/');
     if (await page.evaluate(() => !!demo.client.user)) await page.evaluate(() => demo.client.signOut());
+    // Signed out first: the sign-in card, and the sign-up card opened under it.
+    for (const path of PAGES) {
+      for (const colorScheme of ['light', 'dark']) {
+        await page.emulateMedia({ colorScheme });
+        await open(path);
+        await page.locator('summary').click();
+        await page.locator('reverify-sign-up input[name=email]').waitFor(WAIT);
+        const width = await page.evaluate(() => document.documentElement.scrollWidth);
+        assert.ok(width <= 320, `${path} (${colorScheme}, signed out): scrollWidth ${width} <= 320`);
+      }
+    }
     await signUp(email);
     for (const path of PAGES) {
       for (const colorScheme of ['light', 'dark']) {
