@@ -10,8 +10,12 @@
 //!   (embedded; revalidated with an `ETag`).
 //! - `GET /api/balance`, `GET /api/transfers` (the latest, newest first): any signed-in
 //!   session.
-//! - `POST /api/transfer` `{"to": "...", "amount_cents": 100}`: a session that satisfies the
-//!   transfer policy (`strict` unless `REVERIFY_DEMO_POLICY` says otherwise).
+//! - `POST /api/transfer` `{"to": "...", "amount_cents": 100}`: runs only with the user's
+//!   approval of *this* transfer ("Send €1.00 to …": amount, currency, payee), used once
+//!   ([`reverify::approval`]); with `Idempotency-Key`, a repeat gets the first answer and
+//!   never moves money again ([`reverify::idempotency`]). With approvals switched off
+//!   (`REVERIFY_DEMO_APPROVALS=0`, for benchmarks and comparisons) the transfer policy
+//!   alone guards it (`strict` unless `REVERIFY_DEMO_POLICY` says otherwise).
 //! - `GET /api/ping`: unprotected (the benchmark's baseline).
 //!
 //! Every response carries the auth server's security headers (no framing, no sniffing,
@@ -32,7 +36,9 @@ use axum::middleware;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use reverify::approval::{APPROVE, Action, Approvals, SqliteApprovalStore};
 use reverify::axum::{AuthLayer, CsrfGuard};
+use reverify::idempotency::{IdempotencyLayer, SqliteIdempotencyStore};
 use reverify::{Clock, Policy, Session, Verifier};
 use reverify_server::config::Config;
 use serde::Deserialize;
@@ -54,8 +60,10 @@ pub struct Settings {
     pub origin: String,
     /// Where the app fetches the embedded auth server's keys.
     pub jwks_url: String,
-    /// The transfer's policy.
+    /// The transfer's policy when approvals are off.
     pub policy: Policy,
+    /// Every transfer needs the user's approval of it (default `true`).
+    pub approvals: bool,
     /// Every account opens with this balance.
     pub opening_cents: i64,
     /// The ledger's SQLite file; `None`: the auth server's database file.
@@ -73,6 +81,7 @@ impl Settings {
             jwks_url: format!("{origin}/auth/.well-known/jwks.json"),
             origin,
             policy: reverify::STRICT,
+            approvals: true,
             opening_cents: 100_000,
             ledger: None,
             react_bundle: None,
@@ -123,25 +132,76 @@ pub async fn build(config: Config, settings: Settings) -> Result<Router, BoxErro
     let issuer = config.issuer();
     let auth = reverify_server::AppState::new(config).await?;
     let ledger = Ledger::open(&ledger_path, settings.opening_cents)?;
+    let stores = Stores::open(&ledger_path).await?;
     // The app verifies session tokens offline, with the keys the embedded server publishes,
     // and only those minted for this page (or without `azp`: see the SDK's docs).
     let verifier = Verifier::builder(issuer)
         .jwks_url(settings.jwks_url.clone())
         .authorized_parties([settings.origin.clone()])
         .build()?;
+    let approvals = settings.approvals.then(|| stores.approvals.clone());
     Ok(app(
         auth,
         verifier,
-        settings.policy,
+        Guard {
+            policy: settings.policy,
+            approvals,
+        },
         ledger,
+        stores.idempotency,
         settings.react_bundle,
     ))
+}
+
+/// The app's own stores, in the ledger's SQLite file (tables `reverify_approvals` and
+/// `reverify_idempotency`).
+pub struct Stores {
+    /// Used approvals.
+    pub approvals: Approvals,
+    /// Idempotency keys and their answers.
+    pub idempotency: IdempotencyLayer,
+}
+
+impl Stores {
+    /// Opens (and migrates) the stores in the SQLite file at `path`.
+    pub async fn open(path: &std::path::Path) -> Result<Stores, BoxError> {
+        use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        // One connection: the app's writes queue in the pool instead of polling the file
+        // lock against each other.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
+        let approvals = SqliteApprovalStore::new(pool.clone());
+        approvals.migrate().await?;
+        let idempotency = SqliteIdempotencyStore::new(pool);
+        idempotency.migrate().await?;
+        Ok(Stores {
+            approvals: Approvals::new(approvals),
+            idempotency: IdempotencyLayer::new(idempotency),
+        })
+    }
+}
+
+/// What guards a transfer: an approval of it, or (approvals off) the freshness policy.
+#[derive(Clone)]
+pub struct Guard {
+    /// The freshness policy (used when `approvals` is `None`).
+    pub policy: Policy,
+    /// The approval store: every transfer needs an approval of it.
+    pub approvals: Option<Approvals>,
 }
 
 #[derive(Clone)]
 struct Demo {
     ledger: Ledger,
-    policy: Policy,
+    guard: Guard,
     react_bundle: Option<PathBuf>,
     /// The verifier's clock: transfers are dated on the clock that judges freshness.
     clock: std::sync::Arc<dyn Clock>,
@@ -151,20 +211,21 @@ struct Demo {
 pub fn app(
     auth: reverify_server::AppState,
     verifier: Verifier,
-    policy: Policy,
+    guard: Guard,
     ledger: Ledger,
+    idempotency: IdempotencyLayer,
     react_bundle: Option<PathBuf>,
 ) -> Router {
     let demo = Demo {
         ledger,
-        policy,
+        guard,
         react_bundle,
         clock: verifier.clock().clone(),
     };
     let api = Router::new()
         .route("/api/balance", get(balance))
         .route("/api/transfers", get(history))
-        .route("/api/transfer", post(transfer))
+        .route("/api/transfer", post(transfer).route_layer(idempotency))
         // The page is on this origin: a transfer riding on the `__session` cookie from
         // any other one is refused.
         .layer(CsrfGuard::new())
@@ -283,6 +344,19 @@ struct TransferBody {
     amount_cents: i64,
 }
 
+/// `€1,234.56` (amounts are whole cents, never floats).
+pub fn euros(cents: i64) -> String {
+    let whole = (cents / 100).to_string();
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    format!("€{grouped}.{:02}", cents % 100)
+}
+
 fn bad(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(json!({ "code": code, "message": message }))).into_response()
 }
@@ -292,10 +366,6 @@ async fn transfer(
     session: Session,
     body: Result<Json<TransferBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<serde_json::Value>, Response> {
-    // The one line: a stale session gets the standard reverification error.
-    session
-        .require(&demo.policy)
-        .map_err(IntoResponse::into_response)?;
     let Json(t) = body.map_err(|e| bad(StatusCode::BAD_REQUEST, "invalid_body", &e.body_text()))?;
     if t.amount_cents <= 0 || t.amount_cents > 1_000_000_000 {
         return Err(bad(
@@ -305,12 +375,32 @@ async fn transfer(
         ));
     }
     let to = t.to.trim();
-    if to.is_empty() || to.len() > 100 {
+    if to.is_empty() || to.chars().count() > 100 || to.chars().any(char::is_control) {
         return Err(bad(
             StatusCode::BAD_REQUEST,
             "invalid_recipient",
             "name who receives the money (at most 100 characters)",
         ));
+    }
+    // The approval of exactly this transfer, used once; what the user is shown is built
+    // here, from the request. (Approvals off: the one line of freshness.)
+    match &demo.guard.approvals {
+        Some(approvals) => {
+            let action = Action::new(
+                "transfer",
+                format!("Send {} to {to}", euros(t.amount_cents)),
+            )
+            .field("amount_cents", t.amount_cents)
+            .field("currency", "EUR")
+            .field("to", to);
+            approvals
+                .approve(&session, &action, &APPROVE)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        }
+        None => session
+            .require(&demo.guard.policy)
+            .map_err(IntoResponse::into_response)?,
     }
     // Answered only once the transfer is committed.
     match demo

@@ -36,12 +36,25 @@ async fn run() -> Result<(), BoxError> {
         settings.opening_cents = cents.parse()?;
     }
     settings.ledger = env("REVERIFY_DEMO_LEDGER").map(Into::into);
+    // Every transfer needs an approval of it unless switched off (benchmarks, comparisons).
+    settings.approvals = match env("REVERIFY_DEMO_APPROVALS").as_deref() {
+        None | Some("1" | "true" | "on") => true,
+        Some("0" | "false" | "off") => false,
+        Some(other) => {
+            return Err(format!("REVERIFY_DEMO_APPROVALS must be 1 or 0, not {other:?}").into());
+        }
+    };
     // The React bundle is embedded; this serves another file instead (development).
     settings.react_bundle = env("REVERIFY_DEMO_REACT_BUNDLE").map(Into::into);
     let policy = settings.policy;
+    let approvals = settings.approvals;
     let app = reverify_demo::build(config, settings).await?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
-    tracing::info!(%policy, "transfers require this policy");
+    if approvals {
+        tracing::info!("every transfer requires the user's approval of it");
+    } else {
+        tracing::info!(%policy, "approvals off: transfers require this policy");
+    }
     announce(port);
     axum::serve(
         listener,

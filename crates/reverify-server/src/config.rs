@@ -350,6 +350,9 @@ pub struct ReverificationConfig {
     pub verification_ttl_secs: i64,
     /// Wrong secrets allowed in one verification or one sign-in; then it is dead.
     pub max_attempts: i64,
+    /// How long an approval (a verification completed for an action) can be used, in
+    /// seconds. It is single-use, and only the token minted at completion carries it.
+    pub approval_ttl_secs: i64,
 }
 
 impl Default for ReverificationConfig {
@@ -358,6 +361,7 @@ impl Default for ReverificationConfig {
             sensitive_policy: "strict".into(),
             verification_ttl_secs: 600,
             max_attempts: 5,
+            approval_ttl_secs: 120,
         }
     }
 }
@@ -623,6 +627,9 @@ impl Config {
         self.reverification.policy()?;
         if !(60..=86_400).contains(&self.reverification.verification_ttl_secs) {
             return bad("reverification.verification_ttl_secs must be between 60 and 86400");
+        }
+        if !(10..=900).contains(&self.reverification.approval_ttl_secs) {
+            return bad("reverification.approval_ttl_secs must be between 10 and 900");
         }
         if self.reverification.max_attempts < 1 || self.lockout.max_failures < 1 {
             return bad("reverification.max_attempts and lockout.max_failures must be at least 1");

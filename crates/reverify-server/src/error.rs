@@ -93,6 +93,10 @@ pub enum ApiError {
         /// Human message.
         message: String,
     },
+    /// A verification for an action whose `digest` is not the one the server computes
+    /// from its type, summary and fields: 422.
+    #[error("the action's digest does not match its type, summary and fields")]
+    ActionDigestMismatch,
     /// A TOTP code of a time step that was already used (replayed, or typed twice): 422.
     #[error("this code was just used; wait for the next one in your authenticator app")]
     CodeAlreadyUsed,
@@ -143,6 +147,7 @@ impl ApiError {
             ApiError::InvalidCredentials => "invalid_credentials",
             ApiError::SignedOut | ApiError::SessionEnded => "signed_out",
             ApiError::CodeAlreadyUsed => "code_already_used",
+            ApiError::ActionDigestMismatch => "action_digest_mismatch",
             ApiError::InvalidCode => "invalid_code",
             ApiError::IncorrectPassword => "incorrect_password",
             ApiError::PasskeyRejected => "passkey_rejected",
@@ -170,6 +175,7 @@ impl ApiError {
             | ApiError::AdminUnauthorized => StatusCode::UNAUTHORIZED,
             ApiError::InvalidCode
             | ApiError::CodeAlreadyUsed
+            | ApiError::ActionDigestMismatch
             | ApiError::IncorrectPassword
             | ApiError::PasskeyRejected
             | ApiError::UserVerificationRequired => StatusCode::UNPROCESSABLE_ENTITY,

@@ -40,6 +40,7 @@
 
 pub mod admin_key;
 mod administration;
+mod approval;
 mod attempts;
 pub mod audit;
 mod client;

@@ -255,6 +255,7 @@ pub(crate) fn passkey_row(
 pub(crate) async fn start_assertion(
     state: &AppState,
     user_id: Option<&str>,
+    challenge: Option<Vec<u8>>,
 ) -> Result<(serde_json::Value, String), ApiError> {
     let credentials = match user_id {
         Some(id) => {
@@ -286,7 +287,24 @@ pub(crate) async fn start_assertion(
     // The answer is checked against the stored credential, read again then (its counter
     // may have moved): the state needs only the challenge and the policy.
     authentication.set_allowed_credentials(Vec::new());
-    let options = serde_json::to_value(options).map_err(ApiError::internal)?;
+    let mut options = serde_json::to_value(options).map_err(ApiError::internal)?;
+    if let Some(challenge) = challenge {
+        // The library draws its own challenge; a bound one (an approval's) replaces it in
+        // both the options and the state the answer is checked against.
+        let encoded = serde_json::Value::String(URL_SAFE_NO_PAD.encode(&challenge));
+        let mut saved = serde_json::to_value(&authentication).map_err(ApiError::internal)?;
+        match (
+            saved.get_mut("challenge"),
+            options.pointer_mut("/publicKey/challenge"),
+        ) {
+            (Some(s), Some(o)) => {
+                *s = encoded.clone();
+                *o = encoded;
+            }
+            _ => return Err(ApiError::internal("no challenge in the assertion state")),
+        }
+        authentication = serde_json::from_value(saved).map_err(ApiError::internal)?;
+    }
     let saved = AssertionState {
         user_id: user_id.map(str::to_owned),
         state: authentication,

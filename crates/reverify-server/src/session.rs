@@ -103,11 +103,23 @@ pub async fn mint_token(
     session: &SessionRow,
     azp: Option<&str>,
 ) -> Result<String, ApiError> {
+    mint_token_with(state, session, azp, None).await
+}
+
+/// Mints a session token for `session`, carrying an approval (`apr`) when one is given:
+/// only the completion of a verification for an action does that.
+pub async fn mint_token_with(
+    state: &AppState,
+    session: &SessionRow,
+    azp: Option<&str>,
+    approval: Option<serde_json::Value>,
+) -> Result<String, ApiError> {
     let now = state.now();
-    state
-        .keys
-        .sign(&token_claims(state, session, azp, now), now)
-        .await
+    let mut claims = token_claims(state, session, azp, now);
+    if let Some(approval) = approval {
+        claims["apr"] = approval;
+    }
+    state.keys.sign(&claims, now).await
 }
 
 /// The public view of a session.

@@ -226,8 +226,9 @@ pub(crate) struct Submission {
 pub(crate) enum Outcome {
     /// One step done, another needed.
     Progress(Box<VerificationRow>),
-    /// Complete: the session as updated.
-    Complete(Box<(VerificationRow, SessionRow)>),
+    /// Complete: the session as updated, and the approval granted when the verification
+    /// was for an action.
+    Complete(Box<(VerificationRow, SessionRow, Option<crate::approval::Grant>)>),
 }
 
 /// A secret checked, ready to be applied.
@@ -487,13 +488,44 @@ pub(crate) async fn attempt(
             },
         )
         .await?;
+    let grant = match crate::approval::stored(row.action.as_deref())? {
+        Some(action) => {
+            let grant = crate::approval::Grant {
+                id: secrets::new_id("apr"),
+                expires_at: now + state.config.reverification.approval_ttl_secs,
+            };
+            state
+                .audit_tx(
+                    &mut tx,
+                    Event {
+                        kind: "approval.granted",
+                        user_id: Some(&user.id),
+                        session_id: Some(session_id),
+                        client,
+                        detail: json!({
+                            "approval_id": grant.id,
+                            "verification_id": row.id,
+                            "level": row.level,
+                            "factor": strategy.as_str(),
+                            "type": action.r#type,
+                            "summary": action.summary,
+                            "digest": action.digest,
+                            "expires_at": grant.expires_at,
+                        }),
+                    },
+                )
+                .await?;
+            Some(grant)
+        }
+        None => None,
+    };
     tx.commit().await?;
     let session = state
         .store
         .session_by_id(session_id)
         .await?
         .ok_or(ApiError::SignedOut)?;
-    Ok(Outcome::Complete(Box::new((row, session))))
+    Ok(Outcome::Complete(Box::new((row, session, grant))))
 }
 
 /// A wrong secret: its reservation already counted it; audited, and answered with
@@ -545,5 +577,25 @@ async fn audit_failed(
             client,
             detail,
         })
-        .await
+        .await?;
+    // The last attempt of a verification for an action: the approval is refused.
+    let dead = !replayed && reserved.attempts >= state.config.reverification.max_attempts;
+    if let Some(action) = crate::approval::stored(row.action.as_deref())?.filter(|_| dead) {
+        state
+            .audit(Event {
+                kind: "approval.refused",
+                user_id: Some(&user.id),
+                session_id: Some(&row.session_id),
+                client,
+                detail: json!({
+                    "verification_id": row.id,
+                    "type": action.r#type,
+                    "summary": action.summary,
+                    "digest": action.digest,
+                    "reason": "too_many_attempts",
+                }),
+            })
+            .await?;
+    }
+    Ok(())
 }

@@ -11,6 +11,7 @@
 //! | `amr` | RFC 8176 methods used in this session (`pwd`, `otp`, `hwk`, `mfa`, …) |
 //! | `acr` | OIDC / RFC 9470 authentication context class, when the issuer sets one |
 //! | `azp` | the authorized party (origin of the frontend that obtained the token) |
+//! | `apr` | ours: an approval of one action (`{id, typ, dig, lvl, exp}`), only in the token minted when a verification for that action completes (see [`crate::approval`]) |
 //!
 //! Tokens from other issuers that carry only `fva` (for example Clerk's) work too: the
 //! decision then follows the reference algorithm exactly (see [`crate::decision`]).
@@ -85,6 +86,10 @@ pub struct SessionClaims {
         skip_serializing_if = "Option::is_none"
     )]
     pub acr: Option<String>,
+    /// An approval of one action (raw JSON; read it with [`SessionClaims::approval`]: a
+    /// malformed one approves nothing and leaves the token valid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apr: Option<serde_json::Value>,
 }
 
 /// Readers for the informational claims: a value of another type reads as absent.

@@ -19,6 +19,7 @@
 //!
 //! | module | what lives there |
 //! |---|---|
+//! | [`approval`] | approvals of *this* action: [`approval::Action`] and its digest, `Approved<T>` (feature `approvals`), the SQL stores (feature `sqlx`) |
 //! | [`policy`] | [`Policy`], [`Level`], [`Preset`], the constants [`STRICT`] …; parsing and validation |
 //! | [`claims`] | [`SessionClaims`]: `iss sub sid iat nbf exp jti azp fva fvt auth_time amr acr` |
 //! | [`decision`] | `has`: the reference algorithm on `fva`, the same on exact ages from `fvt`; the divergences |
@@ -29,7 +30,7 @@
 //! | [`Error`] | why a token was refused, with stable codes and statuses |
 //! | [`clock`] | the only place that reads the system clock; [`ManualClock`] for tests |
 //! | `axum` (feature `axum`) | extractors `Session`, `Reverified<Strict>`, layers (`AuthLayer`, `RequireReverificationLayer`, `CsrfGuard`), `IntoResponse` |
-//! | `idempotency` (feature `idempotency`) | `IdempotencyLayer`: a retried sensitive call runs once; `IdempotencyStore`, SQLite and PostgreSQL stores (feature `idempotency-sqlx`) |
+//! | `idempotency` (feature `idempotency`) | `IdempotencyLayer`: a retried sensitive call runs once; `IdempotencyStore`, SQLite and PostgreSQL stores (feature `sqlx`) |
 //! | `testing` (feature `testing`) | `TestIssuer`: mint tokens with chosen factor ages, and a matching verifier |
 //!
 //! ## Features
@@ -37,9 +38,12 @@
 //! - `fetch` (default): fetch the JWKS over HTTP(S) with reqwest + rustls (ring provider).
 //! - `axum`: the axum 0.8 integration.
 //! - `idempotency`: the idempotency layer for axum (exactly once per `Idempotency-Key`).
-//! - `idempotency-sqlx`: its SQLite and PostgreSQL stores on the app's sqlx pool.
+//! - `approvals`: the `Approved<T>` extractor and the `ApprovalStore` trait (axum).
+//! - `sqlx`: the SQLite and PostgreSQL stores of approvals and idempotency keys on the
+//!   app's sqlx pool (`idempotency-sqlx` is its former name).
 //! - `testing`: token minting for your tests.
 
+pub mod approval;
 pub mod claims;
 pub mod clock;
 pub mod decision;
@@ -53,6 +57,8 @@ mod jwks;
 mod jwt;
 mod reverification;
 mod session;
+#[cfg(any(feature = "approvals", feature = "idempotency"))]
+mod store;
 mod verifier;
 
 #[cfg(feature = "axum")]

@@ -12,6 +12,7 @@
 //! RFC 9470 step-up challenge, for non-browser clients. Unlike the reference we send
 //! `Content-Type: application/json`.
 
+use crate::approval::{Action, ApprovalPolicy};
 use crate::challenge::StepUpChallenge;
 use crate::policy::Policy;
 
@@ -42,6 +43,8 @@ impl ReverificationStatus {
 pub struct ReverificationRequired {
     policy: Policy,
     status: ReverificationStatus,
+    /// The action to approve (with its digest), for an approval error.
+    action: Option<Box<(Action, String)>>,
 }
 
 /// The stable machine code of the reverification error.
@@ -53,7 +56,48 @@ impl ReverificationRequired {
         ReverificationRequired {
             policy,
             status: ReverificationStatus::Forbidden,
+            action: None,
         }
+    }
+
+    /// The error of a route that needs an approval of `action` (whose digest is `digest`):
+    /// the reference's body with `metadata.action` added, and an RFC 9470 challenge with
+    /// `max_age=0` (verify now).
+    ///
+    /// ```
+    /// use reverify::approval::{Action, APPROVE};
+    /// use reverify::ReverificationRequired;
+    /// let action = Action::new("transfer", "Send €25.00 to Bob").field("payee", "Bob");
+    /// let e = ReverificationRequired::for_action(&APPROVE, &action, action.digest().unwrap());
+    /// let body = e.body();
+    /// assert_eq!(body["clerk_error"]["reason"], "reverification-error");
+    /// assert_eq!(body["clerk_error"]["metadata"]["action"]["summary"], "Send €25.00 to Bob");
+    /// assert_eq!(body["clerk_error"]["metadata"]["reverification"]["level"], "second_factor");
+    /// assert!(e.www_authenticate().contains("max_age=0"));
+    /// ```
+    pub fn for_action(policy: &ApprovalPolicy, action: &Action, digest: String) -> Self {
+        ReverificationRequired {
+            policy: policy.error_policy(),
+            status: ReverificationStatus::Forbidden,
+            action: Some(Box::new((action.clone(), digest))),
+        }
+    }
+
+    /// The action to approve, when this is an approval error.
+    pub fn action(&self) -> Option<&Action> {
+        self.action.as_deref().map(|(a, _)| a)
+    }
+
+    /// The action's JSON (`type`, `summary`, `fields`, `digest`).
+    fn action_json(&self) -> Option<serde_json::Value> {
+        self.action.as_deref().map(|(a, digest)| {
+            serde_json::json!({
+                "type": a.kind(),
+                "summary": a.summary(),
+                "fields": a.fields(),
+                "digest": digest,
+            })
+        })
     }
 
     /// The same error with another status.
@@ -74,11 +118,15 @@ impl ReverificationRequired {
 
     /// The reference's JSON body, naming the policy.
     pub fn body(&self) -> serde_json::Value {
+        let mut metadata = serde_json::json!({ "reverification": self.policy.to_json() });
+        if let Some(action) = self.action_json() {
+            metadata["action"] = action;
+        }
         serde_json::json!({
             "clerk_error": {
                 "type": "forbidden",
                 "reason": REVERIFICATION_ERROR_CODE,
-                "metadata": { "reverification": self.policy.to_json() }
+                "metadata": metadata
             }
         })
     }
@@ -99,6 +147,8 @@ impl ReverificationRequired {
         #[derive(serde::Serialize)]
         struct Metadata<'a> {
             reverification: &'a Policy,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            action: Option<serde_json::Value>,
         }
         serde_json::to_string(&Body {
             clerk_error: ClerkError {
@@ -106,6 +156,7 @@ impl ReverificationRequired {
                 reason: REVERIFICATION_ERROR_CODE,
                 metadata: Metadata {
                     reverification: &self.policy,
+                    action: self.action_json(),
                 },
             },
         })
@@ -114,7 +165,20 @@ impl ReverificationRequired {
 
     /// The RFC 9470 challenge for the `WWW-Authenticate` header.
     pub fn www_authenticate(&self) -> String {
-        StepUpChallenge::for_policy(&self.policy).to_string()
+        let mut challenge = StepUpChallenge::for_policy(&self.policy);
+        if self.action.is_some() {
+            // The summary stays in the body: a header is no place for arbitrary text.
+            challenge.max_age = Some(0);
+            challenge.error_description = Some("An approval of this action is required".into());
+        }
+        challenge.to_string()
+    }
+
+    /// The valid action in a parsed body's `metadata.action`, with its digest as sent.
+    fn body_action(&self, value: &serde_json::Value) -> Option<Box<(Action, String)>> {
+        let action = value.get("clerk_error")?.get("metadata")?.get("action")?;
+        let digest = action.get("digest")?.as_str()?.to_owned();
+        Some(Box::new((Action::from_json(action).ok()?, digest)))
     }
 
     /// Recognises the reverification error in a response body, as clients do:
@@ -135,6 +199,9 @@ impl ReverificationRequired {
             .and_then(|m| m.get("reverification"))
             .and_then(|p| Policy::from_json(p).ok())
             .unwrap_or(crate::policy::STRICT);
-        Some(ReverificationRequired::new(policy))
+        let mut error = ReverificationRequired::new(policy);
+        let action = error.body_action(&value);
+        error.action = action;
+        Some(error)
     }
 }

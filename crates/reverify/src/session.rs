@@ -84,6 +84,12 @@ impl Session {
         }
     }
 
+    /// The status reverification errors of this session answer with (403 or 401).
+    #[cfg(feature = "approvals")]
+    pub(crate) fn reverification_status(&self) -> ReverificationStatus {
+        self.status
+    }
+
     /// Seconds until `policy` stops being satisfied; `None` if it is not satisfied now.
     pub fn seconds_remaining(&self, policy: &Policy) -> Option<f64> {
         decision::seconds_remaining(self.claims(), policy, self.now)

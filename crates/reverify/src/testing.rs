@@ -156,6 +156,7 @@ impl TestIssuer {
             lifetime: Duration::from_secs(60),
             issued_ago: Duration::ZERO,
             azp: None,
+            approval: None,
         }
     }
 
@@ -202,6 +203,7 @@ pub struct TokenBuilder<'a> {
     lifetime: Duration,
     issued_ago: Duration,
     azp: Option<String>,
+    approval: Option<crate::approval::ApprovalClaim>,
 }
 
 impl TokenBuilder<'_> {
@@ -273,6 +275,44 @@ impl TokenBuilder<'_> {
         self
     }
 
+    /// Carries an approval of `action` (the `apr` claim), as the auth server puts in the
+    /// token it mints when a verification for that action completes: a random id, the
+    /// action's digest, `level`, expiring `valid_for` after now. Panics on an invalid
+    /// action (a bug in the test).
+    ///
+    /// ```
+    /// use reverify::approval::Action;
+    /// use reverify::testing::TestIssuer;
+    /// use reverify::Level;
+    /// let issuer = TestIssuer::new();
+    /// let action = Action::new("transfer", "Send €25.00 to Bob").field("payee", "Bob");
+    /// let builder = issuer.token().approval(&action, Level::SecondFactor, std::time::Duration::from_secs(120));
+    /// assert_eq!(builder.claims().approval().unwrap().dig, action.digest().unwrap());
+    /// ```
+    pub fn approval(
+        mut self,
+        action: &crate::approval::Action,
+        level: crate::Level,
+        valid_for: Duration,
+    ) -> Self {
+        #[allow(clippy::expect_used)]
+        let dig = action.digest().expect("a valid action");
+        self.approval = Some(crate::approval::ApprovalClaim {
+            id: format!("apr_{}", hex(&random_bytes::<12>())),
+            typ: action.kind().to_owned(),
+            dig,
+            lvl: level,
+            exp: self.issuer.now() + valid_for.as_secs() as i64,
+        });
+        self
+    }
+
+    /// Carries exactly this `apr` claim (expired, foreign, weak: for tests).
+    pub fn approval_claim(mut self, claim: crate::approval::ApprovalClaim) -> Self {
+        self.approval = Some(claim);
+        self
+    }
+
     /// The claims this builder would sign.
     pub fn claims(&self) -> SessionClaims {
         let now = self.issuer.now();
@@ -317,6 +357,10 @@ impl TokenBuilder<'_> {
             },
             amr,
             acr: None,
+            apr: self
+                .approval
+                .as_ref()
+                .and_then(|a| serde_json::to_value(a).ok()),
         }
     }
 

@@ -146,13 +146,42 @@ impl Demo {
         client
     }
 
+    /// A transfer as the browser SDK makes it: on the 403 that asks for an approval, the
+    /// user verifies (by password) for the action it names, then the call is retried once.
     async fn transfer(&self, client: &reqwest::Client, to: &str, cents: i64) -> (u16, Value) {
-        self.post(
-            client,
-            "/api/transfer",
-            json!({"to": to, "amount_cents": cents}),
-        )
-        .await
+        let body = json!({"to": to, "amount_cents": cents});
+        let (status, answer) = self.post(client, "/api/transfer", body.clone()).await;
+        if status != 403 {
+            return (status, answer);
+        }
+        let action = answer["clerk_error"]["metadata"]["action"].clone();
+        assert!(action.is_object(), "{answer}");
+        self.approve(client, &action).await;
+        self.post(client, "/api/transfer", body).await
+    }
+
+    /// Verifies the session (by password) for `action`, as the modal does; returns the
+    /// completion's answer (its token carries the approval).
+    async fn approve(&self, client: &reqwest::Client, action: &Value) -> Value {
+        let (status, v) = self
+            .post(
+                client,
+                "/auth/v1/sessions/current/verifications",
+                json!({"level": "second_factor", "action": action}),
+            )
+            .await;
+        assert_eq!(status, 200, "{v}");
+        let id = v["id"].as_str().unwrap();
+        let (status, done) = self
+            .post(
+                client,
+                &format!("/auth/v1/sessions/current/verifications/{id}/attempt"),
+                json!({"strategy": "password", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(status, 200, "{done}");
+        assert!(done["approval"]["id"].is_string(), "{done}");
+        done
     }
 }
 
@@ -229,7 +258,9 @@ async fn acknowledged_transfers_and_the_balance_survive_a_restart() {
 async fn a_hundred_parallel_transfers_leave_a_consistent_balance() {
     let dir = temp_dir("parallel");
     let file = dir.join("demo.sqlite");
-    let demo = start(&file, |_| {}).await;
+    // The ledger under load: freshness guards the route here (approvals have their own
+    // tests below), so that 100 transfers need no 100 verifications.
+    let demo = start_with(&file, |_| {}, |s| s.approvals = false).await;
     let browser = demo.sign_up("cat@example.com").await;
     // 100 × 15.00 against 1,000.00: exactly 66 fit.
     let cents = 1_500;
@@ -332,7 +363,16 @@ async fn the_api_refuses_cross_site_transfers_and_tokens_minted_for_another_orig
     assert_eq!(balance["balance_cents"], OPENING, "nothing moved");
     let (status, body) =
         status_json(forged(Some("same-origin"), Some(&demo.base)).await.unwrap()).await;
-    assert_eq!(status, 200, "the page's own request: {body}");
+    // The page's own request passes the guard and reaches the route, which asks for the
+    // user's approval of this transfer.
+    assert_eq!(
+        (
+            status,
+            body["clerk_error"]["metadata"]["action"]["summary"].as_str()
+        ),
+        (403, Some("Send €500.00 to Mallory")),
+        "the page's own request: {body}"
+    );
 
     // `azp`: a token the auth server minted for another allowed origin is refused by the
     // demo's API; one minted for the demo's page is accepted.
@@ -513,6 +553,138 @@ async fn a_missing_react_bundle_override_shows_a_readable_page() {
         client.get(demo.url("/")).send().await.unwrap().status(),
         200
     );
+    demo.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Posts a transfer with the given headers; returns status, `Idempotent-Replayed`, body.
+async fn post_transfer(
+    demo: &Demo,
+    client: &reqwest::Client,
+    body: &Value,
+    key: Option<&str>,
+) -> (u16, bool, Value) {
+    let mut request = client.post(demo.url("/api/transfer")).json(body);
+    if let Some(key) = key {
+        request = request.header("Idempotency-Key", format!("\"{key}\""));
+    }
+    let r = request.send().await.unwrap();
+    let replayed = r
+        .headers()
+        .get("idempotent-replayed")
+        .is_some_and(|v| v == "true");
+    let (status, body) = status_json(r).await;
+    (status, replayed, body)
+}
+
+async fn ledger_count(file: &Path) -> i64 {
+    let db = rusqlite::Connection::open(file).unwrap();
+    db.query_row("SELECT COUNT(*) FROM demo_transfers", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_transfer_runs_only_with_the_approval_of_exactly_it_and_only_once() {
+    let dir = temp_dir("approval");
+    let file = dir.join("demo.sqlite");
+    let demo = start(&file, |_| {}).await;
+    let browser = demo.sign_up("ida@example.com").await;
+    let bob = json!({"to": "Bob", "amount_cents": 2_500});
+
+    // Freshly signed up, yet no transfer without an approval: freshness is not enough.
+    let (status, _, refused) = post_transfer(&demo, &browser, &bob, None).await;
+    assert_eq!(status, 403, "{refused}");
+    let meta = &refused["clerk_error"]["metadata"];
+    assert_eq!(refused["clerk_error"]["reason"], "reverification-error");
+    assert_eq!(meta["action"]["summary"], "Send €25.00 to Bob");
+    assert_eq!(
+        meta["action"]["fields"],
+        json!({"amount_cents": "2500", "currency": "EUR", "to": "Bob"})
+    );
+    let done = demo.approve(&browser, &meta["action"]).await;
+    assert_eq!(done["approval"]["summary"], "Send €25.00 to Bob");
+
+    // The approved token does not authorise €9,999 to Mallory (nor €25 to Mallory, nor
+    // €9,999 to Bob), and those refusals do not spend it.
+    for other in [
+        json!({"to": "Mallory", "amount_cents": 999_900}),
+        json!({"to": "Mallory", "amount_cents": 2_500}),
+        json!({"to": "Bob", "amount_cents": 999_900}),
+    ] {
+        let (status, _, body) = post_transfer(&demo, &browser, &other, None).await;
+        assert_eq!(status, 403, "{other}: {body}");
+        assert_ne!(
+            body["clerk_error"]["metadata"]["action"]["summary"],
+            "Send €25.00 to Bob"
+        );
+    }
+    assert_eq!(ledger_count(&file).await, 0);
+
+    // The approved transfer runs, with a key; a double submit of the same call gets the
+    // first answer back and moves no money again.
+    let (status, replayed, first) = post_transfer(&demo, &browser, &bob, Some("k-1")).await;
+    assert_eq!((status, replayed), (200, false), "{first}");
+    let (status, replayed, again) = post_transfer(&demo, &browser, &bob, Some("k-1")).await;
+    assert_eq!((status, replayed), (200, true), "{again}");
+    assert_eq!(again, first);
+    // The same request under a new key (a replay of the approved request): the approval is
+    // spent.
+    let (status, _, body) = post_transfer(&demo, &browser, &bob, Some("k-2")).await;
+    assert_eq!(status, 403, "{body}");
+    // The first key with another body: 422, nothing runs.
+    let (status, _, body) = post_transfer(
+        &demo,
+        &browser,
+        &json!({"to": "Mallory", "amount_cents": 999_900}),
+        Some("k-1"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("idempotency_key_mismatch"))
+    );
+    assert_eq!(ledger_count(&file).await, 1);
+    // Invalid input is refused before anything is asked of the user.
+    for (bad, code) in [
+        (
+            json!({"to": "Bob\u{7}", "amount_cents": 100}),
+            "invalid_recipient",
+        ),
+        (json!({"to": "Bob", "amount_cents": -5}), "invalid_amount"),
+        (json!({"to": "Bob"}), "invalid_body"),
+    ] {
+        let (status, _, body) = post_transfer(&demo, &browser, &bad, None).await;
+        assert_eq!((status, body["code"].as_str()), (400, Some(code)), "{bad}");
+    }
+    demo.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn one_approval_raced_by_twenty_requests_moves_money_once() {
+    let dir = temp_dir("approval-race");
+    let file = dir.join("demo.sqlite");
+    let demo = start(&file, |_| {}).await;
+    let browser = demo.sign_up("jo@example.com").await;
+    let bob = json!({"to": "Bob", "amount_cents": 2_500});
+    let (_, _, refused) = post_transfer(&demo, &browser, &bob, None).await;
+    demo.approve(&browser, &refused["clerk_error"]["metadata"]["action"])
+        .await;
+    // Twenty copies of the approved request, each under its own key (no idempotency
+    // shortcut): the approval alone must stop all but one.
+    let answers = futures_join(
+        (0..20)
+            .map(|i| {
+                let (demo, browser, bob) = (&demo, &browser, &bob);
+                async move { post_transfer(demo, browser, bob, Some(&format!("race-{i}"))).await }
+            })
+            .collect(),
+    )
+    .await;
+    let ok = answers.iter().filter(|(s, _, _)| *s == 200).count();
+    let refused = answers.iter().filter(|(s, _, _)| *s == 403).count();
+    assert_eq!((ok, refused), (1, 19), "{answers:?}");
+    assert_eq!(ledger_count(&file).await, 1);
     demo.stop().await;
     let _ = std::fs::remove_dir_all(dir);
 }

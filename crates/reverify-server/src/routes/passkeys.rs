@@ -243,7 +243,7 @@ async fn start_sign_in(
     client: Client,
 ) -> Result<Json<Value>, ApiError> {
     state.limit_sign_in(&client)?;
-    let (options, server_state) = passkeys::start_assertion(&state, None).await?;
+    let (options, server_state) = passkeys::start_assertion(&state, None, None).await?;
     let ceremony = passkeys::new_ceremony(&state, SIGN_IN, None, server_state).await?;
     Ok(Json(ceremony_json(
         &ceremony.id,

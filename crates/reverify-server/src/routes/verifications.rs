@@ -47,6 +47,9 @@ pub(crate) fn router() -> Api {
 #[serde(deny_unknown_fields)]
 struct StartBody {
     level: String,
+    /// Verify *for this action* (an approval): `{type, summary, fields, digest?}`.
+    #[serde(default)]
+    action: Option<Value>,
 }
 
 /// What the user can verify with.
@@ -100,6 +103,7 @@ fn verification_json(v: &VerificationRow, user: &User, a: &Available) -> Value {
         "first_factor_verified": v.first_factor_at.is_some(),
         "second_factor_verified": v.second_factor_at.is_some(),
         "attempts_left": 0,
+        "action": crate::approval::stored(v.action.as_deref()).ok().flatten().map(|a| a.to_json()),
         "created_at": v.created_at,
         "expires_at": v.expires_at,
     })
@@ -123,6 +127,10 @@ async fn start(
             "level must be first_factor, second_factor or multi_factor",
         )
     })?;
+    let action = match &body.action {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(crate::approval::parse(value)?),
+    };
     let user = current.user(&state).await?;
     let a = available(&state, &user).await?;
     let now = state.now();
@@ -144,6 +152,11 @@ async fn start(
         created_at: now,
         expires_at: now + state.config.reverification.verification_ttl_secs,
         ended_at: None,
+        action: action
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(ApiError::internal)?,
     };
     state.store.insert_verification(&row).await?;
     state
@@ -155,6 +168,23 @@ async fn start(
             detail: json!({ "verification_id": row.id, "level": row.level }),
         })
         .await?;
+    if let Some(action) = &action {
+        state
+            .audit(Event {
+                kind: "approval.requested",
+                user_id: Some(&user.id),
+                session_id: Some(&current.session.id),
+                client: &client,
+                detail: json!({
+                    "verification_id": row.id,
+                    "level": row.level,
+                    "type": action.r#type,
+                    "summary": action.summary,
+                    "digest": action.digest,
+                }),
+            })
+            .await?;
+    }
     Ok(Json(with_attempts_left(
         verification_json(&row, &user, &a),
         &row,
@@ -225,6 +255,26 @@ async fn cancel(
                 },
             )
             .await?;
+        if let Some(action) = crate::approval::stored(row.action.as_deref())? {
+            state
+                .audit_tx(
+                    &mut tx,
+                    Event {
+                        kind: "approval.refused",
+                        user_id: Some(&row.user_id),
+                        session_id: Some(&row.session_id),
+                        client: &client,
+                        detail: json!({
+                            "verification_id": row.id,
+                            "type": action.r#type,
+                            "summary": action.summary,
+                            "digest": action.digest,
+                            "reason": "cancelled",
+                        }),
+                    },
+                )
+                .await?;
+        }
     }
     tx.commit().await?;
     Ok(Json(
@@ -302,8 +352,16 @@ async fn prepare(
                     "this account has no passkey",
                 ));
             }
+            // For an action, the challenge carries its digest: the signature covers it.
+            let bound = match crate::approval::stored(row.action.as_deref())? {
+                Some(action) => Some(crate::approval::passkey_challenge(
+                    &secrets::random_bytes::<16>(),
+                    &action,
+                )?),
+                None => None,
+            };
             let (options, server_state) =
-                crate::passkeys::start_assertion(&state, Some(&user.id)).await?;
+                crate::passkeys::start_assertion(&state, Some(&user.id), bound).await?;
             if !state
                 .store
                 .set_verification_passkey(&row.id, &server_state)
@@ -368,7 +426,7 @@ async fn attempt(
     let outcome =
         verification::attempt(&state, &current.session, &user, &id, submission, &client).await?;
     let a = available(&state, &user).await?;
-    let (row, session_row) = match outcome {
+    let (row, session_row, grant) = match outcome {
         Outcome::Progress(row) => {
             return Ok(Json(with_attempts_left(
                 verification_json(&row, &user, &a),
@@ -379,8 +437,18 @@ async fn attempt(
         }
         Outcome::Complete(done) => *done,
     };
-    // The fresh token: the retried request must not carry one minted before this.
-    let token = session::mint_token(&state, &session_row, client.origin.as_deref()).await?;
+    // The fresh token: the retried request must not carry one minted before this. A
+    // verification for an action puts its approval in this token, and in no other.
+    let action = crate::approval::stored(row.action.as_deref())?;
+    let approval = match (&action, &grant) {
+        (Some(action), Some(grant)) => {
+            let level: Level = row.level.parse().map_err(ApiError::internal)?;
+            Some(crate::approval::claim(grant, action, level))
+        }
+        _ => None,
+    };
+    let token =
+        session::mint_token_with(&state, &session_row, client.origin.as_deref(), approval).await?;
     let lifetime = state.config.sessions.token_lifetime_secs;
     let mut out = with_attempts_left(verification_json(&row, &user, &a), &row, &state);
     let body = json!({
@@ -391,5 +459,9 @@ async fn attempt(
         "jwt": token,
         "expires_in": lifetime,
     });
+    let mut body = body;
+    if let (Some(action), Some(grant)) = (&action, &grant) {
+        body["approval"] = crate::approval::grant_json(grant, action);
+    }
     Ok(super::current::with_token_cookie(&state, body, &token))
 }

@@ -17,6 +17,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "known_devices",
         include_str!("../../migrations/0003_known_devices.sql"),
     ),
+    (
+        4,
+        "approvals",
+        include_str!("../../migrations/0004_approvals.sql"),
+    ),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {

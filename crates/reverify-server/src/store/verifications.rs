@@ -35,16 +35,18 @@ pub struct VerificationRow {
     pub expires_at: i64,
     /// Set when it completed, was cancelled or failed.
     pub ended_at: Option<i64>,
+    /// The action this verification approves (JSON: type, summary, fields, digest).
+    pub action: Option<String>,
 }
 
-const COLUMNS: &str = "id, session_id, user_id, level, status, first_factor_at, second_factor_at, amr, code_hash, code_expires_at, passkey_state, attempts, created_at, expires_at, ended_at";
+const COLUMNS: &str = "id, session_id, user_id, level, status, first_factor_at, second_factor_at, amr, code_hash, code_expires_at, passkey_state, attempts, created_at, expires_at, ended_at, action";
 
 impl Store {
     /// Stores a new verification.
     pub async fn insert_verification(&self, v: &VerificationRow) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO verifications (id, session_id, user_id, level, status, first_factor_at, second_factor_at, amr, code_hash, code_expires_at, passkey_state, attempts, created_at, expires_at, ended_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            "INSERT INTO verifications (id, session_id, user_id, level, status, first_factor_at, second_factor_at, amr, code_hash, code_expires_at, passkey_state, attempts, created_at, expires_at, ended_at, action) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(&v.id)
         .bind(&v.session_id)
@@ -61,6 +63,7 @@ impl Store {
         .bind(v.created_at)
         .bind(v.expires_at)
         .bind(v.ended_at)
+        .bind(&v.action)
         .execute(self.writer())
         .await?;
         Ok(())

@@ -29,6 +29,7 @@ fn row(level: Level, status: Status) -> VerificationRow {
         created_at: 1_000,
         expires_at: 1_600,
         ended_at: None,
+        action: None,
     }
 }
 

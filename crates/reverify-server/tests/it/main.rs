@@ -8,6 +8,7 @@
 
 mod accounts;
 mod admin;
+mod approvals;
 mod attacks;
 mod browser;
 mod cli;

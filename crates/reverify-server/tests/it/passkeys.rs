@@ -24,14 +24,14 @@ use crate::support::{TestDb, TestServer, status_json};
 const PASSWORD: &str = "correct horse battery";
 
 /// A server whose public URL (so its passkey origin and RP id) is `http://localhost:PORT`.
-async fn server_on(db: TestDb) -> TestServer {
+pub(crate) async fn server_on(db: TestDb) -> TestServer {
     TestServer::start_with(db, |c| {
         c.server.public_url = c.server.public_url.replace("127.0.0.1", "localhost");
     })
     .await
 }
 
-async fn server() -> TestServer {
+pub(crate) async fn server() -> TestServer {
     server_on(TestDb::sqlite().await).await
 }
 
@@ -66,14 +66,14 @@ impl UserValidationMethod for DeviceUser {
 }
 
 /// A software authenticator holding (at most) one passkey, as a browser would drive it.
-struct Device {
+pub(crate) struct Device {
     origin: url::Url,
     verifies_user: bool,
     passkey: Option<Passkey>,
 }
 
 impl Device {
-    fn new(server: &TestServer, verifies_user: bool) -> Device {
+    pub(crate) fn new(server: &TestServer, verifies_user: bool) -> Device {
         Device {
             origin: url::Url::parse(&server.state.config.server.public_url).unwrap(),
             verifies_user,
@@ -120,7 +120,7 @@ impl Device {
     }
 
     /// `navigator.credentials.get({publicKey})`, as JSON.
-    async fn get(&mut self, public_key: &Value) -> Value {
+    pub(crate) async fn get(&mut self, public_key: &Value) -> Value {
         let options: CredentialRequestOptions =
             serde_json::from_value(json!({ "publicKey": public_key })).unwrap();
         let mut client = Client::new(self.authenticator())
@@ -136,7 +136,7 @@ impl Device {
 }
 
 /// Signs up `email`; returns the (freshly verified) browser and the user id.
-async fn user(server: &TestServer, email: &str) -> (reqwest::Client, String) {
+pub(crate) async fn user(server: &TestServer, email: &str) -> (reqwest::Client, String) {
     let (client, done) = server.sign_up(email, PASSWORD).await;
     (client, done["user"]["id"].as_str().unwrap().to_owned())
 }
@@ -177,7 +177,7 @@ async fn finish_registration(
 }
 
 /// Adds a passkey on `device` to the signed-in `client`'s account; returns its public view.
-async fn register(
+pub(crate) async fn register(
     server: &TestServer,
     client: &reqwest::Client,
     device: &mut Device,
@@ -234,7 +234,7 @@ async fn sign_in(server: &TestServer, device: &mut Device) -> (u16, Value, reqwe
 }
 
 /// The claims of a session token (its signature is the SDK tests' business).
-fn claims(token: &Value) -> Value {
+pub(crate) fn claims(token: &Value) -> Value {
     let payload = token.as_str().unwrap().split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
@@ -247,7 +247,7 @@ async fn passkeys_of(server: &TestServer, client: &reqwest::Client) -> Vec<Value
 
 /// The kinds of the user's audit events starting with `prefix`, sorted (events of the
 /// same second have no order).
-async fn audit_kinds(server: &TestServer, user_id: &str, prefix: &str) -> Vec<String> {
+pub(crate) async fn audit_kinds(server: &TestServer, user_id: &str, prefix: &str) -> Vec<String> {
     let events = server
         .state
         .store
@@ -273,7 +273,7 @@ fn assert_reverification_required(status: u16, body: &Value) {
 }
 
 /// Sets up an authenticator app for the signed-in (fresh) `client`.
-async fn enroll_totp(server: &TestServer, client: &reqwest::Client) -> String {
+pub(crate) async fn enroll_totp(server: &TestServer, client: &reqwest::Client) -> String {
     crate::steps::enroll_totp(server, client).await.0
 }
 
@@ -291,7 +291,11 @@ async fn start_verification(server: &TestServer, client: &reqwest::Client, level
 }
 
 /// Asks for the passkey challenge of verification `id`: the `publicKey` options.
-async fn prepare_passkey(server: &TestServer, client: &reqwest::Client, id: &str) -> Value {
+pub(crate) async fn prepare_passkey(
+    server: &TestServer,
+    client: &reqwest::Client,
+    id: &str,
+) -> Value {
     let (status, prepared) = server
         .post(
             client,
@@ -303,7 +307,7 @@ async fn prepare_passkey(server: &TestServer, client: &reqwest::Client, id: &str
     prepared["passkey"]["publicKey"].clone()
 }
 
-async fn attempt_passkey(
+pub(crate) async fn attempt_passkey(
     server: &TestServer,
     client: &reqwest::Client,
     id: &str,

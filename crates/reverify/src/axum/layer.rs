@@ -26,12 +26,27 @@ use crate::verifier::Verifier;
 #[derive(Debug, Clone)]
 pub struct AuthLayer {
     verifier: Verifier,
+    #[cfg(feature = "approvals")]
+    approvals: Option<crate::approval::Approvals>,
 }
 
 impl AuthLayer {
     /// A layer that installs `verifier`.
     pub fn new(verifier: Verifier) -> Self {
-        AuthLayer { verifier }
+        AuthLayer {
+            verifier,
+            #[cfg(feature = "approvals")]
+            approvals: None,
+        }
+    }
+
+    /// Also installs the app's approval store, for
+    /// [`Approved<T>`](crate::approval::Approved) and
+    /// [`Approvals`](crate::approval::Approvals) as an extractor.
+    #[cfg(feature = "approvals")]
+    pub fn approvals(mut self, approvals: crate::approval::Approvals) -> Self {
+        self.approvals = Some(approvals);
+        self
     }
 }
 
@@ -42,6 +57,8 @@ impl<S> Layer<S> for AuthLayer {
         AuthService {
             inner,
             verifier: self.verifier.clone(),
+            #[cfg(feature = "approvals")]
+            approvals: self.approvals.clone(),
         }
     }
 }
@@ -51,6 +68,8 @@ impl<S> Layer<S> for AuthLayer {
 pub struct AuthService<S> {
     inner: S,
     verifier: Verifier,
+    #[cfg(feature = "approvals")]
+    approvals: Option<crate::approval::Approvals>,
 }
 
 impl<S, B> Service<Request<B>> for AuthService<S>
@@ -67,6 +86,10 @@ where
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         request.extensions_mut().insert(self.verifier.clone());
+        #[cfg(feature = "approvals")]
+        if let Some(approvals) = &self.approvals {
+            request.extensions_mut().insert(approvals.clone());
+        }
         self.inner.call(request)
     }
 }

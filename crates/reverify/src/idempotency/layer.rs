@@ -39,7 +39,7 @@ struct Config {
 /// [`Session`](crate::Session) extractor does, and the extractor then reuses it).
 ///
 /// ```no_run
-/// # #[cfg(feature = "idempotency-sqlx")]
+/// # #[cfg(feature = "sqlx")]
 /// # fn demo(verifier: reverify::Verifier, pool: sqlx::PgPool) -> axum::Router {
 /// use std::time::Duration;
 /// use axum::{Router, routing::post};

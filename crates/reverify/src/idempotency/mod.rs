@@ -6,7 +6,7 @@
 //! the first request runs the handler, every repeat gets the stored response.
 //!
 //! ```no_run
-//! # #[cfg(feature = "idempotency-sqlx")]
+//! # #[cfg(feature = "sqlx")]
 //! # async fn demo(verifier: reverify::Verifier, pool: sqlx::SqlitePool) -> Result<(), reverify::idempotency::StoreError> {
 //! use axum::{Router, routing::post};
 //! use reverify::axum::AuthLayer;
@@ -45,20 +45,16 @@
 
 mod key;
 mod layer;
-#[cfg(feature = "idempotency-sqlx")]
+#[cfg(feature = "sqlx")]
 mod sql;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
+pub use crate::store::{BoxFuture, StoreError};
 pub use key::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, parse_key};
 pub use layer::{IdempotencyLayer, IdempotencyService};
-#[cfg(feature = "idempotency-sqlx")]
+#[cfg(feature = "sqlx")]
 pub use sql::{PostgresIdempotencyStore, SqliteIdempotencyStore};
-
-/// The boxed future the methods of [`IdempotencyStore`] return (the trait is object-safe).
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A response kept for replay: status, `Content-Type` and body.
 ///
@@ -164,23 +160,6 @@ impl Times {
             expires_at: now.saturating_add(ms(ttl)),
             abandoned_before: now.saturating_sub(ms(lease)),
         }
-    }
-}
-
-/// Why a store failed (a database error, typically).
-///
-/// ```
-/// let e = reverify::idempotency::StoreError::new(std::io::Error::other("disk full"));
-/// assert_eq!(e.to_string(), "idempotency store: disk full");
-/// ```
-#[derive(Debug, thiserror::Error)]
-#[error("idempotency store: {0}")]
-pub struct StoreError(Box<dyn std::error::Error + Send + Sync>);
-
-impl StoreError {
-    /// Wraps the underlying error.
-    pub fn new(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        StoreError(error.into())
     }
 }
 

@@ -32,7 +32,7 @@ fn random_suffix() -> String {
 }
 
 /// One database; every [`TestDb::layer`] is a new pool on it (a new "app instance").
-enum TestDb {
+pub(crate) enum TestDb {
     Sqlite { dir: std::path::PathBuf },
     Postgres { url: String, name: String },
 }
@@ -77,16 +77,58 @@ impl TestDb {
         })
     }
 
-    async fn all() -> Vec<TestDb> {
+    pub(crate) async fn all() -> Vec<TestDb> {
         let mut dbs = vec![TestDb::sqlite()];
         dbs.extend(TestDb::postgres().await);
         dbs
     }
 
-    fn label(&self) -> &'static str {
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             TestDb::Sqlite { .. } => "sqlite",
             TestDb::Postgres { .. } => "postgres",
+        }
+    }
+
+    /// An approval store on a new pool (migrated) on this database: a new app instance.
+    /// `broken`: the pool is closed, so every use of the store fails.
+    pub(crate) async fn approvals(&self, broken: bool) -> reverify::approval::Approvals {
+        use reverify::approval::{Approvals, PostgresApprovalStore, SqliteApprovalStore};
+        match self {
+            TestDb::Sqlite { dir } => {
+                let options = SqliteConnectOptions::from_str(&format!(
+                    "sqlite://{}",
+                    dir.join("app.sqlite").display()
+                ))
+                .unwrap()
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(30));
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .connect_with(options)
+                    .await
+                    .unwrap();
+                let store = SqliteApprovalStore::new(pool.clone());
+                store.migrate().await.unwrap();
+                if broken {
+                    pool.close().await;
+                }
+                Approvals::new(store)
+            }
+            TestDb::Postgres { url, .. } => {
+                let pool = PgPoolOptions::new()
+                    .max_connections(8)
+                    .connect(url)
+                    .await
+                    .unwrap();
+                let store = PostgresApprovalStore::new(pool.clone());
+                store.migrate().await.unwrap();
+                if broken {
+                    pool.close().await;
+                }
+                Approvals::new(store)
+            }
         }
     }
 
@@ -124,7 +166,7 @@ impl TestDb {
         }
     }
 
-    async fn cleanup(self) {
+    pub(crate) async fn cleanup(self) {
         match self {
             TestDb::Sqlite { dir } => {
                 let _ = std::fs::remove_dir_all(dir);
