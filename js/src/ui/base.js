@@ -58,7 +58,7 @@ const setBusy = (b, on) => {
  * `data-action` (or `data-strategy`), the busy state of the button whose request runs, and
  * errors shown by the field they are about.
  *
- * Subclasses implement `view()` → {title, lead?, head?, id?, body, step}, `act(action,
+ * Subclasses implement `view()` → {title, pre?, lead?, head?, id?, body, step}, `act(action,
  * button, form)`, and optionally `reset()` (a client was attached), `sessionChanged(state)`,
  * `failed(error, text)` (true when handled) and `errVars()`.
  */
@@ -196,7 +196,7 @@ export class Base extends El {
     c.children[0].innerHTML = v.head || '';
     c.children[0].hidden = !v.head;
     c.children[1].innerHTML =
-      `<h2 id="${u}t" part="title" tabindex="-1">${v.title}</h2>` +
+      `<h2 id="${u}t" part="title" tabindex="-1">${v.title}</h2>${v.pre || ''}` +
       (v.lead ? `<p class="lead" part="lead" id="${u}d">${v.lead}</p>` : '') +
       (v.id || '');
     if (c.children[2].innerHTML != this.#note) c.children[2].innerHTML = this.#note;

@@ -6,7 +6,7 @@
 //   --reverify-radius, --reverify-font, --reverify-width, --reverify-shadow,
 //   --reverify-card-border, --reverify-card-padding, --reverify-backdrop
 // and with ::part(): card, header, logo, app, title, lead, identity, body, field, label,
-// input, error, button, button-primary, link, dialog, list, item.
+// input, error, button, button-primary, link, dialog, list, item, action.
 // Light and dark follow prefers-color-scheme; the `theme` attribute ("light" | "dark")
 // forces one (defaults come from light-dark(), so a custom property overrides both).
 export const css = `:host{display:block;color-scheme:light dark;max-width:100%;min-width:0}
@@ -24,6 +24,7 @@ h3{font-size:1rem}
 .head[hidden]{display:none}
 [tabindex="-1"]:focus{outline:none}
 .brand{color:var(--mu);font-weight:600}
+.act{padding:.75rem;border:2px solid var(--a);border-radius:var(--r);font-weight:600;font-size:1.125rem}
 .brand img{height:1.5rem}
 .mu,.lead,.hint{color:var(--mu)}
 .f,.titles{gap:.25rem}

@@ -16,12 +16,13 @@ const elements = {
   'reverify-account': Account,
 };
 
-/** Opens a verification modal for `level`; resolves on complete, rejects with a ReverifyError
- * `reverification_cancelled` (the user gave up) or `signed_out` (the session ended). */
-export function openVerification({ level, client }) {
+/** Opens a verification modal for `level` (and `action`, to approve); resolves on complete,
+ * rejects with a ReverifyError `reverification_cancelled` (the user gave up) or `signed_out`
+ * (the session ended). */
+export function openVerification(options) {
   const m = document.createElement('reverify-verification-modal');
   document.body.append(m);
-  return m.open({ level, client }).finally(() => m.remove());
+  return m.open(options).finally(() => m.remove());
 }
 
 if (globalThis.customElements) {

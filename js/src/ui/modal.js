@@ -12,9 +12,10 @@ const error = (code, message) => {
 };
 
 /**
- * <reverify-verification-modal>: `open({ level, client })` shows a modal dialog that
+ * <reverify-verification-modal>: `open({ level, action, client })` shows a modal dialog that
  * verifies the signed-in user again (step-up) and resolves when the server says
- * `complete`. It rejects with a ReverifyError: `reverification_cancelled` on Escape, the
+ * `complete`. With an `action` (the reverification error's `metadata.action`), it approves
+ * that action: "Approve: <summary>" above the prompt, the verification started for it. It rejects with a ReverifyError: `reverification_cancelled` on Escape, the
  * close button or `cancel()`; `signed_out` when the session ends meanwhile (here or on
  * another device). It names the app (and its logo) and the account it verifies, starts with
  * the method last used in this browser (else the strongest: a passkey, the authenticator
@@ -23,6 +24,7 @@ const error = (code, message) => {
  */
 export class VerificationModal extends Base {
   #level = 'second_factor';
+  #action = null;
   #prev = null;
   #promise = null;
   #settle = null;
@@ -34,11 +36,12 @@ export class VerificationModal extends Base {
   #app = null;
 
   /** Opens the dialog; the promise settles when the user is verified or gives up. */
-  open({ level = 'second_factor', client } = {}) {
+  open({ level = 'second_factor', action, client } = {}) {
     if (this.#promise) return this.#promise;
     if (client) this.client = client;
     if (!this.client) return Promise.reject(new TypeError('open() needs a client'));
     this.#level = level;
+    this.#action = action;
     this.#prev = document.activeElement;
     this.#locked = {};
     this.#promise = new Promise((res, rej) => (this.#settle = { res, rej }));
@@ -49,7 +52,7 @@ export class VerificationModal extends Base {
     const d = document.createElement('dialog');
     d.setAttribute('part', 'dialog');
     d.setAttribute('aria-labelledby', u + 't');
-    d.setAttribute('aria-describedby', u + 'd');
+    d.setAttribute('aria-describedby', u + 'a ' + u + 'd');
     this.shadowRoot.append(d);
     // Escape fires "cancel" (not always cancelable); any other close also counts as cancel.
     d.addEventListener('cancel', (e) => {
@@ -94,7 +97,7 @@ export class VerificationModal extends Base {
     const env = Promise.resolve(c.environment?.()).catch(() => null);
     this.run(
       b,
-      () => Promise.all([c.startVerification(this.#level), env]),
+      () => Promise.all([c.startVerification(this.#level, this.#action), env]),
       ([v, e]) => {
         this.#app = e?.app || null;
         this.#set(v);
@@ -156,12 +159,19 @@ export class VerificationModal extends Base {
     const head =
       `<p class="brand" part="app">${logo}<span>${esc(app?.name || '')}</span></p>` +
       `<button type="button" class="x" data-action="cancel" aria-label="${t('close')}">×</button>`;
-    const who = identity(this.client?.user?.email);
-    const base = { title: t('verifyTitle'), head, id: who };
+    const a = this.#action;
+    // An action to approve: named above the prompt, as text.
+    const base = {
+      title: t(a ? 'approveTitle' : 'verifyTitle'),
+      head,
+      pre: a ? `<p class="act" part="action" id="${u}a">${t('approve', { summary: a.summary })}</p>` : '',
+      id: identity(this.client?.user?.email),
+    };
+    const why = a ? t('approveLead') + ' ' : '';
     if (this.#dead)
       return {
         ...base,
-        lead: t('verifyLead'),
+        lead: why || t('verifyLead'),
         body: `<button type="button" class="b" part="button button-primary" data-action="restart">${t('startOver')}</button>`,
         step: 'dead',
       };
@@ -195,8 +205,7 @@ export class VerificationModal extends Base {
         : '');
     return {
       ...base,
-      title: t('verifyTitle'),
-      lead: t('d_' + s, { email }),
+      lead: why + t('d_' + s, { email }),
       body,
       step: v.status,
     };

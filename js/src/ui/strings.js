@@ -6,6 +6,9 @@ export const strings = {
   // The verification modal
   verifyTitle: 'Verify it’s you',
   verifyLead: 'For your security, confirm it’s you to continue.',
+  approveTitle: 'Approve this action',
+  approve: 'Approve: {summary}',
+  approveLead: 'Confirming it’s you approves exactly this action, once.',
   d_password: 'Enter your password.',
   d_email_code: 'Enter the 6-digit code we sent to {email}.',
   d_totp: 'Enter the 6-digit code from your authenticator app.',

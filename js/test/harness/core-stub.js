@@ -25,7 +25,8 @@ export function withReverification(fetcher, { client, level } = {}) {
     } catch (e) {
       if (e?.code !== 'reverification-error') throw e;
       globalThis.promptCount = (globalThis.promptCount || 0) + 1;
-      await prompt({ level: level || e.level || 'second_factor', client });
+      const action = e.body?.clerk_error?.metadata?.action;
+      await prompt({ level: level || e.level || 'second_factor', action, client });
       return fetcher(...args);
     }
   };
