@@ -45,7 +45,7 @@ export class ReverifyClient {
   /** @type {{jwt: string, exp: number, margin: number} | null} */
   #token = null;
   #inflight = null;
-  /** The verification attempt running, or null: token refreshes wait for it. */
+  /** The last verification attempt (settled or not): token refreshes wait for it. */
   #attempt = null;
   /** Bumped whenever a token is stored or dropped; a refresh started before is stale. */
   #gen = 0;
@@ -274,12 +274,10 @@ export class ReverifyClient {
   }
 
   async #refresh(force) {
-    // A verification attempt is running: its answer may bring a token (see attemptVerification).
-    // Only that one: a later attempt waits for this refresh.
-    if (this.#attempt) {
-      await this.#attempt.catch(() => {});
-      if (!force && this.#fresh()) return this.#token.jwt;
-    }
+    // The last verification attempt goes first: its answer may bring a token (see
+    // attemptVerification). Only that one: a later attempt waits for this refresh.
+    await this.#attempt;
+    if (!force && this.#fresh()) return this.#token.jwt;
     for (;;) {
       const gen = this.#gen;
       let data = null;
@@ -395,10 +393,10 @@ export class ReverifyClient {
     // A token refresh in flight goes first, and new ones wait for this attempt: the
     // completion's token (and its `__session` cookie), which may carry an approval no
     // refresh carries, must land last.
-    const p = (this.#attempt = Promise.resolve(this.#inflight)
+    const p = Promise.resolve(this.#inflight)
       .catch(() => {})
-      .then(() => this.request('POST', VERIFICATIONS + enc(id) + '/attempt', body))
-      .finally(() => this.#attempt === p && (this.#attempt = null)));
+      .then(() => this.request('POST', VERIFICATIONS + enc(id) + '/attempt', body));
+    this.#attempt = p.catch(() => {});
     return p.then((d) => this.#verified(d));
   }
 

@@ -14,7 +14,7 @@ export const PRESET_LEVELS = {
 let defaultPrompt = null;
 /** The open prompt without an action of each client: concurrent calls share it. */
 const prompts = new Map();
-/** The last prompt of each client, settled or not: the next one opens after it (one at a time). */
+/** The last prompt of each client (settled or not): the next one opens after it, one at a time. */
 const queues = new Map();
 /** How many prompts of each client completed: a call that started before the last one
  * completed retries without asking again (its request predates the verification). */
@@ -45,12 +45,13 @@ const levelOf = (p) =>
  * `action` (to approve) only when it has a string `type` and `summary`. */
 const clerk = (b) => {
   const e = b?.clerk_error;
-  if (e?.type != 'forbidden' || e.reason != 'reverification-error') return;
-  const { reverification = {}, action: a } = e.metadata || {};
-  return {
-    level: levelOf(reverification),
-    action: typeof a?.type == 'string' && typeof a.summary == 'string' ? a : undefined,
-  };
+  if (e?.type == 'forbidden' && e.reason == 'reverification-error') {
+    const { reverification, action: a } = e.metadata || {};
+    return {
+      level: levelOf(reverification),
+      action: typeof a?.type == 'string' && typeof a.summary == 'string' ? a : undefined,
+    };
+  }
 };
 
 const isResponse = (x) => typeof x?.clone == 'function' && typeof x.headers?.get == 'function';
@@ -64,11 +65,11 @@ const peek = async (r) => {
   }
 };
 
-/** `{level, action}` for a parsed body or a thrown error, or undefined when it is not the error. */
-const neededIn = (x) => clerk(x) ?? clerk(x?.body) ?? (x?.code == 'reverification-error' ? {} : undefined);
+/** `{level, action}` for a parsed body or a thrown error; falsy when it is not the error. */
+const neededIn = (x) => clerk(x) ?? clerk(x?.body) ?? (x?.code == 'reverification-error' && {});
 
 /**
- * `{level, action}` for a reverification error, or undefined when `x` is not one. A
+ * `{level, action}` for a reverification error; falsy when `x` is not one. A
  * Response is read from a clone (its own body stays unread) and only when its status is
  * 401 or 403; the header's `acr_values` names the level, the body the action.
  */
@@ -81,7 +82,7 @@ async function needed(x) {
     .exec(h)?.[1]
     .split(' ')
     .find((l) => ORDER.includes(l));
-  const n = clerk(await peek(x)) ?? (challenged ? {} : undefined);
+  const n = clerk(await peek(x)) ?? (challenged && {});
   if (n && challenged && acr) n.level = acr;
   return n;
 }
@@ -115,22 +116,20 @@ function prompt(level, action, client, onNeeds) {
   if (p) return p;
   const at = completed.get(client);
   const open = () =>
-    !action && completed.get(client) !== at
-      ? 0
-      : new Promise((complete, reject) => {
-          const cancel = () =>
-            reject(new ReverifyError(REVERIFICATION_CANCELLED, 'The user cancelled the verification'));
-          if (onNeeds) Promise.resolve(onNeeds({ level, action, complete: () => complete(), cancel })).catch(reject);
-          else if (defaultPrompt) defaultPrompt({ level, action, client }).then(complete, reject);
-          else
-            reject(
-              new ReverifyError(
-                'reverification_ui_missing',
-                'No verification UI: import the UI module or pass onNeedsReverification',
-              ),
-            );
-        });
-  p = (queues.get(client) || Promise.resolve())
+    (!action && completed.get(client) !== at) ||
+    new Promise((complete, reject) => {
+      const cancel = () => reject(new ReverifyError(REVERIFICATION_CANCELLED, 'The user cancelled the verification'));
+      if (onNeeds) Promise.resolve(onNeeds({ level, action, complete: () => complete(), cancel })).catch(reject);
+      else if (defaultPrompt) defaultPrompt({ level, action, client }).then(complete, reject);
+      else
+        reject(
+          new ReverifyError(
+            'reverification_ui_missing',
+            'No verification UI: import the UI module or pass onNeedsReverification',
+          ),
+        );
+    });
+  p = Promise.resolve(queues.get(client))
     .then(open)
     .catch((e) => {
       throw e?.code == REVERIFICATION_CANCELLED && !(e instanceof ReverifyError)
@@ -138,29 +137,15 @@ function prompt(level, action, client, onNeeds) {
         : e;
     })
     .then(() => completed.set(client, (completed.get(client) || 0) + 1));
-  const settled = p.catch(() => {});
-  queues.set(client, settled);
-  settled.then(() => queues.get(client) === settled && queues.delete(client));
+  queues.set(
+    client,
+    p.catch(() => {}),
+  );
   if (!action) {
     p = p.finally(() => prompts.delete(client));
     prompts.set(client, p);
   }
   return p;
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * The milliseconds to wait before sending the same request again (the idempotency key's
- * network retries, `i`: how many were made), or undefined when `x` is not worth retrying:
- * a thrown `TypeError` (the network failed) or a 409 `idempotency_request_in_flight`.
- * `Retry-After` (seconds, at most 5) when the answer has it, else 250 ms, 500 ms, 1 s.
- */
-async function retryIn(x, threw, i) {
-  if (threw ? !(x instanceof TypeError) : x?.status != 409 || (await peek(x))?.code != 'idempotency_request_in_flight')
-    return;
-  const s = +(x?.headers?.get('retry-after') ?? NaN);
-  return s >= 0 ? Math.min(s, 5) * 1000 : 250 << i;
 }
 
 /**
@@ -209,7 +194,11 @@ export function withReverification(fetcher, options = {}) {
   return async function (...args) {
     const { client = defaultClient, onNeedsReverification, idempotencyKey } = options;
     if (idempotencyKey) args.unshift(crypto.randomUUID());
-    /** Calls `fetcher` (again on a network failure, with a key): [threw, result or error]. */
+    /**
+     * Calls `fetcher`: [threw, its result or error]. With a key, a network failure (a thrown
+     * `TypeError`) or a 409 `idempotency_request_in_flight` is sent again up to 3 times, after
+     * `Retry-After` (seconds, at most 5) or 250 ms, 500 ms, 1 s.
+     */
     const call = async () => {
       for (let i = 0; ; i++) {
         let r, threw;
@@ -219,9 +208,16 @@ export function withReverification(fetcher, options = {}) {
           r = e;
           threw = true;
         }
-        const ms = idempotencyKey && i < 3 && (await retryIn(r, threw, i));
-        if (ms == null || ms === false) return [threw, r];
-        await sleep(ms);
+        if (
+          !idempotencyKey ||
+          i > 2 ||
+          !(threw
+            ? r instanceof TypeError
+            : r?.status == 409 && (await peek(r))?.code == 'idempotency_request_in_flight')
+        )
+          return [threw, r];
+        // No (or no usable) Retry-After: 250 ms, 500 ms, 1 s.
+        await new Promise((f) => setTimeout(f, Math.min(r.headers?.get('retry-after'), 5) * 1000 || 250 << i));
       }
     };
     const before = completed.get(client);

@@ -1,5 +1,5 @@
 import { withReverification, REVERIFICATION_CANCELLED } from '../index.js';
-import { Base, canPasskey, link, identity } from './base.js';
+import { Base, canPasskey, link, identity, button } from './base.js';
 import { t, esc, errText, strings } from './strings.js';
 
 // Actions that ask "are you sure?" first, with their question.
@@ -104,8 +104,8 @@ export class Account extends Base {
     const id = p ? ` data-id="${esc(p.id)}"` : '';
     const q = this.uid + 'q';
     return this.#ask == a + (p?.id ?? '')
-      ? `<div class="ask"><p id="${q}">${t(ASK[a], { name: p?.name, device: name })}</p><div class="row"><button type="button" class="b dng" part="button" data-action="${a}"${id} data-sure="1" aria-describedby="${q}">${t('yes')}</button><button type="button" class="b2" part="button" data-action="no">${t('no')}</button></div></div>`
-      : `<div><button type="button" class="${cls} dng" part="button" data-action="${a}"${id}>${label}</button></div>`;
+      ? `<div class="ask"><p id="${q}">${t(ASK[a], { name: p?.name, device: name })}</p><div class="row">${button(a, t('yes'), 'b dng', `${id} data-sure="1" aria-describedby="${q}"`)}${button('no', t('no'), 'b2')}</div></div>`
+      : `<div>${button(a, label, cls + ' dng', id)}</div>`;
   }
 
   view() {
@@ -130,8 +130,7 @@ export class Account extends Base {
     const on = f.totp?.status == 'confirmed';
     const sec = (k, title, body, lead = '') =>
       `<section aria-labelledby="${u + k}"><h3 id="${u + k}" tabindex="-1">${t(title)}</h3>${lead ? `<p class="mu">${t(lead)}</p>` : ''}${body}</section>`;
-    const btn = (a, label, cls = 'b2') =>
-      `<button type="button" class="${cls}" part="button" data-action="${a}">${t(label)}</button>`;
+    const btn = (a, label, cls = 'b2') => button(a, t(label), cls);
     const others = (sessions || []).filter((s) => !s.current);
     return {
       title: t('account'),

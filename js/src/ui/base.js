@@ -37,6 +37,10 @@ export function pick(list, locked = {}) {
   return open.sort((a, b) => (STRENGTH.indexOf(a) >>> 0) - (STRENGTH.indexOf(b) >>> 0))[0];
 }
 
+/** A button for `data-action` `a`; class `b` is the primary one (part `button-primary`). */
+export const button = (a, label, cls = 'b', attrs = '', type = 'button') =>
+  `<button type="${type}" class="${cls}" part="button${cls == 'b' ? ' button-primary' : ''}" data-action="${a}"${attrs}>${label}</button>`;
+
 export const link = (attr, label) => `<button type="button" class="l" part="link" ${attr}>${label}</button>`;
 
 /** Initial and email: who the element is acting for. */
@@ -305,6 +309,6 @@ export class Base extends El {
   }
 
   form(fields, label, action = 'submit', cls = 'b') {
-    return `<form novalidate>${fields}<button type="submit" class="${cls}" part="button${cls == 'b' ? ' button-primary' : ''}" data-action="${action}">${label}</button></form>`;
+    return `<form novalidate>${fields}${button(action, label, cls, '', 'submit')}</form>`;
   }
 }

@@ -24,7 +24,7 @@ h3{font-size:1rem}
 .head[hidden]{display:none}
 [tabindex="-1"]:focus{outline:none}
 .brand{color:var(--mu);font-weight:600}
-.act{padding:.75rem;border:2px solid var(--a);border-radius:var(--r);font-weight:600;font-size:1.125rem}
+.act{padding:.75rem;border:2px solid var(--a);border-radius:var(--r);font-weight:600}
 .brand img{height:1.5rem}
 .mu,.lead,.hint{color:var(--mu)}
 .f,.titles{gap:.25rem}

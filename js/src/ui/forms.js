@@ -1,4 +1,4 @@
-import { Base, canPasskey, pick, link, identity, lastMethod } from './base.js';
+import { Base, canPasskey, pick, link, identity, lastMethod, button } from './base.js';
 import { t, esc } from './strings.js';
 
 // Errors after which the flow is over: back to the first step.
@@ -13,7 +13,7 @@ const again = () => link('data-action="restart"', t('startOver'));
 const signedIn = (el, email) => ({
   title: t('signIn'),
   lead: t('signedInAs', { email }),
-  body: `<button type="button" class="b2" part="button" data-action="sign-out">${t('signOut')}</button>`,
+  body: button('sign-out', t('signOut'), 'b2'),
   step: 'done',
 });
 
@@ -54,10 +54,7 @@ export class SignIn extends Base {
   view() {
     const s = this.#s;
     const step = this.#step;
-    const pk =
-      canPasskey() && !this.hasAttribute('no-passkey')
-        ? `<button type="button" class="b2" part="button" data-action="passkey">${t('passkeySignIn')}</button>`
-        : '';
+    const pk = canPasskey() && !this.hasAttribute('no-passkey') ? button('passkey', t('passkeySignIn'), 'b2') : '';
     if (step == 'password')
       return {
         title: t('signIn'),

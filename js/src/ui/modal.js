@@ -1,15 +1,10 @@
-import { ReverifyError, REVERIFICATION_CANCELLED } from '../index.js';
-import { Base, canPasskey, pick, link, identity, lastMethod } from './base.js';
+import { ReverifyError, REVERIFICATION_CANCELLED, SIGNED_OUT } from '../index.js';
+import { Base, canPasskey, pick, link, identity, lastMethod, button } from './base.js';
 import { t, esc, wait } from './strings.js';
 
 // Errors after which this verification is over: offer to start a new one.
 const DEAD = ['too_many_attempts', 'verification_expired', 'verification_ended', 'not_found'];
-const SIGNED_OUT = 'signed_out';
-
-const error = (code, message) => {
-  const e = new ReverifyError(code, message);
-  return Object.assign(e, { message, code });
-};
+const error = (code, message) => new ReverifyError(code, message);
 
 /**
  * <reverify-verification-modal>: `open({ level, action, client })` shows a modal dialog that
@@ -172,7 +167,7 @@ export class VerificationModal extends Base {
       return {
         ...base,
         lead: why || t('verifyLead'),
-        body: `<button type="button" class="b" part="button button-primary" data-action="restart">${t('startOver')}</button>`,
+        body: button('restart', t('startOver')),
         step: 'dead',
       };
     if (!v) return { ...base, lead: t('loading'), body: '', step: 'loading' };
@@ -182,7 +177,7 @@ export class VerificationModal extends Base {
       return {
         ...base,
         lead: t('allLocked', { wait: wait(Math.ceil((until - Date.now()) / 1000)) }),
-        body: `<button type="button" class="b" part="button button-primary" data-action="cancel">${t('close')}</button>`,
+        body: button('cancel', t('close')),
         step: 'locked',
       };
     }
@@ -190,7 +185,7 @@ export class VerificationModal extends Base {
     const others = list.filter((f) => f.strategy != s && !this.#isLocked(f.strategy));
     const body =
       (s == 'passkey'
-        ? `<button type="button" class="b" part="button button-primary" data-action="passkey">${t('usePasskey')}</button>`
+        ? button('passkey', t('usePasskey'))
         : this.form(
             s == 'password'
               ? this.field('password', t('password'), 'type="password" required autocomplete="current-password"')

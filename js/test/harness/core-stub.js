@@ -3,6 +3,7 @@
 // the little the UI uses: ReverifyError, REVERIFICATION_CANCELLED, setDefaultPrompt and a
 // withReverification that knows only thrown errors with code "reverification-error".
 export const REVERIFICATION_CANCELLED = 'reverification_cancelled';
+export const SIGNED_OUT = 'signed_out';
 
 export class ReverifyError extends Error {
   constructor(code, message, { status = 0, body = null, retryAfter = null } = {}) {
