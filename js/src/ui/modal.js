@@ -47,7 +47,8 @@ export class VerificationModal extends Base {
     const d = document.createElement('dialog');
     d.setAttribute('part', 'dialog');
     d.setAttribute('aria-labelledby', u + 't');
-    d.setAttribute('aria-describedby', u + 'a ' + u + 'd');
+    // Described by the action to approve, when there is one, and the lead.
+    d.setAttribute('aria-describedby', (action ? u + 'a ' : '') + u + 'd');
     this.shadowRoot.append(d);
     // Escape fires "cancel" (not always cancelable); any other close also counts as cancel.
     d.addEventListener('cancel', (e) => {
