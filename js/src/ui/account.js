@@ -1,6 +1,6 @@
 import { withReverification, REVERIFICATION_CANCELLED } from '../index.js';
 import { Base, canPasskey, link, identity, button } from './base.js';
-import { t, esc, errText, strings } from './strings.js';
+import { t, esc, errText, fill } from './strings.js';
 
 // Actions that ask "are you sure?" first, with their question.
 const ASK = {
@@ -29,13 +29,13 @@ export function deviceName(ua = '') {
     ['Windows', /Windows/],
     ['Linux', /Linux/],
   ].find(([, r]) => r.test(ua))?.[0];
-  return b && o ? strings.browserOn.replace('{browser}', b).replace('{os}', o) : b || o || strings.unknownDevice;
+  return b && o ? fill('browserOn', { browser: b, os: o }) : b || o || fill('unknownDevice');
 }
 
 /** "5 minutes ago" (plain text) for a unix time in seconds. */
 function ago(secs) {
   const d = Math.round(secs - Date.now() / 1000);
-  if (!secs || d > -60) return strings.justNow;
+  if (!secs || d > -60) return fill('justNow');
   const [n, unit] = d > -3600 ? [d / 60, 'minute'] : d > -86400 ? [d / 3600, 'hour'] : [d / 86400, 'day'];
   try {
     return new Intl.RelativeTimeFormat(document.documentElement.lang || undefined).format(Math.round(n), unit);
@@ -214,7 +214,7 @@ export class Account extends Base {
               `<ul class="list" part="list" data-testid="devices">${sessions
                 .map((s) => {
                   const name = deviceName(s.user_agent);
-                  return `<li class="item" part="item"><div><strong>${esc(name)}</strong><span class="mu">${esc(s.ip || '')}${s.ip ? ' · ' : ''}${t('activeWhen', { when: s.current ? strings.justNow : ago(s.last_active_at) })}</span>${s.current ? `<span class="tag">${t('thisDevice')}</span>` : ''}</div>${s.current ? '' : this.#askBtn('device-sign-out', t('signOutDevice'), { id: s.id }, 'b2', name)}</li>`;
+                  return `<li class="item" part="item"><div><strong>${esc(name)}</strong><span class="mu">${s.ip ? esc(s.ip) + ' · ' : ''}${t('activeWhen', { when: ago(s.current ? 0 : s.last_active_at) })}</span>${s.current ? `<span class="tag">${t('thisDevice')}</span>` : ''}</div>${s.current ? '' : this.#askBtn('device-sign-out', t('signOutDevice'), { id: s.id }, 'b2', name)}</li>`;
                 })
                 .join('')}</ul>` + (others.length > 1 ? this.#askBtn('devices-sign-out', t('signOutAll')) : ''),
               'devicesLead',
@@ -289,7 +289,7 @@ export class Account extends Base {
     else if (a == 'codes-copy')
       navigator.clipboard?.writeText(this.#codes.join('\n')).then(() => {
         this.ok(t('copied'));
-        this.$('[data-action=codes-copy]')?.focus();
+        b.focus();
       });
     else if (a == 'codes-done') {
       this.#codes = null;

@@ -43,8 +43,7 @@ export class SignIn extends Base {
   }
 
   sessionChanged({ user } = {}) {
-    const done = this.#step == 'done';
-    if (!!user == done) return;
+    if (!!user == (this.#step == 'done')) return;
     this.invalidate();
     this.#step = user ? 'done' : this.#first;
     this.clear();
@@ -125,7 +124,7 @@ export class SignIn extends Base {
             ? c.signInWithPassword(this.#email, form.elements.password.value)
             : step == 'email'
               ? c.signInWithEmailCode(this.#email)
-              : c.attemptSignIn(this.#id, { code, strategy: step == 'code' ? 'email_code' : this.#s }),
+              : c.attemptSignIn(this.#id, { code, strategy: this.#s }),
         next,
       );
     }
@@ -153,7 +152,8 @@ export class SignIn extends Base {
   }
 
   errVars() {
-    return { method: { password: 'password', code: 'email_code', second: this.#s }[this.#step] };
+    // The method last tried (set on every submit and passkey attempt).
+    return { method: this.#s };
   }
 
   failed(e, text) {
@@ -184,7 +184,7 @@ export class SignUp extends Base {
     minLength(this.client).then((n) => {
       if (n == this.#min) return;
       this.#min = n;
-      if (this.#step == 'form') this.$(`#${this.uid}passwordh`).textContent = t('pwRule', { n });
+      if (this.#step == 'form') this.$('.hint').textContent = t('pwRule', { n });
     });
   }
 

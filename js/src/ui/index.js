@@ -3,8 +3,8 @@
 // imported twice) and makes the modal the default prompt of `withReverification`.
 import { setDefaultPrompt } from '../index.js';
 import { VerificationModal } from './modal.js';
-import { SignIn, SignUp } from './forms.js';
 import { Account } from './account.js';
+import { SignIn, SignUp } from './forms.js';
 
 export { setStrings, strings } from './strings.js';
 export { VerificationModal, SignIn, SignUp, Account };

@@ -1,10 +1,9 @@
 import { ReverifyError, REVERIFICATION_CANCELLED, SIGNED_OUT } from '../index.js';
-import { Base, canPasskey, pick, link, identity, lastMethod, button } from './base.js';
+import { Base, canPasskey, pick, link, identity, lastMethod, button, html } from './base.js';
 import { t, esc, wait } from './strings.js';
 
 // Errors after which this verification is over: offer to start a new one.
 const DEAD = ['too_many_attempts', 'verification_expired', 'verification_ended', 'not_found'];
-const error = (code, message) => new ReverifyError(code, message);
 
 /**
  * <reverify-verification-modal>: `open({ level, action, client })` shows a modal dialog that
@@ -44,11 +43,8 @@ export class VerificationModal extends Base {
     const u = this.uid;
     const theme = this.getAttribute('theme') || document.documentElement.dataset.reverifyTheme;
     if (theme) this.setAttribute('theme', theme);
-    const d = document.createElement('dialog');
-    d.setAttribute('part', 'dialog');
-    d.setAttribute('aria-labelledby', u + 't');
     // Described by the action to approve, when there is one, and the lead.
-    d.setAttribute('aria-describedby', (action ? u + 'a ' : '') + u + 'd');
+    const d = html(`<dialog part="dialog" aria-labelledby="${u}t" aria-describedby="${action ? u + 'a ' : ''}${u}d">`);
     this.shadowRoot.append(d);
     // Escape fires "cancel" (not always cancelable); any other close also counts as cancel.
     d.addEventListener('cancel', (e) => {
@@ -68,7 +64,7 @@ export class VerificationModal extends Base {
 
   /** The session ended (here, in another tab, or found out by a request): stop at once. */
   sessionChanged(s) {
-    if (this.#promise && !s?.user) this.#end(error(SIGNED_OUT, 'You are signed out'));
+    if (this.#promise && !s?.user) this.#end(new ReverifyError(SIGNED_OUT, 'You are signed out'));
   }
 
   /** Keeps Tab and Shift+Tab cycling inside the dialog. */
@@ -264,7 +260,7 @@ export class VerificationModal extends Base {
   cancel() {
     if (!this.#promise) return;
     this.#drop();
-    this.#end(error(REVERIFICATION_CANCELLED, 'The user cancelled the verification'));
+    this.#end(new ReverifyError(REVERIFICATION_CANCELLED, 'The user cancelled the verification'));
   }
 
   /** Tells the server to drop the current verification (best effort). */
@@ -283,8 +279,9 @@ export class VerificationModal extends Base {
     this.invalidate();
     this.#promise = null;
     this.#v = null;
-    this.$('dialog')?.close();
-    this.$('dialog')?.remove();
+    const d = this.$('dialog');
+    d?.close();
+    d?.remove();
     this.#prev?.focus?.();
     this.emit(err ? 'reverify:cancel' : 'reverify:complete', err ? { code: err.code } : r);
     err ? rej(err) : res(r);

@@ -92,7 +92,7 @@ test('switching to the email code prepares it once, shows where it went, and can
   await page.click('[data-strategy=email_code]');
   assert.equal((await calls(page, 'prepareVerification')).length, 1);
   await page.click('[data-action=resend]');
-  await page.getByRole('status').filter({ hasText: 'We sent a new code.' }).waitFor();
+  await page.getByRole('status').filter({ hasText: 'New code sent.' }).waitFor();
   assert.equal((await calls(page, 'prepareVerification')).length, 2);
   await page.locator('input[name=code]').fill(' 123456 '); // six digits: it submits itself
   assert.equal(await result(page), 'resolved');
@@ -143,7 +143,7 @@ test('a wrong code is announced by its field, which is cleared, marked invalid a
     attemptVerification: [err('invalid_code', 422), err('invalid_code', 422), { ok: COMPLETE }],
   });
   await page.fill('input[name=code]', '000000');
-  const alert = page.getByRole('alert').filter({ hasText: 'That code isn’t right' });
+  const alert = page.getByRole('alert').filter({ hasText: 'Wrong code. Check it' });
   await alert.waitFor();
   const input = page.locator('input[name=code]');
   assert.equal(await input.inputValue(), '');
@@ -187,7 +187,7 @@ test('errors appear by their field (next to the input, described by it) and do n
   const submit = page.locator('dialog [data-action=submit]');
   const y = (await submit.boundingBox()).y;
   await input.fill('000000');
-  await page.locator('dialog .fe').filter({ hasText: 'That code isn’t right' }).waitFor();
+  await page.locator('dialog .fe').filter({ hasText: 'Wrong code. Check it' }).waitFor();
   assert.equal((await submit.boundingBox()).y, y, 'the Continue button stays where it was');
   assert.equal(await note(page).textContent(), '', 'not shown at the top of the card');
 });
@@ -199,7 +199,7 @@ test('incorrect password has its own message, under the password', async () => {
   });
   await page.fill('input[name=password]', 'nope');
   await page.keyboard.press('Enter');
-  await fieldError(page).filter({ hasText: 'That password is incorrect. Try again.' }).waitFor();
+  await fieldError(page).filter({ hasText: 'Wrong password. Try again.' }).waitFor();
 });
 
 test('a TOTP code used a moment ago (422 code_already_used) says to wait for the next one', async () => {
@@ -233,7 +233,7 @@ test('rate limited shows seconds; a lock of unknown length says so', async () =>
   await page.fill('input[name=code]', '000000');
   await page.getByRole('alert').filter({ hasText: 'Too many requests. Try again in 30 seconds.' }).waitFor();
   await page.fill('input[name=code]', '000000');
-  await note(page).filter({ hasText: 'Try again in a little while' }).waitFor();
+  await note(page).filter({ hasText: 'Try again in a while' }).waitFor();
 });
 
 test('every method locked: says when to come back and offers to close', async () => {
@@ -524,7 +524,7 @@ test('passkey: offered first where WebAuthn exists, uses client.verifyWithPasske
   await page.locator('dialog [data-action=passkey]').waitFor();
   assert.equal(await focused(page), 'passkey');
   await page.keyboard.press('Enter');
-  await page.getByRole('alert').filter({ hasText: 'The passkey request was cancelled or timed out.' }).waitFor();
+  await page.getByRole('alert').filter({ hasText: 'The passkey was cancelled or timed out.' }).waitFor();
   await page.click('[data-action=passkey]');
   assert.equal(await result(page), 'resolved');
   assert.deepEqual(await calls(page, 'verifyWithPasskey'), [['ver_1'], ['ver_1']]);
@@ -639,7 +639,7 @@ test('approving an action: the summary above the prompt, the title and lead say 
   );
   assert.match(
     await page.locator('dialog .lead').textContent(),
-    /approves exactly this action, once\..*authenticator app/,
+    /approves this action only, once\..*authenticator app/,
   );
   // The dialog's description names the action first.
   const ids = (await page.locator('dialog').getAttribute('aria-describedby')).split(' ');
