@@ -45,6 +45,8 @@ export class ReverifyClient {
   /** @type {{jwt: string, exp: number, margin: number} | null} */
   #token = null;
   #inflight = null;
+  /** The last verification attempt (settled or not): token refreshes wait for it. */
+  #attempt = null;
   /** Bumped whenever a token is stored or dropped; a refresh started before is stale. */
   #gen = 0;
   #timer;
@@ -268,10 +270,14 @@ export class ReverifyClient {
     // `__session` cookie, so whoever asks now must wait for it (see #refresh).
     if (this.#inflight) return this.#inflight;
     if (!force && this.#fresh()) return Promise.resolve(this.#token.jwt);
-    return (this.#inflight = this.#refresh().finally(() => (this.#inflight = null)));
+    return (this.#inflight = this.#refresh(force).finally(() => (this.#inflight = null)));
   }
 
-  async #refresh() {
+  async #refresh(force) {
+    // The last verification attempt goes first: its answer may bring a token (see
+    // attemptVerification). Only that one: a later attempt waits for this refresh.
+    await this.#attempt;
+    if (!force && this.#fresh()) return this.#token.jwt;
     for (;;) {
       const gen = this.#gen;
       let data = null;
@@ -357,11 +363,14 @@ export class ReverifyClient {
 
   /**
    * Starts a verification of this session for a level: the verification, whose `status`
-   * (`needs_first_factor`, `needs_second_factor`, `complete`) says what to ask for.
+   * (`needs_first_factor`, `needs_second_factor`, `complete`) says what to ask for. With an
+   * `action` (exactly as the reverification error's `metadata.action` gave it), completing
+   * it approves that action once: the completion's token carries the approval.
    * @param {'first_factor' | 'second_factor' | 'multi_factor'} [level]
+   * @param {{type: string, summary: string, fields?: Record<string, string>, digest?: string}} [action]
    */
-  startVerification(level = 'second_factor') {
-    return this.request('POST', '/v1/sessions/current/verifications', { level });
+  startVerification(level = 'second_factor', action) {
+    return this.request('POST', '/v1/sessions/current/verifications', { level, action });
   }
 
   /**
@@ -381,7 +390,14 @@ export class ReverifyClient {
    * @param {object} body
    */
   attemptVerification(id, body) {
-    return this.request('POST', VERIFICATIONS + enc(id) + '/attempt', body).then((d) => this.#verified(d));
+    // A token refresh in flight goes first, and new ones wait for this attempt: the
+    // completion's token (and its `__session` cookie), which may carry an approval no
+    // refresh carries, must land last.
+    const p = Promise.resolve(this.#inflight)
+      .catch(() => {})
+      .then(() => this.request('POST', VERIFICATIONS + enc(id) + '/attempt', body));
+    this.#attempt = p.catch(() => {});
+    return p.then((d) => this.#verified(d));
   }
 
   #verified(data) {

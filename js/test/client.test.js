@@ -259,32 +259,102 @@ test('a completed verification stores its token and fires onChange', async () =>
   assert.equal(f.count(TOKENS), 1, 'the token came with the answer');
 });
 
-test('a refresh in flight while a verification completes cannot leave its older token behind', async () => {
+test("a verification attempt waits for a refresh in flight: the completion's token lands last and stays", async () => {
   const gate = deferred();
   let n = 0;
+  const order = [];
   const f = fakeFetch({
-    [TOKENS]: () =>
-      ++n === 1
-        ? gate.promise.then(() => ({ jwt: 'minted-before', expires_in: 60 }))
-        : { jwt: 'minted-after', expires_in: 60 },
-    'POST /v1/sessions/current/verifications/ver_1/attempt': () => ({
-      verification: { status: 'complete' },
-      session,
-      token: 'verified',
-      jwt: 'verified',
-      expires_in: 60,
-    }),
+    [TOKENS]: () => {
+      order.push('mint');
+      return ++n === 1
+        ? gate.promise.then(() => (order.push('minted'), { jwt: 'minted-before', expires_in: 60 }))
+        : { jwt: 'minted-after', expires_in: 60 };
+    },
+    'POST /v1/sessions/current/verifications/ver_1/attempt': () => {
+      order.push('attempt');
+      // The approval rides on this token only: a refresh never carries it.
+      return {
+        verification: { status: 'complete' },
+        session,
+        token: 'verified',
+        jwt: 'verified',
+        expires_in: 60,
+        approval: { id: 'apr_1', digest: 'd', expires_at: 9e9 },
+      };
+    },
   });
   const client = new ReverifyClient({ fetch: f });
   const pending = client.getToken();
   await flush();
-  await client.attemptVerification('ver_1', { strategy: 'password', password: 'pw' });
+  const attempt = client.attemptVerification('ver_1', { strategy: 'password', password: 'pw' });
+  await flush();
+  assert.deepEqual(order, ['mint'], 'the attempt is not sent while the refresh is in flight');
   gate.resolve();
-  // The first answer may predate the verification (and its cookie replaced the fresh one):
-  // the client mints again rather than keep it.
-  assert.equal(await pending, 'minted-after');
-  assert.equal(await client.getToken(), 'minted-after');
-  assert.equal(f.count(TOKENS), 2);
+  const done = await attempt;
+  assert.equal(done.approval.id, 'apr_1');
+  assert.deepEqual(order, ['mint', 'minted', 'attempt']);
+  assert.equal(await pending, 'minted-before');
+  assert.equal(await client.getToken(), 'verified', "the completion's token, not a refreshed one");
+  assert.equal(f.count(TOKENS), 1);
+});
+
+test('a refresh asked for during a verification attempt waits for it and answers its token', async () => {
+  const gate = deferred();
+  const f = fakeFetch({
+    [TOKENS]: () => ({ jwt: 'refreshed', expires_in: 60 }),
+    'POST /v1/sessions/current/verifications/ver_1/attempt': () =>
+      gate.promise.then(() => ({
+        verification: { status: 'complete' },
+        session,
+        token: 'verified',
+        jwt: 'verified',
+        expires_in: 60,
+      })),
+  });
+  const client = new ReverifyClient({ fetch: f });
+  const attempt = client.attemptVerification('ver_1', { strategy: 'totp', code: '123456' });
+  await flush();
+  const token = client.getToken();
+  await flush();
+  assert.equal(f.count(TOKENS), 0, 'no refresh while the attempt runs');
+  gate.resolve();
+  await attempt;
+  assert.equal(await token, 'verified');
+  assert.equal(f.count(TOKENS), 0);
+  // A forced refresh still mints (the caller asked for a new token).
+  assert.equal(await client.getToken({ force: true }), 'refreshed');
+});
+
+test('a failed attempt lets the waiting refresh mint', async () => {
+  const gate = deferred();
+  const f = fakeFetch({
+    [TOKENS]: () => ({ jwt: 'refreshed', expires_in: 60 }),
+    'POST /v1/sessions/current/verifications/ver_1/attempt': () =>
+      gate.promise.then(() => json(422, { code: 'invalid_code', message: 'no' })),
+  });
+  const client = new ReverifyClient({ fetch: f });
+  const attempt = client.attemptVerification('ver_1', { strategy: 'totp', code: '000000' });
+  const token = client.getToken();
+  gate.resolve();
+  await assert.rejects(attempt, { code: 'invalid_code' });
+  assert.equal(await token, 'refreshed');
+});
+
+test('startVerification sends the action when one is given, the level alone otherwise', async () => {
+  const f = fakeFetch({ 'POST /v1/sessions/current/verifications': (b) => ({ id: 'ver_1', ...b }) });
+  const client = new ReverifyClient({ fetch: f });
+  const action = {
+    type: 'transfer',
+    summary: 'Send €25.00 to Bob',
+    fields: { amount_cents: '2500', currency: 'EUR', payee: 'Bob' },
+    digest: '3bq1',
+  };
+  await client.startVerification('multi_factor', action);
+  assert.deepEqual(f.calls.at(-1).body, { level: 'multi_factor', action });
+  await client.startVerification('second_factor');
+  assert.equal(f.calls.at(-1).init.body, '{"level":"second_factor"}');
+  await client.startVerification();
+  assert.deepEqual(f.calls.at(-1).body, { level: 'second_factor' });
 });
 
 test('account calls: paths, bodies, and deleteAccount signs out', async () => {

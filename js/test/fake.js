@@ -11,6 +11,25 @@ export const json = (status, body, headers = {}) =>
 export const reverificationBody = (policy = 'strict') => ({
   clerk_error: { type: 'forbidden', reason: 'reverification-error', metadata: { reverification: policy } },
 });
+/** An action to approve, as the server describes it in the error's metadata. */
+export const action = (summary = 'Send €25.00 to Bob', type = 'transfer') => ({
+  type,
+  summary,
+  fields: { amount_cents: '2500', currency: 'EUR', payee: 'Bob' },
+  digest: 'dig_' + summary.length,
+});
+/** The reverification error asking to approve `act` (the server's 403 body). */
+export const approvalBody = (act = action(), policy = { level: 'second_factor', afterMinutes: 10 }) => {
+  const b = reverificationBody(policy);
+  b.clerk_error.metadata.action = act;
+  return b;
+};
+/** The same as a Response, with the RFC 9470 header naming the level (as the server sends it). */
+export const approvalResponse = (act = action(), status = 403) =>
+  json(status, approvalBody(act), {
+    'www-authenticate':
+      'Bearer error="insufficient_user_authentication", error_description="x", max_age=0, acr_values="second_factor"',
+  });
 export const reverificationResponse = (policy = 'strict', status = 403) =>
   json(status, reverificationBody(policy), {
     'www-authenticate': `Bearer error="insufficient_user_authentication", error_description="x", max_age=600`,

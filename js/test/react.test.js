@@ -82,3 +82,31 @@ test('the hook asks through the latest onNeedsReverification and retries once wi
   assert.deepEqual(await res.json(), { amount: 250 });
   await unmount();
 });
+
+test('the hook passes the action to onNeedsReverification and an idempotency key to the fetcher', async () => {
+  const { seen, render, unmount } = mount('function');
+  const { approvalResponse, action } = await import('./fake.js');
+  const asked = [];
+  const keys = [];
+  const fetcher = async (key, amount) => (
+    keys.push(key),
+    keys.length === 1 ? approvalResponse() : json(200, { amount })
+  );
+  await render({
+    fetcher,
+    options: {
+      client,
+      idempotencyKey: true,
+      onNeedsReverification: ({ action, complete }) => (asked.push(action), complete()),
+    },
+  });
+  let res;
+  await act(async () => {
+    res = await seen.at(-1)(250);
+  });
+  assert.deepEqual(asked, [action()]);
+  assert.equal(keys.length, 2);
+  assert.equal(keys[0], keys[1]);
+  assert.deepEqual(await res.json(), { amount: 250 });
+  await unmount();
+});

@@ -373,31 +373,26 @@ test('a ReverifyError thrown by a client call is handled like a Response', async
   assert.equal(f.count('POST /v1/me/backup_codes'), 2);
 });
 
-test('the retry waits for a token refresh that was in flight, so a stale cookie cannot reach it', async () => {
+test("a token refresh in flight at the verification lands before it: the retry carries the completion's cookie", async () => {
   // The fake server keeps the `__session` cookie as a browser would: each answer that sets
-  // it replaces it when that answer arrives.
+  // it replaces it when that answer arrives. Only the completion's token carries the
+  // approval; a refresh never does, so neither a stale answer nor a new mint may replace it.
   let cookie = 'before';
-  let verified = false;
   const firstRefresh = deferred();
   let mints = 0;
   const f = fakeFetch({
     'POST /v1/sign_ins': () => ({ status: 'complete', user, session, token: 'before' }),
     'POST /v1/sessions/current/tokens': async () => {
-      const n = ++mints;
-      const minted = verified ? 'fresh' : 'stale';
-      if (n === 1)
-        await firstRefresh.promise; // minted before the verification, arrives after it
-      else await new Promise((r) => setTimeout(r, 20));
-      cookie = minted;
-      return { jwt: minted, expires_in: 60 };
+      mints++;
+      await firstRefresh.promise; // minted before the verification
+      cookie = 'stale';
+      return { jwt: 'stale', expires_in: 60 };
     },
     'POST /v1/sessions/current/verifications/ver_1/attempt': () => {
-      verified = true;
-      cookie = 'verified';
-      return { verification: { status: 'complete' }, session, token: 'verified', jwt: 'verified', expires_in: 60 };
+      cookie = 'approved';
+      return { verification: { status: 'complete' }, session, token: 'approved', jwt: 'approved', expires_in: 60 };
     },
-    'POST /api/transfer': () =>
-      cookie === 'stale' || cookie === 'before' ? reverificationResponse() : json(200, { cookie }),
+    'POST /api/transfer': () => (cookie === 'approved' ? json(200, { cookie }) : reverificationResponse()),
   });
   const client = new ReverifyClient({ fetch: f });
   await client.signInWithPassword('a@example.com', 'pw');
@@ -405,18 +400,20 @@ test('the retry waits for a token refresh that was in flight, so a stale cookie 
   const transfer = withReverification(() => f('/api/transfer', { method: 'POST' }), {
     client,
     onNeedsReverification: async ({ complete }) => {
-      await client.attemptVerification('ver_1', { strategy: 'password', password: 'pw' });
+      const attempt = client.attemptVerification('ver_1', { strategy: 'password', password: 'pw' });
+      await flush();
+      assert.equal(f.count('POST /v1/sessions/current/verifications/ver_1/attempt'), 0, 'waits for the refresh');
       firstRefresh.resolve();
-      await flush(); // the stale answer lands and replaces the cookie
-      assert.equal(cookie, 'stale');
+      await attempt;
       complete();
     },
   });
   const res = await transfer();
   assert.equal(res.status, 200);
-  assert.deepEqual(await res.json(), { cookie: 'fresh' });
-  assert.equal(await refreshing, 'fresh');
-  assert.equal(await client.getToken(), 'fresh');
+  assert.deepEqual(await res.json(), { cookie: 'approved' });
+  assert.equal(await refreshing, 'stale');
+  assert.equal(await client.getToken(), 'approved');
+  assert.equal(mints, 1, 'no new mint after the completion');
 });
 
 test('a session that ends during the prompt: every waiting call rejects with signed_out, not cancelled', async () => {

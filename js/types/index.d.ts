@@ -116,6 +116,8 @@ export interface VerificationComplete {
   token: string;
   jwt: string;
   expires_in: number;
+  /** When the verification was for an action: the approval `token` carries (a refresh never does). */
+  approval?: Approval;
 }
 
 export type VerificationAttempt =
@@ -227,7 +229,8 @@ export declare class ReverifyClient {
   signInWithPasskey(): Promise<SignedIn>;
   signOut(): Promise<void>;
 
-  startVerification(level?: Level): Promise<Verification>;
+  /** With an `action` (as the reverification error gave it), completing it approves that action once. */
+  startVerification(level?: Level, action?: Action): Promise<Verification>;
   prepareVerification(id: string, strategy: 'email_code' | 'passkey'): Promise<Verification>;
   /** On `complete`, the answer's fresh token becomes the current token before this resolves. */
   attemptVerification(id: string, body: VerificationAttempt): Promise<Verification | VerificationComplete>;
@@ -285,9 +288,37 @@ export declare const PRESET_LEVELS: Readonly<Record<Preset, Level>>;
 export declare function isReverificationError(x: Response): Promise<boolean>;
 export declare function isReverificationError(x: unknown): boolean;
 
+/**
+ * An action to approve, as the reverification error's `clerk_error.metadata.action` names
+ * it (docs/approvals.md): the app describes it from the request; verifying for it approves
+ * exactly this action, once.
+ */
+export interface Action {
+  /** e.g. `transfer` (`a-z 0-9 _ . -`). */
+  type: string;
+  /** What the user approves, in plain words: `Send €25.00 to Bob` (shown as text). */
+  summary: string;
+  /** The values the action is bound to (strings: `amount_cents: "2500"`). */
+  fields?: Record<string, string>;
+  /** The server's digest of type, summary and fields. */
+  digest?: string;
+}
+
+/** The approval a completed verification for an action granted (its token carries it). */
+export interface Approval {
+  id: string;
+  digest: string;
+  expires_at: number;
+}
+
 export interface NeedsReverification {
   /** The level to verify at. */
   level: Level;
+  /**
+   * The action to approve, when the error names one: show its `summary`, and start the
+   * verification with it (`client.startVerification(level, action)`). Undefined otherwise.
+   */
+  action: Action | undefined;
   /** Call once the session is verified (e.g. after `client.attemptVerification` completed). */
   complete(): void;
   /** Call when the user gives up: every waiting call rejects with `reverification_cancelled`. */
@@ -301,19 +332,44 @@ export interface ReverificationOptions {
   client?: ReverifyClient;
   /** Ask for at least this level (the error's own level when it is stronger). */
   level?: Level;
+  /** `true` (see {@link IdempotentReverificationOptions}) gives the fetcher an idempotency key. */
+  idempotencyKey?: false;
+}
+
+/** {@link ReverificationOptions} with `idempotencyKey: true`. */
+export interface IdempotentReverificationOptions extends Omit<ReverificationOptions, 'idempotencyKey'> {
+  /**
+   * Give the fetcher an idempotency key as its first argument, `(key, ...args)`: a UUID,
+   * one per call of the wrapper, the same on every retry (send it as `Idempotency-Key`).
+   * With it, a network failure (a thrown `TypeError`) and a 409
+   * `idempotency_request_in_flight` are sent again, with the same key, up to 3 times
+   * (waiting `Retry-After`, at most 5 s, else 0.25 s, 0.5 s, 1 s).
+   */
+  idempotencyKey: true;
 }
 
 /**
  * Wraps `fetcher`: a reverification error (returned or thrown) asks the user to verify,
  * then `fetcher` runs once more with the same arguments. Other results pass through
- * untouched. Concurrent calls share one prompt.
+ * untouched. Concurrent calls share one prompt, except when the error names an action to
+ * approve: every such call gets its own prompt (one at a time), since an approval is
+ * single-use. With `idempotencyKey: true` the fetcher gets the call's key first.
  */
+export declare function withReverification<A extends unknown[], R>(
+  fetcher: (key: string, ...args: A) => R,
+  options: IdempotentReverificationOptions,
+): (...args: A) => Promise<Awaited<R>>;
 export declare function withReverification<A extends unknown[], R>(
   fetcher: (...args: A) => R,
   options?: ReverificationOptions,
 ): (...args: A) => Promise<Awaited<R>>;
 
+/** What the default prompt gets: the level, the action to approve (or undefined), the client. */
+export interface PromptArgs {
+  level: Level;
+  action: Action | undefined;
+  client: ReverifyClient;
+}
+
 /** Registers the prompt opened when no `onNeedsReverification` is given (the UI module does this). */
-export declare function setDefaultPrompt(
-  fn: ((args: { level: Level; client: ReverifyClient }) => Promise<void>) | null,
-): void;
+export declare function setDefaultPrompt(fn: ((args: PromptArgs) => Promise<void>) | null): void;

@@ -1,4 +1,4 @@
-import type { ReverificationOptions } from './index.js';
+import type { IdempotentReverificationOptions, ReverificationOptions } from './index.js';
 
 /** The hook's result: a function with the fetcher's arguments, also destructurable as `[fn]`. */
 export type ReverificationHandle<A extends unknown[], R> = ((...args: A) => Promise<Awaited<R>>) &
@@ -12,6 +12,10 @@ export type ReverificationHandle<A extends unknown[], R> = ((...args: A) => Prom
  * which always calls the latest `fetcher` and `options`. Both
  * `const f = useReverification(fetcher)` and `const [f] = useReverification(fetcher)` work.
  */
+export declare function useReverification<A extends unknown[], R>(
+  fetcher: (key: string, ...args: A) => R,
+  options: IdempotentReverificationOptions,
+): ReverificationHandle<A, R>;
 export declare function useReverification<A extends unknown[], R>(
   fetcher: (...args: A) => R,
   options?: ReverificationOptions,

@@ -1,7 +1,7 @@
 // Types for `@reverify/browser/ui`: the custom elements. Importing the module defines
 // <reverify-verification-modal>, <reverify-sign-in>, <reverify-sign-up> and
 // <reverify-account> (once) and makes the modal the default prompt of withReverification.
-import type { ReverifyClient } from './index.js';
+import type { Action, ReverifyClient } from './index.js';
 
 export type VerificationLevel = 'first_factor' | 'second_factor' | 'multi_factor';
 
@@ -26,7 +26,8 @@ export type { ReverifyElement };
  * Events: `reverify:complete` (detail: the answer), `reverify:cancel` (detail: `{ code }`).
  */
 export declare class VerificationModal extends ReverifyElement {
-  open(options?: { level?: VerificationLevel; client?: ReverifyClient }): Promise<unknown>;
+  /** With an `action`: shows "Approve: <summary>" and starts the verification for it. */
+  open(options?: { level?: VerificationLevel; action?: Action; client?: ReverifyClient }): Promise<unknown>;
   cancel(): void;
 }
 
@@ -48,9 +49,10 @@ export declare class SignUp extends ReverifyElement {}
  */
 export declare class Account extends ReverifyElement {}
 
-/** Opens a modal for `level` (appended to <body>, removed when it settles): the default prompt. */
+/** Opens a modal for `level` (and `action`, to approve) (appended to <body>, removed when it settles): the default prompt. */
 export declare function openVerification(options: {
   level: VerificationLevel;
+  action?: Action;
   client: ReverifyClient;
 }): Promise<unknown>;
 

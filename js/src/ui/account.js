@@ -1,6 +1,6 @@
 import { withReverification, REVERIFICATION_CANCELLED } from '../index.js';
-import { Base, canPasskey, link, identity } from './base.js';
-import { t, esc, errText, strings } from './strings.js';
+import { Base, canPasskey, link, identity, button } from './base.js';
+import { t, esc, errText, fill } from './strings.js';
 
 // Actions that ask "are you sure?" first, with their question.
 const ASK = {
@@ -29,13 +29,13 @@ export function deviceName(ua = '') {
     ['Windows', /Windows/],
     ['Linux', /Linux/],
   ].find(([, r]) => r.test(ua))?.[0];
-  return b && o ? strings.browserOn.replace('{browser}', b).replace('{os}', o) : b || o || strings.unknownDevice;
+  return b && o ? fill('browserOn', { browser: b, os: o }) : b || o || fill('unknownDevice');
 }
 
 /** "5 minutes ago" (plain text) for a unix time in seconds. */
 function ago(secs) {
   const d = Math.round(secs - Date.now() / 1000);
-  if (!secs || d > -60) return strings.justNow;
+  if (!secs || d > -60) return fill('justNow');
   const [n, unit] = d > -3600 ? [d / 60, 'minute'] : d > -86400 ? [d / 3600, 'hour'] : [d / 86400, 'day'];
   try {
     return new Intl.RelativeTimeFormat(document.documentElement.lang || undefined).format(Math.round(n), unit);
@@ -104,8 +104,8 @@ export class Account extends Base {
     const id = p ? ` data-id="${esc(p.id)}"` : '';
     const q = this.uid + 'q';
     return this.#ask == a + (p?.id ?? '')
-      ? `<div class="ask"><p id="${q}">${t(ASK[a], { name: p?.name, device: name })}</p><div class="row"><button type="button" class="b dng" part="button" data-action="${a}"${id} data-sure="1" aria-describedby="${q}">${t('yes')}</button><button type="button" class="b2" part="button" data-action="no">${t('no')}</button></div></div>`
-      : `<div><button type="button" class="${cls} dng" part="button" data-action="${a}"${id}>${label}</button></div>`;
+      ? `<div class="ask"><p id="${q}">${t(ASK[a], { name: p?.name, device: name })}</p><div class="row">${button(a, t('yes'), 'b dng', `${id} data-sure="1" aria-describedby="${q}"`)}${button('no', t('no'), 'b2')}</div></div>`
+      : `<div>${button(a, label, cls + ' dng', id)}</div>`;
   }
 
   view() {
@@ -130,8 +130,7 @@ export class Account extends Base {
     const on = f.totp?.status == 'confirmed';
     const sec = (k, title, body, lead = '') =>
       `<section aria-labelledby="${u + k}"><h3 id="${u + k}" tabindex="-1">${t(title)}</h3>${lead ? `<p class="mu">${t(lead)}</p>` : ''}${body}</section>`;
-    const btn = (a, label, cls = 'b2') =>
-      `<button type="button" class="${cls}" part="button" data-action="${a}">${t(label)}</button>`;
+    const btn = (a, label, cls = 'b2') => button(a, t(label), cls);
     const others = (sessions || []).filter((s) => !s.current);
     return {
       title: t('account'),
@@ -215,7 +214,7 @@ export class Account extends Base {
               `<ul class="list" part="list" data-testid="devices">${sessions
                 .map((s) => {
                   const name = deviceName(s.user_agent);
-                  return `<li class="item" part="item"><div><strong>${esc(name)}</strong><span class="mu">${esc(s.ip || '')}${s.ip ? ' · ' : ''}${t('activeWhen', { when: s.current ? strings.justNow : ago(s.last_active_at) })}</span>${s.current ? `<span class="tag">${t('thisDevice')}</span>` : ''}</div>${s.current ? '' : this.#askBtn('device-sign-out', t('signOutDevice'), { id: s.id }, 'b2', name)}</li>`;
+                  return `<li class="item" part="item"><div><strong>${esc(name)}</strong><span class="mu">${s.ip ? esc(s.ip) + ' · ' : ''}${t('activeWhen', { when: ago(s.current ? 0 : s.last_active_at) })}</span>${s.current ? `<span class="tag">${t('thisDevice')}</span>` : ''}</div>${s.current ? '' : this.#askBtn('device-sign-out', t('signOutDevice'), { id: s.id }, 'b2', name)}</li>`;
                 })
                 .join('')}</ul>` + (others.length > 1 ? this.#askBtn('devices-sign-out', t('signOutAll')) : ''),
               'devicesLead',
@@ -290,7 +289,7 @@ export class Account extends Base {
     else if (a == 'codes-copy')
       navigator.clipboard?.writeText(this.#codes.join('\n')).then(() => {
         this.ok(t('copied'));
-        this.$('[data-action=codes-copy]')?.focus();
+        b.focus();
       });
     else if (a == 'codes-done') {
       this.#codes = null;

@@ -1,5 +1,5 @@
-import { css } from './css.js';
 import { t, esc, errText } from './strings.js';
+import { css } from './css.js';
 
 let ids = 0;
 // Lets the module be imported where there is no DOM (server rendering); nothing is defined there.
@@ -31,11 +31,15 @@ export function lastMethod(set) {
 /** The method to offer first from `list` (server factors): the last one used if offered and
  * not `locked`, else the strongest; a backup code only when nothing else is left. */
 export function pick(list, locked = {}) {
-  const open = list.map((f) => f.strategy).filter((s) => !locked[s] || locked[s] < Date.now());
+  const open = list.map((f) => f.strategy).filter((s) => !(locked[s] > Date.now()));
   const last = lastMethod();
   if (open.includes(last) && last != 'backup_code') return last;
   return open.sort((a, b) => (STRENGTH.indexOf(a) >>> 0) - (STRENGTH.indexOf(b) >>> 0))[0];
 }
+
+/** A button for `data-action` `a`; class `b` is the primary one (part `button-primary`). */
+export const button = (a, label, cls = 'b', attrs = '', type = 'button') =>
+  `<button type="${type}" class="${cls}" part="button${cls == 'b' ? ' button-primary' : ''}" data-action="${a}"${attrs}>${label}</button>`;
 
 export const link = (attr, label) => `<button type="button" class="l" part="link" ${attr}>${label}</button>`;
 
@@ -44,6 +48,13 @@ export const identity = (email) =>
   email
     ? `<p class="id" part="identity"><span class="av" aria-hidden="true">${esc(email[0].toUpperCase())}</span><span>${esc(email)}</span></p>`
     : '';
+
+/** The element made from `markup`. */
+export const html = (markup) => {
+  const tpl = document.createElement('template');
+  tpl.innerHTML = markup;
+  return tpl.content.firstChild;
+};
 
 const setBusy = (b, on) => {
   if (!b) return;
@@ -58,7 +69,7 @@ const setBusy = (b, on) => {
  * `data-action` (or `data-strategy`), the busy state of the button whose request runs, and
  * errors shown by the field they are about.
  *
- * Subclasses implement `view()` → {title, lead?, head?, id?, body, step}, `act(action,
+ * Subclasses implement `view()` → {title, pre?, lead?, head?, id?, body, step}, `act(action,
  * button, form)`, and optionally `reset()` (a client was attached), `sessionChanged(state)`,
  * `failed(error, text)` (true when handled) and `errVars()`.
  */
@@ -96,10 +107,7 @@ export class Base extends El {
       // Empty required fields are pointed out here, by the field, without a request.
       const empty = [...e.target.querySelectorAll('input[required]')].filter((i) => !i.value.trim());
       if (!empty.length) return this.#go(b, e.target);
-      for (const i of empty) {
-        this.$('#' + i.id + 'e').innerHTML = t('required');
-        i.setAttribute('aria-invalid', 'true');
-      }
+      for (const i of empty) this.#invalid(i, t('required'));
       empty[0].focus();
     });
     // One-time codes: digits only (a pasted "123 456" too); a complete code submits itself.
@@ -183,20 +191,18 @@ export class Base extends El {
   /** Renders the current step; `focus`: truthy to move focus in (a selector to pick where). */
   render(focus) {
     if (!this.#card?.isConnected) {
-      const f = this.frame();
-      this.#card = Object.assign(document.createElement('div'), { className: 'card' });
-      this.#card.setAttribute('part', 'card');
-      this.#card.innerHTML = `<div class="head" part="header"></div><div class="titles"></div><p class="note" role="alert"></p><p class="ok" role="status"></p><div class="body" part="body"></div>`;
-      f.append(this.#card);
+      this.#card = html(
+        `<div class="card" part="card"><div class="head" part="header"></div><div class="titles"></div><p class="note" role="alert"></p><p class="ok" role="status"></p><div class="body" part="body"></div></div>`,
+      );
+      this.frame().append(this.#card);
     }
     const c = this.#card;
     const v = this.view();
     const u = this.uid;
     c.dataset.step = v.step;
     c.children[0].innerHTML = v.head || '';
-    c.children[0].hidden = !v.head;
     c.children[1].innerHTML =
-      `<h2 id="${u}t" part="title" tabindex="-1">${v.title}</h2>` +
+      `<h2 id="${u}t" part="title" tabindex="-1">${v.title}</h2>${v.pre || ''}` +
       (v.lead ? `<p class="lead" part="lead" id="${u}d">${v.lead}</p>` : '') +
       (v.id || '');
     if (c.children[2].innerHTML != this.#note) c.children[2].innerHTML = this.#note;
@@ -266,15 +272,21 @@ export class Base extends El {
     const form = this.#form?.isConnected ? this.#form : this.$('form');
     const inputs = [...(form?.querySelectorAll('input:not([type=checkbox])') || [])];
     const name = fieldOf(e?.code);
-    const i =
-      inputs.find((x) => x.name == name || (name == 'password' && x.name == 'new_password')) ||
-      (!name && inputs.at(-1));
-    const slot = i && this.$('#' + i.id + 'e');
-    if (!slot) return this.note(text);
-    slot.innerHTML = text;
-    i.setAttribute('aria-invalid', 'true');
+    // By name ("password" is also "new_password"), else the last field when the error is about none.
+    const i = (name && inputs.find((x) => x.name.endsWith(name))) || (!name && inputs.at(-1));
+    if (!this.#invalid(i, text)) return this.note(text);
     if (i.type != 'email') i.value = '';
     i.focus();
+  }
+
+  /** Marks input `i` invalid with `text` in its error slot; false when it has none. */
+  #invalid(i, text) {
+    const slot = i && this.$('#' + i.id + 'e');
+    if (slot) {
+      slot.innerHTML = text;
+      i.setAttribute('aria-invalid', 'true');
+    }
+    return !!slot;
   }
 
   emit(type, detail) {
@@ -305,6 +317,6 @@ export class Base extends El {
   }
 
   form(fields, label, action = 'submit', cls = 'b') {
-    return `<form novalidate>${fields}<button type="submit" class="${cls}" part="button${cls == 'b' ? ' button-primary' : ''}" data-action="${action}">${label}</button></form>`;
+    return `<form novalidate>${fields}${button(action, label, cls, '', 'submit')}</form>`;
   }
 }

@@ -1,4 +1,4 @@
-import { Base, canPasskey, pick, link, identity, lastMethod } from './base.js';
+import { Base, canPasskey, pick, link, identity, lastMethod, button } from './base.js';
 import { t, esc } from './strings.js';
 
 // Errors after which the flow is over: back to the first step.
@@ -13,7 +13,7 @@ const again = () => link('data-action="restart"', t('startOver'));
 const signedIn = (el, email) => ({
   title: t('signIn'),
   lead: t('signedInAs', { email }),
-  body: `<button type="button" class="b2" part="button" data-action="sign-out">${t('signOut')}</button>`,
+  body: button('sign-out', t('signOut'), 'b2'),
   step: 'done',
 });
 
@@ -43,8 +43,7 @@ export class SignIn extends Base {
   }
 
   sessionChanged({ user } = {}) {
-    const done = this.#step == 'done';
-    if (!!user == done) return;
+    if (!!user == (this.#step == 'done')) return;
     this.invalidate();
     this.#step = user ? 'done' : this.#first;
     this.clear();
@@ -54,10 +53,7 @@ export class SignIn extends Base {
   view() {
     const s = this.#s;
     const step = this.#step;
-    const pk =
-      canPasskey() && !this.hasAttribute('no-passkey')
-        ? `<button type="button" class="b2" part="button" data-action="passkey">${t('passkeySignIn')}</button>`
-        : '';
+    const pk = canPasskey() && !this.hasAttribute('no-passkey') ? button('passkey', t('passkeySignIn'), 'b2') : '';
     if (step == 'password')
       return {
         title: t('signIn'),
@@ -128,7 +124,7 @@ export class SignIn extends Base {
             ? c.signInWithPassword(this.#email, form.elements.password.value)
             : step == 'email'
               ? c.signInWithEmailCode(this.#email)
-              : c.attemptSignIn(this.#id, { code, strategy: step == 'code' ? 'email_code' : this.#s }),
+              : c.attemptSignIn(this.#id, { code, strategy: this.#s }),
         next,
       );
     }
@@ -156,7 +152,8 @@ export class SignIn extends Base {
   }
 
   errVars() {
-    return { method: { password: 'password', code: 'email_code', second: this.#s }[this.#step] };
+    // The method last tried (set on every submit and passkey attempt).
+    return { method: this.#s };
   }
 
   failed(e, text) {
@@ -187,7 +184,7 @@ export class SignUp extends Base {
     minLength(this.client).then((n) => {
       if (n == this.#min) return;
       this.#min = n;
-      if (this.#step == 'form') this.$(`#${this.uid}passwordh`).textContent = t('pwRule', { n });
+      if (this.#step == 'form') this.$('.hint').textContent = t('pwRule', { n });
     });
   }
 

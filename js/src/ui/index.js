@@ -3,8 +3,8 @@
 // imported twice) and makes the modal the default prompt of `withReverification`.
 import { setDefaultPrompt } from '../index.js';
 import { VerificationModal } from './modal.js';
-import { SignIn, SignUp } from './forms.js';
 import { Account } from './account.js';
+import { SignIn, SignUp } from './forms.js';
 
 export { setStrings, strings } from './strings.js';
 export { VerificationModal, SignIn, SignUp, Account };
@@ -16,12 +16,13 @@ const elements = {
   'reverify-account': Account,
 };
 
-/** Opens a verification modal for `level`; resolves on complete, rejects with a ReverifyError
- * `reverification_cancelled` (the user gave up) or `signed_out` (the session ended). */
-export function openVerification({ level, client }) {
+/** Opens a verification modal for `level` (and `action`, to approve); resolves on complete,
+ * rejects with a ReverifyError `reverification_cancelled` (the user gave up) or `signed_out`
+ * (the session ended). */
+export function openVerification(options) {
   const m = document.createElement('reverify-verification-modal');
   document.body.append(m);
-  return m.open({ level, client }).finally(() => m.remove());
+  return m.open(options).finally(() => m.remove());
 }
 
 if (globalThis.customElements) {

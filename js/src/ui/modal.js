@@ -1,20 +1,15 @@
-import { ReverifyError, REVERIFICATION_CANCELLED } from '../index.js';
-import { Base, canPasskey, pick, link, identity, lastMethod } from './base.js';
+import { ReverifyError, REVERIFICATION_CANCELLED, SIGNED_OUT } from '../index.js';
+import { Base, canPasskey, pick, link, identity, lastMethod, button, html } from './base.js';
 import { t, esc, wait } from './strings.js';
 
 // Errors after which this verification is over: offer to start a new one.
 const DEAD = ['too_many_attempts', 'verification_expired', 'verification_ended', 'not_found'];
-const SIGNED_OUT = 'signed_out';
-
-const error = (code, message) => {
-  const e = new ReverifyError(code, message);
-  return Object.assign(e, { message, code });
-};
 
 /**
- * <reverify-verification-modal>: `open({ level, client })` shows a modal dialog that
+ * <reverify-verification-modal>: `open({ level, action, client })` shows a modal dialog that
  * verifies the signed-in user again (step-up) and resolves when the server says
- * `complete`. It rejects with a ReverifyError: `reverification_cancelled` on Escape, the
+ * `complete`. With an `action` (the reverification error's `metadata.action`), it approves
+ * that action: "Approve: <summary>" above the prompt, the verification started for it. It rejects with a ReverifyError: `reverification_cancelled` on Escape, the
  * close button or `cancel()`; `signed_out` when the session ends meanwhile (here or on
  * another device). It names the app (and its logo) and the account it verifies, starts with
  * the method last used in this browser (else the strongest: a passkey, the authenticator
@@ -23,6 +18,7 @@ const error = (code, message) => {
  */
 export class VerificationModal extends Base {
   #level = 'second_factor';
+  #action = null;
   #prev = null;
   #promise = null;
   #settle = null;
@@ -34,11 +30,12 @@ export class VerificationModal extends Base {
   #app = null;
 
   /** Opens the dialog; the promise settles when the user is verified or gives up. */
-  open({ level = 'second_factor', client } = {}) {
+  open({ level = 'second_factor', action, client } = {}) {
     if (this.#promise) return this.#promise;
     if (client) this.client = client;
     if (!this.client) return Promise.reject(new TypeError('open() needs a client'));
     this.#level = level;
+    this.#action = action;
     this.#prev = document.activeElement;
     this.#locked = {};
     this.#promise = new Promise((res, rej) => (this.#settle = { res, rej }));
@@ -46,10 +43,8 @@ export class VerificationModal extends Base {
     const u = this.uid;
     const theme = this.getAttribute('theme') || document.documentElement.dataset.reverifyTheme;
     if (theme) this.setAttribute('theme', theme);
-    const d = document.createElement('dialog');
-    d.setAttribute('part', 'dialog');
-    d.setAttribute('aria-labelledby', u + 't');
-    d.setAttribute('aria-describedby', u + 'd');
+    // Described by the action to approve, when there is one, and the lead.
+    const d = html(`<dialog part="dialog" aria-labelledby="${u}t" aria-describedby="${action ? u + 'a ' : ''}${u}d">`);
     this.shadowRoot.append(d);
     // Escape fires "cancel" (not always cancelable); any other close also counts as cancel.
     d.addEventListener('cancel', (e) => {
@@ -69,7 +64,7 @@ export class VerificationModal extends Base {
 
   /** The session ended (here, in another tab, or found out by a request): stop at once. */
   sessionChanged(s) {
-    if (this.#promise && !s?.user) this.#end(error(SIGNED_OUT, 'You are signed out'));
+    if (this.#promise && !s?.user) this.#end(new ReverifyError(SIGNED_OUT, 'You are signed out'));
   }
 
   /** Keeps Tab and Shift+Tab cycling inside the dialog. */
@@ -94,7 +89,7 @@ export class VerificationModal extends Base {
     const env = Promise.resolve(c.environment?.()).catch(() => null);
     this.run(
       b,
-      () => Promise.all([c.startVerification(this.#level), env]),
+      () => Promise.all([c.startVerification(this.#level, this.#action), env]),
       ([v, e]) => {
         this.#app = e?.app || null;
         this.#set(v);
@@ -156,13 +151,20 @@ export class VerificationModal extends Base {
     const head =
       `<p class="brand" part="app">${logo}<span>${esc(app?.name || '')}</span></p>` +
       `<button type="button" class="x" data-action="cancel" aria-label="${t('close')}">×</button>`;
-    const who = identity(this.client?.user?.email);
-    const base = { title: t('verifyTitle'), head, id: who };
+    const a = this.#action;
+    // An action to approve: named above the prompt, as text.
+    const base = {
+      title: t(a ? 'approveTitle' : 'verifyTitle'),
+      head,
+      pre: a ? `<p class="act" part="action" id="${u}a">${t('approve', { summary: a.summary })}</p>` : '',
+      id: identity(this.client?.user?.email),
+    };
+    const why = a ? t('approveLead') + ' ' : '';
     if (this.#dead)
       return {
         ...base,
-        lead: t('verifyLead'),
-        body: `<button type="button" class="b" part="button button-primary" data-action="restart">${t('startOver')}</button>`,
+        lead: why || t('verifyLead'),
+        body: button('restart', t('startOver')),
         step: 'dead',
       };
     if (!v) return { ...base, lead: t('loading'), body: '', step: 'loading' };
@@ -172,7 +174,7 @@ export class VerificationModal extends Base {
       return {
         ...base,
         lead: t('allLocked', { wait: wait(Math.ceil((until - Date.now()) / 1000)) }),
-        body: `<button type="button" class="b" part="button button-primary" data-action="cancel">${t('close')}</button>`,
+        body: button('cancel', t('close')),
         step: 'locked',
       };
     }
@@ -180,7 +182,7 @@ export class VerificationModal extends Base {
     const others = list.filter((f) => f.strategy != s && !this.#isLocked(f.strategy));
     const body =
       (s == 'passkey'
-        ? `<button type="button" class="b" part="button button-primary" data-action="passkey">${t('usePasskey')}</button>`
+        ? button('passkey', t('usePasskey'))
         : this.form(
             s == 'password'
               ? this.field('password', t('password'), 'type="password" required autocomplete="current-password"')
@@ -195,8 +197,7 @@ export class VerificationModal extends Base {
         : '');
     return {
       ...base,
-      title: t('verifyTitle'),
-      lead: t('d_' + s, { email }),
+      lead: why + t('d_' + s, { email }),
       body,
       step: v.status,
     };
@@ -259,7 +260,7 @@ export class VerificationModal extends Base {
   cancel() {
     if (!this.#promise) return;
     this.#drop();
-    this.#end(error(REVERIFICATION_CANCELLED, 'The user cancelled the verification'));
+    this.#end(new ReverifyError(REVERIFICATION_CANCELLED, 'The user cancelled the verification'));
   }
 
   /** Tells the server to drop the current verification (best effort). */
@@ -278,8 +279,9 @@ export class VerificationModal extends Base {
     this.invalidate();
     this.#promise = null;
     this.#v = null;
-    this.$('dialog')?.close();
-    this.$('dialog')?.remove();
+    const d = this.$('dialog');
+    d?.close();
+    d?.remove();
     this.#prev?.focus?.();
     this.emit(err ? 'reverify:cancel' : 'reverify:complete', err ? { code: err.code } : r);
     err ? rej(err) : res(r);

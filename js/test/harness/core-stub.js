@@ -3,6 +3,7 @@
 // the little the UI uses: ReverifyError, REVERIFICATION_CANCELLED, setDefaultPrompt and a
 // withReverification that knows only thrown errors with code "reverification-error".
 export const REVERIFICATION_CANCELLED = 'reverification_cancelled';
+export const SIGNED_OUT = 'signed_out';
 
 export class ReverifyError extends Error {
   constructor(code, message, { status = 0, body = null, retryAfter = null } = {}) {
@@ -25,7 +26,8 @@ export function withReverification(fetcher, { client, level } = {}) {
     } catch (e) {
       if (e?.code !== 'reverification-error') throw e;
       globalThis.promptCount = (globalThis.promptCount || 0) + 1;
-      await prompt({ level: level || e.level || 'second_factor', client });
+      const action = e.body?.clerk_error?.metadata?.action;
+      await prompt({ level: level || e.level || 'second_factor', action, client });
       return fetcher(...args);
     }
   };

@@ -26,6 +26,9 @@ import {
   type VerificationComplete,
   type NeedsReverification,
   type ReverificationOptions,
+  type IdempotentReverificationOptions,
+  type Action,
+  type PromptArgs,
 } from '@reverify/browser';
 import { useReverification, type ReverificationHandle } from '@reverify/browser/react';
 import {
@@ -150,6 +153,43 @@ export async function reverification(client: ReverifyClient): Promise<void> {
     },
   });
   await custom();
+
+  // Approvals: the action (or undefined) reaches a custom UI; the verification starts with it.
+  const approve = withReverification(() => fetch('/api/transfer', { method: 'POST' }), {
+    client,
+    onNeedsReverification: async ({ level, action, complete, cancel }) => {
+      const summary: string | undefined = action?.summary;
+      const fields: Record<string, string> | undefined = action?.fields;
+      // @ts-expect-error the action may be missing
+      const always: Action = action;
+      use(summary, fields, always);
+      const v = await client.startVerification(level, action);
+      const done = await client.attemptVerification(v.id, { strategy: 'totp', code: '123456' });
+      if ('approval' in done && done.approval) use(done.approval.id, done.approval.digest, done.approval.expires_at);
+      if (v.status === 'cancelled') cancel();
+      else complete();
+    },
+  });
+  await approve();
+  // @ts-expect-error an action has a type and a summary
+  await client.startVerification('second_factor', { summary: 'Send €25.00 to Bob' });
+
+  // Idempotency keys: the fetcher gets the key first; the wrapper keeps the other parameters.
+  const pay = withReverification(
+    (key: string, amount: number) =>
+      fetch('/api/pay', { method: 'POST', headers: { 'idempotency-key': key }, body: JSON.stringify({ amount }) }),
+    { idempotencyKey: true, level: 'second_factor' },
+  );
+  expectType<Equal<typeof pay, (amount: number) => Promise<Response>>>(true);
+  await pay(2500);
+  // @ts-expect-error the key is the wrapper's, not the caller's
+  await pay('key', 2500);
+  // @ts-expect-error with a key, the fetcher's first parameter is a string
+  withReverification((amount: number) => amount, { idempotencyKey: true });
+  const keyed: IdempotentReverificationOptions = { idempotencyKey: true, client };
+  withReverification((key: string) => key, keyed);
+  withReverification(() => 1, { idempotencyKey: false });
+
   // @ts-expect-error not a level
   withReverification(() => 1, { level: 'strict' });
   const options: ReverificationOptions = {};
@@ -181,6 +221,7 @@ export async function reverification(client: ReverifyClient): Promise<void> {
 
   // The default prompt, presets, policies.
   setDefaultPrompt(async ({ level, client }) => use(level, client.session));
+  setDefaultPrompt(async ({ level, action, client }: PromptArgs) => use(level, action?.summary, client));
   setDefaultPrompt(null);
   const level: Level = PRESET_LEVELS.strict_mfa;
   const preset: Preset = 'moderate';
@@ -216,6 +257,14 @@ export function react(client: ReverifyClient): void {
   });
   const [again] = transfer;
   expectType<Equal<typeof again, (amount: number) => Promise<Response>>>(true);
+  const pay = useReverification(
+    (key: string, amount: number) => fetch('/api/pay', { method: 'POST', headers: { 'idempotency-key': key } }),
+    {
+      idempotencyKey: true,
+      onNeedsReverification: ({ action, complete }) => (use(action?.summary), complete()),
+    },
+  );
+  expectType<Equal<Parameters<typeof pay>, [amount: number]>>(true);
   // @ts-expect-error the hook keeps the fetcher's parameters
   transfer();
   const handle: ReverificationHandle<[number], Promise<Response>> = transfer;
@@ -233,6 +282,7 @@ export async function ui(client: ReverifyClient): Promise<void> {
   const modal: VerificationModal = document.createElement('reverify-verification-modal');
   const answer: unknown = await modal.open({ level: 'second_factor', client });
   await modal.open({});
+  await modal.open({ level: 'second_factor', action: { type: 'transfer', summary: 'Send €25.00 to Bob' }, client });
   modal.cancel();
   // @ts-expect-error not a level
   await modal.open({ level: 'strict' });
@@ -250,6 +300,11 @@ export async function ui(client: ReverifyClient): Promise<void> {
 
   // The default prompt, and the texts.
   await openVerification({ level: 'multi_factor', client });
+  await openVerification({
+    level: 'second_factor',
+    action: { type: 'transfer', summary: 'Send €25.00 to Bob' },
+    client,
+  });
   setStrings({ cancel: 'Abbrechen', e_locked: 'Gesperrt ({method}, {wait})' });
   const text: string | undefined = strings['cancel'];
   use(answer, element, ctor, events, text);

@@ -75,7 +75,7 @@ test('TOTP enrollment: QR code and key, confirm with a code, backup codes shown 
   assert.equal(await focused(page), 'code', 'focus moves to the code field');
   await h.shot(page, 'account-totp-qr');
   await page.keyboard.type('000000'); // a complete code submits itself
-  await page.getByRole('alert').filter({ hasText: 'That code isn’t right' }).waitFor();
+  await page.getByRole('alert').filter({ hasText: 'Wrong code. Check it' }).waitFor();
   assert.equal(await qr.count(), 1, 'still enrolling after a wrong code');
   assert.equal(await focused(page), 'code');
   await page.keyboard.type('123456');

@@ -101,7 +101,7 @@ test('sign-in: the second step can use a backup code; a wrong one is announced b
   await page.click('[data-strategy=backup_code]');
   await page.getByLabel('Backup code').fill('wrong-code-0000');
   await page.keyboard.press('Enter');
-  await page.getByRole('alert').filter({ hasText: 'That code isn’t right' }).waitFor();
+  await page.getByRole('alert').filter({ hasText: 'Wrong code. Check it' }).waitFor();
   assert.equal(await page.getByLabel('Backup code').getAttribute('aria-invalid'), 'true');
   await page.keyboard.type('k7m2-9xq4-hd3e');
   await page.keyboard.press('Enter');
@@ -117,7 +117,7 @@ test('sign-in: wrong email or password keeps the email and focuses the cleared p
   await page.getByLabel('Email address').fill('ada@example.com');
   await page.getByLabel('Password').fill('nope');
   await page.keyboard.press('Enter');
-  await page.getByRole('alert').filter({ hasText: 'That email address and password don’t match.' }).waitFor();
+  await page.getByRole('alert').filter({ hasText: 'Wrong email address or password.' }).waitFor();
   assert.equal(await page.getByLabel('Email address').inputValue(), 'ada@example.com');
   assert.equal(await page.getByLabel('Password').inputValue(), '');
   assert.equal(await focused(page), 'password');
@@ -158,7 +158,7 @@ test('sign-in: by emailed code, keyboard only', async () => {
   assert.equal(await page.locator('input[name=password]').count(), 0);
   await page.keyboard.type('ada@example.com');
   await page.keyboard.press('Enter');
-  await page.getByText('We sent a 6-digit code to a***@example.com.').waitFor();
+  await page.getByText('Enter the 6-digit code we sent to a***@example.com.').waitFor();
   assert.equal(await focused(page), 'code');
   await page.keyboard.type('246810');
   await events(page);
@@ -175,7 +175,7 @@ test('sign-in: an expired flow goes back to the start with the message', async (
   await page.getByLabel('Password').fill('pw');
   await page.keyboard.press('Enter');
   await page.locator('input[name=code]').fill('123456');
-  await page.getByRole('alert').filter({ hasText: 'This sign-in took too long. Start again.' }).waitFor();
+  await page.getByRole('alert').filter({ hasText: 'This took too long. Start again.' }).waitFor();
   await page.locator('[data-step=password]').waitFor();
   assert.equal(await page.getByLabel('Email address').inputValue(), 'ada@example.com');
 });
@@ -223,9 +223,9 @@ test('sign-up: email and password, then the emailed code', async () => {
   await page.getByLabel('Email address').fill('ada@example.com');
   await page.getByLabel('Password').fill('a long passphrase');
   await page.keyboard.press('Enter');
-  await page.getByText('We sent a 6-digit code to a***@example.com.').waitFor();
+  await page.getByText('Enter the 6-digit code we sent to a***@example.com.').waitFor();
   await page.keyboard.type('000000');
-  await page.getByRole('alert').filter({ hasText: 'That code isn’t right' }).waitFor();
+  await page.getByRole('alert').filter({ hasText: 'Wrong code. Check it' }).waitFor();
   await h.shot(page, 'sign-up-code');
   await page.keyboard.type('123456');
   const ev = await events(page);

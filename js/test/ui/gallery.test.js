@@ -88,14 +88,14 @@ const PASSKEYS = {
   },
 };
 
-/** Opens the modal with `script` (the app and the account named). */
-const modal = (script) => async (page) => {
+/** Opens the modal with `script` (the app and the account named), for `action` if given. */
+const modal = (script, action) => async (page) => {
   await page.evaluate(
-    (script) => {
+    ({ script, action }) => {
       window.client = fakeClient(script);
-      ui.openVerification({ level: 'second_factor', client }).catch(() => {});
+      ui.openVerification({ level: 'second_factor', action, client }).catch(() => {});
     },
-    { user: USER, environment: APP, ...script },
+    { script: { user: USER, environment: APP, ...script }, action },
   );
   await page.locator('dialog .card:not([data-step=loading])').waitFor();
 };
@@ -151,6 +151,20 @@ const STATES = [
     ),
   ],
   ['modal-passkey', 'Verification modal: passkey', M, modal({ startVerification: { ok: WITH_PASSKEY } })],
+  [
+    'modal-approval',
+    'Verification modal: approving an action',
+    M,
+    modal(
+      { startVerification: { ok: SECOND } },
+      {
+        type: 'transfer',
+        summary: 'Send €25.00 to Bob',
+        fields: { amount_cents: '2500', currency: 'EUR', payee: 'Bob' },
+        digest: '3bq1',
+      },
+    ),
+  ],
   [
     'modal-locked',
     'Verification modal: the authenticator app locked, moved on to a backup code',

@@ -92,7 +92,7 @@ test('switching to the email code prepares it once, shows where it went, and can
   await page.click('[data-strategy=email_code]');
   assert.equal((await calls(page, 'prepareVerification')).length, 1);
   await page.click('[data-action=resend]');
-  await page.getByRole('status').filter({ hasText: 'We sent a new code.' }).waitFor();
+  await page.getByRole('status').filter({ hasText: 'New code sent.' }).waitFor();
   assert.equal((await calls(page, 'prepareVerification')).length, 2);
   await page.locator('input[name=code]').fill(' 123456 '); // six digits: it submits itself
   assert.equal(await result(page), 'resolved');
@@ -143,7 +143,7 @@ test('a wrong code is announced by its field, which is cleared, marked invalid a
     attemptVerification: [err('invalid_code', 422), err('invalid_code', 422), { ok: COMPLETE }],
   });
   await page.fill('input[name=code]', '000000');
-  const alert = page.getByRole('alert').filter({ hasText: 'That code isn’t right' });
+  const alert = page.getByRole('alert').filter({ hasText: 'Wrong code. Check it' });
   await alert.waitFor();
   const input = page.locator('input[name=code]');
   assert.equal(await input.inputValue(), '');
@@ -187,7 +187,7 @@ test('errors appear by their field (next to the input, described by it) and do n
   const submit = page.locator('dialog [data-action=submit]');
   const y = (await submit.boundingBox()).y;
   await input.fill('000000');
-  await page.locator('dialog .fe').filter({ hasText: 'That code isn’t right' }).waitFor();
+  await page.locator('dialog .fe').filter({ hasText: 'Wrong code. Check it' }).waitFor();
   assert.equal((await submit.boundingBox()).y, y, 'the Continue button stays where it was');
   assert.equal(await note(page).textContent(), '', 'not shown at the top of the card');
 });
@@ -199,7 +199,7 @@ test('incorrect password has its own message, under the password', async () => {
   });
   await page.fill('input[name=password]', 'nope');
   await page.keyboard.press('Enter');
-  await fieldError(page).filter({ hasText: 'That password is incorrect. Try again.' }).waitFor();
+  await fieldError(page).filter({ hasText: 'Wrong password. Try again.' }).waitFor();
 });
 
 test('a TOTP code used a moment ago (422 code_already_used) says to wait for the next one', async () => {
@@ -233,7 +233,7 @@ test('rate limited shows seconds; a lock of unknown length says so', async () =>
   await page.fill('input[name=code]', '000000');
   await page.getByRole('alert').filter({ hasText: 'Too many requests. Try again in 30 seconds.' }).waitFor();
   await page.fill('input[name=code]', '000000');
-  await note(page).filter({ hasText: 'Try again in a little while' }).waitFor();
+  await note(page).filter({ hasText: 'Try again in a while' }).waitFor();
 });
 
 test('every method locked: says when to come back and offers to close', async () => {
@@ -524,7 +524,7 @@ test('passkey: offered first where WebAuthn exists, uses client.verifyWithPasske
   await page.locator('dialog [data-action=passkey]').waitFor();
   assert.equal(await focused(page), 'passkey');
   await page.keyboard.press('Enter');
-  await page.getByRole('alert').filter({ hasText: 'The passkey request was cancelled or timed out.' }).waitFor();
+  await page.getByRole('alert').filter({ hasText: 'The passkey was cancelled or timed out.' }).waitFor();
   await page.click('[data-action=passkey]');
   assert.equal(await result(page), 'resolved');
   assert.deepEqual(await calls(page, 'verifyWithPasskey'), [['ver_1'], ['ver_1']]);
@@ -594,6 +594,130 @@ test('importing the UI registers the modal as the default prompt of withReverifi
   await page.keyboard.type('123456');
   assert.deepEqual(await result(page), { deleted: true });
   assert.equal((await calls(page, 'deleteAccount')).length, 2);
+});
+
+const TRANSFER = {
+  type: 'transfer',
+  summary: 'Send €25.00 to Bob',
+  fields: { amount_cents: '2500', currency: 'EUR', payee: 'Bob' },
+  digest: '3bq1',
+};
+
+/** Opens the modal for an action, as the default prompt does. */
+async function openApproval(action, script = {}) {
+  const page = await freshPage(h);
+  await page.evaluate(
+    ({ action, script }) => {
+      window.client = fakeClient(script);
+      window.result = ui.openVerification({ level: 'second_factor', action, client }).then(
+        () => 'resolved',
+        (e) => e.code,
+      );
+    },
+    {
+      action,
+      script: { user: USER, startVerification: { ok: SECOND }, attemptVerification: { ok: COMPLETE }, ...script },
+    },
+  );
+  await page.locator('dialog input[name=code]').waitFor();
+  return page;
+}
+
+test('approving an action: the summary above the prompt, the title and lead say so, the verification is for it', async () => {
+  const page = await openApproval(TRANSFER);
+  const dialog = page.getByRole('dialog', { name: 'Approve this action' });
+  await dialog.waitFor();
+  const box = page.locator('dialog [part=action]');
+  assert.equal(await box.textContent(), 'Approve: Send €25.00 to Bob');
+  // Above the factor prompt: before the lead and the form in document order.
+  assert.ok(
+    await box.evaluate((b) => {
+      const root = b.getRootNode();
+      const after = (x) => !!(b.compareDocumentPosition(x) & Node.DOCUMENT_POSITION_FOLLOWING);
+      return after(root.querySelector('.lead')) && after(root.querySelector('form'));
+    }),
+  );
+  assert.match(
+    await page.locator('dialog .lead').textContent(),
+    /approves this action only, once\..*authenticator app/,
+  );
+  // The dialog's description names the action first.
+  const ids = (await page.locator('dialog').getAttribute('aria-describedby')).split(' ');
+  assert.equal(await page.locator('#' + ids[0]).textContent(), 'Approve: Send €25.00 to Bob');
+  assert.deepEqual(await calls(page, 'startVerification'), [['second_factor', TRANSFER]]);
+  await h.shot(page, 'modal-approval');
+  await page.keyboard.type('123456');
+  assert.equal(await result(page), 'resolved');
+  await gone(page);
+});
+
+test('an action summary is shown as text, never as HTML', async () => {
+  const summary = 'Pay <img src=x onerror="window.pwned=1"> & <b>Bob</b>';
+  const page = await openApproval({ type: 'transfer', summary });
+  assert.equal(await page.locator('dialog [part=action]').textContent(), 'Approve: ' + summary);
+  assert.equal(await page.locator('dialog img, dialog b').count(), 0);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(await page.evaluate(() => window.pwned), undefined);
+});
+
+test('cancelling an approval rejects with reverification_cancelled and drops the verification', async () => {
+  const page = await openApproval(TRANSFER);
+  await page.keyboard.press('Escape');
+  assert.equal(await result(page), 'reverification_cancelled');
+  assert.deepEqual(await calls(page, 'cancelVerification'), [['ver_1']]);
+  await gone(page);
+});
+
+test('starting again after too many tries starts a verification for the same action', async () => {
+  const page = await openApproval(TRANSFER, { attemptVerification: err('too_many_attempts', 429) });
+  await page.keyboard.type('000000');
+  await page.click('[data-action=restart]');
+  await page.locator('dialog input[name=code]').waitFor();
+  assert.equal(await page.locator('dialog [part=action]').textContent(), 'Approve: Send €25.00 to Bob');
+  assert.deepEqual(await calls(page, 'startVerification'), [
+    ['second_factor', TRANSFER],
+    ['second_factor', TRANSFER],
+  ]);
+});
+
+test('without an action the modal is unchanged: no action box, the usual title', async () => {
+  const page = await openModal({ startVerification: { ok: SECOND } });
+  await page.getByRole('dialog', { name: 'Verify it’s you' }).waitFor();
+  await page.locator('input[name=code]').waitFor();
+  assert.equal(await page.locator('dialog [part=action]').count(), 0);
+  assert.doesNotMatch(await page.locator('dialog .lead').textContent(), /approves/);
+});
+
+test('withReverification opens the modal for the action a 403 names, and retries once after approval', async () => {
+  const page = await freshPage(h);
+  await page.evaluate(async (action) => {
+    const { SECOND, COMPLETE } = await import('/test/harness/fixtures.js');
+    window.client = fakeClient({
+      user: { email: 'ada@example.com' },
+      startVerification: { ok: SECOND },
+      attemptVerification: { ok: COMPLETE },
+    });
+    let n = 0;
+    const body = {
+      clerk_error: {
+        type: 'forbidden',
+        reason: 'reverification-error',
+        metadata: { reverification: { level: 'second_factor', afterMinutes: 10 }, action },
+      },
+    };
+    window.result = core
+      .withReverification(
+        async () => (++n === 1 ? new Response(JSON.stringify(body), { status: 403 }) : new Response('done')),
+        { client },
+      )()
+      .then((r) => r.text())
+      .then((t) => [t, n]);
+  }, TRANSFER);
+  await page.locator('dialog input[name=code]').waitFor();
+  assert.equal(await page.locator('dialog [part=action]').textContent(), 'Approve: Send €25.00 to Bob');
+  assert.deepEqual(await calls(page, 'startVerification'), [['second_factor', TRANSFER]]);
+  await page.keyboard.type('123456');
+  assert.deepEqual(await result(page), ['done', 2]);
 });
 
 test('setStrings replaces texts; CSS custom properties theme the elements', async () => {
