@@ -1,8 +1,9 @@
 // End-to-end: the demo pages as a product (issue 10) — on both `/` and `/react` where the
-// behaviour is the page's: one request per Transfer intent, the recent transfers, errors
-// by their field, the dark theme and a 320 px screen, a quiet signed-out load, and the
-// page following the session live (sign-out and in again, a session ended elsewhere, a
-// transfer pending in the verification modal when that happens).
+// behaviour is the page's: every transfer approved in the modal that names it, one
+// request (and one approval) per Transfer intent, cancelling, the recent transfers, errors
+// by their field, the dark theme, a 320 px screen and the modal on a phone, a quiet
+// signed-out load, and the page following the session live (sign-out and in again, a
+// session ended elsewhere, a transfer waiting in the approval modal when that happens).
 //
 // Accounts are created and signed in through the page's own client (`window.demo.client`)
 // where the test is not about the sign-in UI, and sessions are ended elsewhere through the
@@ -13,10 +14,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SHOTS, codeFromOutbox, sleep, startDemo } from './support.mjs';
-import { audit } from '../test/ui/helpers.js';
+import { audit, overflowX } from '../test/ui/helpers.js';
 
-// Transfers need a verification within the last 6 s: a fresh sign-in passes, waiting
-// makes the session stale.
+// Every transfer needs an approval of it (these users have no second factor: their
+// password approves). The freshness window only matters with approvals off.
 const WINDOW_MS = 6000;
 const POLICY = JSON.stringify({ level: 'second_factor', afterMinutes: WINDOW_MS / 60000 });
 const ADMIN_KEY = randomBytes(32).toString('hex');
@@ -31,6 +32,7 @@ let transferRequests = [];
 
 const shot = (name) => page.screenshot({ path: join(SHOTS, `page-${name}.png`), fullPage: true });
 const modal = () => page.locator('reverify-verification-modal dialog[open]');
+const dialogs = () => page.locator('reverify-verification-modal dialog[open]').count();
 const visible = (selector) => page.locator(selector).waitFor({ state: 'visible', ...WAIT });
 
 /** Opens `path` and waits for its client to have loaded the session. */
@@ -47,18 +49,23 @@ async function signUp(email) {
   await page.locator('#email', { hasText: email }).waitFor(WAIT);
 }
 
-/** Signs in again through the page's client: a fresh session. */
-async function freshSignIn(email) {
-  await page.evaluate(
-    async ([e, p]) => {
-      if (demo.client.user) await demo.client.signOut();
-      await demo.client.signInWithPassword(e, p);
-    },
-    [email, PASSWORD],
-  );
-  await page.locator('#email', { hasText: email }).waitFor(WAIT);
-  await page.locator('#balance', { hasText: '€' }).waitFor(WAIT);
+/** Waits for the approval modal, checks what it names, and approves with the password. */
+async function approve(summary) {
+  await modal().waitFor(WAIT);
+  assert.equal(await modal().locator('[part=action]').textContent(), `Approve: ${summary}`);
+  await modal().locator('input[name=password]').fill(PASSWORD, WAIT);
+  await modal().locator('input[name=password]').press('Enter');
 }
+
+/** Opens `path` signed in as a new account `email`. */
+async function newAccount(path, email) {
+  await open(path);
+  if (await page.evaluate(() => !!demo.client.user)) await page.evaluate(() => demo.client.signOut());
+  await signUp(email);
+  await page.locator('#balance', { hasText: '€1,000.00' }).waitFor(WAIT);
+}
+
+const suffix = (path) => (path === '/' ? '' : '-react');
 
 /** The ledger's entries for the signed-in user (newest first). */
 const ledger = () =>
@@ -145,12 +152,8 @@ test('both pages signed in pass axe (WCAG 2.1 AA, best practices), light and dar
 });
 
 for (const path of PAGES) {
-  test(`${path}: a double-click on Transfer makes one request and one transfer, with a visible pending state`, async () => {
-    const email = `double${path === '/' ? '' : '-react'}@example.com`;
-    await open(path);
-    if (await page.evaluate(() => !!demo.client.user)) await page.evaluate(() => demo.client.signOut());
-    await signUp(email);
-    await page.locator('#balance', { hasText: '€1,000.00' }).waitFor(WAIT);
+  test(`${path}: a double-click on Transfer opens one modal and makes one transfer, with a visible pending state`, async () => {
+    await newAccount(path, `double${suffix(path)}@example.com`);
     // Hold the transfer's answer so that the pending state can be seen.
     let release;
     const held = new Promise((r) => (release = r));
@@ -171,9 +174,13 @@ for (const path of PAGES) {
     } finally {
       release();
     }
+    await modal().waitFor(WAIT);
+    await sleep(300); // a second modal, if there were one, would be open by now
+    assert.equal(await dialogs(), 1, 'one modal');
+    await approve('Send €25.00 to Bob');
     await page.locator('#status', { hasText: 'Sent €25.00 to Bob.' }).waitFor(WAIT);
     await page.unroute('**/api/transfer');
-    assert.equal(transferRequests.length, 1, 'one request');
+    assert.equal(transferRequests.length, 2, 'one request, and its one retry after the approval');
     assert.equal((await ledger()).length, 1, 'one ledger entry');
     assert.equal(await page.locator('#transfer').isEnabled(), true, 'enabled again');
     // The recent transfers, under the balance, updated after the transfer.
@@ -186,10 +193,7 @@ for (const path of PAGES) {
 
 for (const path of PAGES) {
   test(`${path}: the transfer API's errors are shown by their field, announced, without layout shift`, async () => {
-    const email = `fields${path === '/' ? '' : '-react'}@example.com`;
-    await open(path);
-    if (await page.evaluate(() => !!demo.client.user)) await page.evaluate(() => demo.client.signOut());
-    await signUp(email);
+    await newAccount(path, `fields${suffix(path)}@example.com`);
     const y = async () => (await page.locator('#transfer').boundingBox()).y;
     const before = await y();
 
@@ -201,16 +205,19 @@ for (const path of PAGES) {
     assert.equal(await page.locator('#amount').getAttribute('aria-invalid'), 'true');
     assert.equal(await y(), before, 'the button did not move');
 
-    await freshSignIn(email);
+    // Checked before any approval is asked: no modal for an invalid amount.
+    assert.equal(await modal().count(), 0);
+
     await page.locator('#amount').fill('5000');
     await page.locator('#transfer').click();
+    await approve('Send €5,000.00 to Bob');
     await amountError.filter({ hasText: 'The balance is too low for this transfer.' }).waitFor(WAIT);
     assert.equal(await y(), before, 'the button did not move');
     await shot(`field-error${path === '/' ? '' : '-react'}`);
 
-    await freshSignIn(email);
     await page.locator('#amount').fill('1');
     await page.locator('#transfer').click();
+    await approve('Send €1.00 to Bob');
     await page.locator('#status', { hasText: 'Sent €1.00 to Bob.' }).waitFor(WAIT);
     assert.equal(await amountError.textContent(), '', 'the error went away');
     assert.equal(await page.locator('#amount').getAttribute('aria-invalid'), null);
@@ -294,12 +301,8 @@ for (const path of PAGES) {
 }
 
 for (const path of PAGES) {
-  test(`${path}: a transfer waiting in the verification modal when the session ends elsewhere is not made, and the page says why`, async () => {
-    const email = `modal${path === '/' ? '' : '-react'}@example.com`;
-    await open(path);
-    if (await page.evaluate(() => !!demo.client.user)) await page.evaluate(() => demo.client.signOut());
-    await signUp(email);
-    await sleep(WINDOW_MS + 500); // stale: Transfer asks for a verification
+  test(`${path}: a transfer waiting in the approval modal when the session ends elsewhere is not made, and the page says why`, async () => {
+    await newAccount(path, `modal${suffix(path)}@example.com`);
     await page.locator('#amount').fill('25');
     await page.locator('#transfer').click();
     await modal().waitFor(WAIT);
@@ -307,10 +310,99 @@ for (const path of PAGES) {
     await nextCall();
     const notice = page.locator('#notice');
     await notice.filter({ hasText: 'You were signed out, so the transfer was not made.' }).waitFor(WAIT);
-    assert.doesNotMatch(await notice.textContent(), /did not confirm/);
+    assert.doesNotMatch(await notice.textContent(), /did not approve/);
     await visible('#signed-out');
     assert.equal(await modal().count(), 0, 'the modal closed');
     assert.equal(transferRequests.length, 1, 'no retry');
     await shot(`signed-out-in-modal${path === '/' ? '' : '-react'}`);
   });
 }
+
+for (const path of PAGES) {
+  test(`${path}: the modal says "Approve: Send €25.00 to Bob"; the password approves it: one transfer, the balance moved once`, async () => {
+    await newAccount(path, `approve${suffix(path)}@example.com`);
+    await page.locator('#to').fill('Bob');
+    await page.locator('#amount').fill('25');
+    await page.locator('#transfer').click();
+    await modal().waitFor(WAIT);
+    assert.equal(await modal().locator('[part=action]').textContent(), 'Approve: Send €25.00 to Bob');
+    // The dialog is described by the action, for screen readers too.
+    const described = await modal().getAttribute('aria-describedby');
+    const actionId = await modal().locator('[part=action]').getAttribute('id');
+    assert.ok(described.split(' ').includes(actionId), `aria-describedby "${described}" names the action`);
+    await shot(`approve${suffix(path)}`);
+    await approve('Send €25.00 to Bob');
+    await page.locator('#status', { hasText: 'Sent €25.00 to Bob.' }).waitFor(WAIT);
+    assert.equal(await modal().count(), 0, 'the modal closed');
+    const entries = await ledger();
+    assert.equal(entries.length, 1, 'exactly one transfer');
+    assert.deepEqual([entries[0].to, entries[0].amount_cents], ['Bob', 2500]);
+    assert.equal(await page.locator('#balance').textContent(), '€975.00', 'the balance moved once');
+    const balance = await page.evaluate(() => fetch('/api/balance').then((r) => r.json()));
+    assert.equal(balance.balance_cents, 97500);
+  });
+}
+
+for (const path of PAGES) {
+  test(`${path}: cancelling the approval makes no transfer, and the page says so`, async () => {
+    await newAccount(path, `cancel${suffix(path)}@example.com`);
+    await page.locator('#amount').fill('25');
+    await page.locator('#transfer').click();
+    await modal().waitFor(WAIT);
+    await modal().locator('[data-action=cancel]').first().click();
+    await page.locator('#status', { hasText: 'Transfer not made: you did not approve it.' }).waitFor(WAIT);
+    await shot(`cancelled${suffix(path)}`);
+    assert.equal(await modal().count(), 0, 'the modal closed');
+    assert.equal(transferRequests.length, 1, 'no retry after cancel');
+    assert.deepEqual(await ledger(), [], 'no transfer');
+    assert.equal(await page.locator('#balance').textContent(), '€1,000.00');
+    assert.equal(await page.locator('#transfer').isEnabled(), true, 'Transfer can be tried again');
+  });
+}
+
+test('a phone (375 × 740), light and dark: the approval modal fits, no horizontal scroll, on either page', async () => {
+  const payee = 'Bartholomew Featherstonehaugh-Cholmondeley of Saint-Rémy-de-Provence';
+  await page.setViewportSize({ width: 375, height: 740 });
+  try {
+    await newAccount('/', 'phone@example.com');
+    for (const path of PAGES) {
+      for (const colorScheme of ['light', 'dark']) {
+        await page.emulateMedia({ colorScheme });
+        await open(path);
+        await page.locator('#balance', { hasText: '€' }).waitFor(WAIT);
+        await page.locator('#to').fill(payee);
+        await page.locator('#amount').fill('1234.5');
+        await page.locator('#transfer').click();
+        await modal().waitFor(WAIT);
+        await modal().locator('input[name=password]').waitFor(WAIT);
+        const where = `${path} (${colorScheme})`;
+        assert.equal(
+          await modal().locator('[part=action]').textContent(),
+          `Approve: Send €1,234.50 to ${payee}`,
+          `${where}: the whole summary`,
+        );
+        assert.deepEqual(await overflowX(page, 'reverify-verification-modal dialog[open]'), {
+          page: false,
+          element: false,
+        });
+        const box = await modal().boundingBox();
+        assert.ok(
+          box.x >= 0 && box.x + box.width <= 375,
+          `${where}: the dialog within the screen (${JSON.stringify(box)})`,
+        );
+        const action = await modal().locator('[part=action]').boundingBox();
+        assert.ok(
+          action.x >= box.x && action.x + action.width <= box.x + box.width,
+          `${where}: the summary within the dialog`,
+        );
+        await page.screenshot({ path: join(SHOTS, `page-phone-modal-${colorScheme}${suffix(path)}.png`) });
+        await page.keyboard.press('Escape');
+        await page.locator('#status', { hasText: 'Transfer not made' }).waitFor(WAIT);
+      }
+    }
+    assert.deepEqual(await ledger(), [], 'nothing was approved, nothing sent');
+  } finally {
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.setViewportSize({ width: 1280, height: 720 });
+  }
+});

@@ -1,6 +1,7 @@
 // The announcement's flow on a plain page: the Transfer button's handler is wrapped once
-// with `withReverification`; a stale session opens the verification modal, and the call
-// is retried once after it. The page follows the client's session live: its sections
+// with `withReverification`; the server asks for the user's approval of the transfer, the
+// verification modal shows it ("Approve: Send €25.00 to Bob"), and the call is retried
+// once after it. The page follows the client's session live: its sections
 // switch on sign-in and sign-out, and a session ended elsewhere shows the sign-in at once.
 import { ReverifyClient, withReverification } from '/auth/sdk/index.js';
 import '/auth/sdk/ui/index.js';
@@ -9,14 +10,18 @@ import { TEXT, euros, readAccount, readTransfer, transferFailure, transferOutcom
 const client = new ReverifyClient({ baseUrl: '/auth' });
 const $ = (id) => document.getElementById(id);
 
+// Every transfer needs the user's approval of it: the server answers 403 with the action
+// ("Send €25.00 to Bob"), the modal shows it, and the call is retried once with the
+// approval. The key (one per Transfer, the same on that retry and on network retries)
+// makes a repeat get the first answer instead of moving money again.
 const transferMoney = withReverification(
-  (to, amountCents) =>
+  (key, to, amountCents) =>
     fetch('/api/transfer', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': `"${key}"` },
       body: JSON.stringify({ to, amount_cents: amountCents }),
     }),
-  { client },
+  { client, idempotencyKey: true },
 );
 
 /** The page-level notice (above the sections, shown signed in or out). */

@@ -20,7 +20,8 @@ export const RECENT = 5;
 export const TEXT = {
   sessionEnded: 'You were signed out. Sign in again to continue.',
   signedOutDuringTransfer: 'You were signed out, so the transfer was not made. Sign in again to continue.',
-  cancelled: 'Transfer cancelled: you did not confirm it was you.',
+  cancelled: 'Transfer not made: you did not approve it.',
+  notApproved: 'Transfer not made: it was not approved.',
   noRecipient: 'Name who receives the money.',
   noAmount: 'Enter an amount in euros.',
   sent: (t) => `Sent ${euros(t.amount_cents)} to ${t.to}.`,
@@ -47,6 +48,8 @@ export function readTransfer(to, amount) {
 export async function transferOutcome(response) {
   const body = await response.json().catch(() => ({}));
   if (response.ok) return { ok: true, body, message: TEXT.sent(body) };
+  // A second reverification error (the approval expired or was already used): not sent.
+  if (body.clerk_error?.reason === 'reverification-error') return { message: TEXT.notApproved };
   const message = sentence(body.message) || `Transfer failed (${response.status}).`;
   return FIELD_OF[body.code] ? { field: FIELD_OF[body.code], message } : { message };
 }

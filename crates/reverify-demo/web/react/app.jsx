@@ -88,14 +88,16 @@ function Transfer({ onSent, onNotice }) {
   // The guard a second click meets even before React re-renders the disabled button.
   const busy = useRef(false);
   // The announcement's array form; `const transferMoney = useReverification(...)` works too.
+  // Every transfer needs the user's approval of it (the modal shows "Approve: Send €25.00
+  // to Bob"); the key, one per Transfer and the same on the retry, makes a repeat harmless.
   const [transferMoney] = useReverification(
-    (payee, amountCents) =>
+    (key, payee, amountCents) =>
       fetch('/api/transfer', {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
+        headers: { 'Content-Type': 'application/json', 'Idempotency-Key': `"${key}"` },
         body: JSON.stringify({ to: payee, amount_cents: amountCents }),
       }),
-    { client },
+    { client, idempotencyKey: true },
   );
 
   const onSubmit = async (event) => {
