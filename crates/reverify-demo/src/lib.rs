@@ -24,7 +24,8 @@
 //! script.
 //!
 //! The ledger ([`ledger`]) lives in the same SQLite file as the auth server, and a transfer
-//! is answered only once committed. The app's routes verify session tokens offline with
+//! is answered only once committed; it is also the app's approval and idempotency store,
+//! so every write of the app goes through its one group-committing writer. The app's routes verify session tokens offline with
 //! the SDK, accept only tokens minted for the demo's own origin (`azp`), and refuse
 //! cross-site requests riding on the `__session` cookie ([`CsrfGuard`]).
 
