@@ -24,7 +24,8 @@
 //! script.
 //!
 //! The ledger ([`ledger`]) lives in the same SQLite file as the auth server, and a transfer
-//! is answered only once committed. The app's routes verify session tokens offline with
+//! is answered only once committed; it is also the app's approval and idempotency store,
+//! so every write of the app goes through its one group-committing writer. The app's routes verify session tokens offline with
 //! the SDK, accept only tokens minted for the demo's own origin (`azp`), and refuse
 //! cross-site requests riding on the `__session` cookie ([`CsrfGuard`]).
 
@@ -36,9 +37,9 @@ use axum::middleware;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use reverify::approval::{APPROVE, Action, Approvals, SqliteApprovalStore};
+use reverify::approval::{APPROVE, Action, Approvals};
 use reverify::axum::{AuthLayer, CsrfGuard};
-use reverify::idempotency::{IdempotencyLayer, SqliteIdempotencyStore};
+use reverify::idempotency::IdempotencyLayer;
 use reverify::{Clock, Policy, Session, Verifier};
 use reverify_server::config::Config;
 use serde::Deserialize;
@@ -131,15 +132,17 @@ pub async fn build(config: Config, settings: Settings) -> Result<Router, BoxErro
     config.validate()?;
     let issuer = config.issuer();
     let auth = reverify_server::AppState::new(config).await?;
+    // The ledger is also the app's approval and idempotency store: their writes join the
+    // transfers' group commits on the ledger's one writer.
     let ledger = Ledger::open(&ledger_path, settings.opening_cents)?;
-    let stores = Stores::open(&ledger_path).await?;
     // The app verifies session tokens offline, with the keys the embedded server publishes,
     // and only those minted for this page (or without `azp`: see the SDK's docs).
     let verifier = Verifier::builder(issuer)
         .jwks_url(settings.jwks_url.clone())
         .authorized_parties([settings.origin.clone()])
         .build()?;
-    let approvals = settings.approvals.then(|| stores.approvals.clone());
+    let approvals = settings.approvals.then(|| Approvals::new(ledger.clone()));
+    let idempotency = IdempotencyLayer::new(ledger.clone());
     Ok(app(
         auth,
         verifier,
@@ -148,45 +151,9 @@ pub async fn build(config: Config, settings: Settings) -> Result<Router, BoxErro
             approvals,
         },
         ledger,
-        stores.idempotency,
+        idempotency,
         settings.react_bundle,
     ))
-}
-
-/// The app's own stores, in the ledger's SQLite file (tables `reverify_approvals` and
-/// `reverify_idempotency`).
-pub struct Stores {
-    /// Used approvals.
-    pub approvals: Approvals,
-    /// Idempotency keys and their answers.
-    pub idempotency: IdempotencyLayer,
-}
-
-impl Stores {
-    /// Opens (and migrates) the stores in the SQLite file at `path`.
-    pub async fn open(path: &std::path::Path) -> Result<Stores, BoxError> {
-        use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
-            .busy_timeout(std::time::Duration::from_secs(10));
-        // One connection: the app's writes queue in the pool instead of polling the file
-        // lock against each other.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await?;
-        let approvals = SqliteApprovalStore::new(pool.clone());
-        approvals.migrate().await?;
-        let idempotency = SqliteIdempotencyStore::new(pool);
-        idempotency.migrate().await?;
-        Ok(Stores {
-            approvals: Approvals::new(approvals),
-            idempotency: IdempotencyLayer::new(idempotency),
-        })
-    }
 }
 
 /// What guards a transfer: an approval of it, or (approvals off) the freshness policy.

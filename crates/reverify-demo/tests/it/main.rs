@@ -688,3 +688,224 @@ async fn one_approval_raced_by_twenty_requests_moves_money_once() {
     demo.stop().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Runs `n` copies of `job` on the ledger at once, each in its own task.
+async fn spawn_many<T, F>(
+    ledger: &reverify_demo::Ledger,
+    n: usize,
+    job: impl Fn(reverify_demo::Ledger) -> F,
+) -> Vec<T>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = T> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..n).map(|_| tokio::spawn(job(ledger.clone()))).collect();
+    let mut out = Vec::with_capacity(n);
+    for task in tasks {
+        out.push(task.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_ledgers_idempotency_store_keeps_the_sdks_contract() {
+    use reverify::idempotency::{
+        IdempotencyStore, Reserve, Slot, StoredResponse, Times, fingerprint,
+    };
+    let dir = temp_dir("idempotency-store");
+    let ledger = reverify_demo::Ledger::open(&dir.join("demo.sqlite"), OPENING).unwrap();
+    let (ttl, lease) = (Duration::from_secs(86_400), Duration::from_secs(60));
+    let t0: i64 = 1_800_000_000_000;
+    let at = move |ms: i64| Times::new(t0 + ms, ttl, lease);
+    let print = fingerprint("POST", "/api/transfer", br#"{"amount_cents":100}"#);
+    let other = fingerprint("POST", "/api/transfer", br#"{"amount_cents":999}"#);
+    let slot = Slot {
+        scope: "user_1",
+        key: "k-1",
+    };
+
+    // Fifty requests with one key at once: one runs, the others are told it is running.
+    let outcomes = spawn_many(&ledger, 50, |ledger| async move {
+        let slot = Slot {
+            scope: "user_1",
+            key: "k-1",
+        };
+        ledger.reserve(slot, print, at(0)).await.unwrap()
+    })
+    .await;
+    let won: Vec<_> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Reserve::Reserved(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect();
+    let in_flight = outcomes
+        .iter()
+        .filter(|o| matches!(o, Reserve::InFlight))
+        .count();
+    assert_eq!((won.len(), in_flight), (1, 49), "{outcomes:?}");
+    let first = &won[0];
+
+    // Completed: a repeat gets the stored answer; another request under the key is refused.
+    let answer = StoredResponse {
+        status: 200,
+        content_type: Some("application/json".into()),
+        body: br#"{"ok":true,"id":1}"#.to_vec(),
+    };
+    ledger.complete(slot, first, &answer).await.unwrap();
+    assert_eq!(
+        ledger.reserve(slot, print, at(1_000)).await.unwrap(),
+        Reserve::Done(answer.clone())
+    );
+    assert_eq!(
+        ledger.reserve(slot, other, at(1_000)).await.unwrap(),
+        Reserve::Mismatch
+    );
+    // A finished row is never released nor completed again, even with its own token.
+    ledger.release(slot, first).await.unwrap();
+    let changed = StoredResponse {
+        status: 500,
+        content_type: None,
+        body: Vec::new(),
+    };
+    ledger.complete(slot, first, &changed).await.unwrap();
+    assert_eq!(
+        ledger.reserve(slot, print, at(2_000)).await.unwrap(),
+        Reserve::Done(answer.clone())
+    );
+    // Once expired, the key is free again (for any request).
+    assert!(matches!(
+        ledger.reserve(slot, other, at(86_400_000)).await.unwrap(),
+        Reserve::Reserved(_)
+    ));
+
+    // A reservation past its lease is taken over; the late completion of the abandoned one
+    // changes nothing, the new holder's does.
+    let slot = Slot {
+        scope: "user_1",
+        key: "k-2",
+    };
+    let Reserve::Reserved(abandoned) = ledger.reserve(slot, print, at(0)).await.unwrap() else {
+        panic!("a new key is reserved");
+    };
+    assert_eq!(
+        ledger.reserve(slot, print, at(59_000)).await.unwrap(),
+        Reserve::InFlight
+    );
+    let Reserve::Reserved(taker) = ledger.reserve(slot, print, at(61_000)).await.unwrap() else {
+        panic!("an abandoned reservation is taken over");
+    };
+    assert_ne!(abandoned.token(), taker.token());
+    ledger.complete(slot, &abandoned, &changed).await.unwrap();
+    ledger.release(slot, &abandoned).await.unwrap();
+    assert_eq!(
+        ledger.reserve(slot, print, at(62_000)).await.unwrap(),
+        Reserve::InFlight
+    );
+    ledger.complete(slot, &taker, &answer).await.unwrap();
+    assert_eq!(
+        ledger.reserve(slot, print, at(63_000)).await.unwrap(),
+        Reserve::Done(answer.clone())
+    );
+
+    // A released key runs again.
+    let slot = Slot {
+        scope: "user_2",
+        key: "k-1",
+    };
+    let Reserve::Reserved(given_up) = ledger.reserve(slot, print, at(0)).await.unwrap() else {
+        panic!("keys are scoped to their user");
+    };
+    ledger.release(slot, &given_up).await.unwrap();
+    assert!(matches!(
+        ledger.reserve(slot, print, at(1)).await.unwrap(),
+        Reserve::Reserved(_)
+    ));
+
+    // The rows are the SDK's: the same table, the fingerprint in hex.
+    let db = rusqlite::Connection::open(dir.join("demo.sqlite")).unwrap();
+    let stored: String = db
+        .query_row(
+            "SELECT fingerprint FROM reverify_idempotency WHERE scope = 'user_1' AND idempotency_key = 'k-2'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let hex: String = print.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(stored, hex);
+    drop(ledger);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_ledgers_approval_store_lets_an_approval_be_used_once() {
+    use reverify::approval::{ApprovalStore, ConsumedApproval};
+    let dir = temp_dir("approval-store");
+    let ledger = reverify_demo::Ledger::open(&dir.join("demo.sqlite"), OPENING).unwrap();
+    let used = |ledger: reverify_demo::Ledger, id: &'static str| async move {
+        let approval = ConsumedApproval {
+            approval_id: id,
+            user_id: "user_1",
+            session_id: Some("sess_1"),
+            action_type: "transfer",
+            summary: "Send €25.00 to Bob",
+            digest: "d1",
+            consumed_at: 1_800_000_000,
+            expires_at: 1_800_000_300,
+        };
+        ledger.consume(&approval).await.unwrap()
+    };
+    let firsts = spawn_many(&ledger, 50, |ledger| used(ledger, "apr_1")).await;
+    assert_eq!(
+        firsts.iter().filter(|first| **first).count(),
+        1,
+        "{firsts:?}"
+    );
+    assert!(!used(ledger.clone(), "apr_1").await);
+    assert!(used(ledger.clone(), "apr_2").await);
+    let db = rusqlite::Connection::open(dir.join("demo.sqlite")).unwrap();
+    let (rows, summary): (i64, String) = db
+        .query_row(
+            "SELECT COUNT(*), MAX(summary) FROM reverify_approvals",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((rows, summary.as_str()), (2, "Send €25.00 to Bob"));
+    drop(ledger);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_write_is_undone_alone_and_the_rest_of_its_batch_commits() {
+    let dir = temp_dir("batch-isolation");
+    let ledger = reverify_demo::Ledger::open(&dir.join("demo.sqlite"), OPENING).unwrap();
+    // A negative amount passes the debit (it credits) but breaks the transfers table's
+    // CHECK: a database error in the middle of a write, among forty good transfers.
+    let outcomes = spawn_many(&ledger, 41, {
+        let turn = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        move |ledger| {
+            let i = turn.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move {
+                let cents = if i == 20 { -500 } else { 100 };
+                ledger.transfer("user_1", "Bob", cents, 1_800_000_000).await
+            }
+        }
+    })
+    .await;
+    let failed: Vec<_> = outcomes.iter().filter(|o| o.is_err()).collect();
+    assert_eq!(failed.len(), 1, "{outcomes:?}");
+    assert!(
+        matches!(
+            failed[0],
+            Err(reverify_demo::ledger::LedgerError::Database(_))
+        ),
+        "{failed:?}"
+    );
+    // The failed write left nothing behind (its credit is undone); the others all count.
+    assert_eq!(ledger.balance("user_1").await.unwrap(), OPENING - 40 * 100);
+    assert_eq!(ledger.history("user_1", 100).await.unwrap().len(), 40);
+    drop(ledger);
+    let _ = std::fs::remove_dir_all(dir);
+}
