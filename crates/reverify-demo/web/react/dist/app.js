@@ -20,7 +20,7 @@ h3{font-size:1rem}
 .head,.item{justify-content:space-between}
 [tabindex="-1"]:focus{outline:none}
 .brand{color:var(--mu);font-weight:600}
-.act{padding:.75rem;border:2px solid var(--a);border-radius:var(--r);font-weight:600}
+.act{padding:.75rem;border-left:4px solid var(--a);background:color-mix(in srgb,var(--a) 12%,var(--bg));border-radius:var(--r);font-weight:600}
 .brand img{height:1.5rem}
 .mu,.lead,.hint{color:var(--mu)}
 .f,.titles,.alt{gap:.25rem}
