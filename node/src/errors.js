@@ -18,9 +18,7 @@ export const INSUFFICIENT_USER_AUTHENTICATION = 'insufficient_user_authenticatio
 export function reverificationError(policy) {
   const normalized = parsePolicy(policy);
   const reverification =
-    typeof normalized === 'string'
-      ? normalized
-      : { level: normalized.level, afterMinutes: normalized.afterMinutes };
+    typeof normalized === 'string' ? normalized : { level: normalized.level, afterMinutes: normalized.afterMinutes };
   return {
     clerk_error: {
       type: 'forbidden',
