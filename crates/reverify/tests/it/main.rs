@@ -11,3 +11,4 @@ mod jwks_fetch;
 mod policy;
 mod support;
 mod tokens;
+mod vectors;

@@ -1,0 +1,72 @@
+// Types of @reverify/server.
+
+/** What kind of verification a policy asks for. */
+export type Level = 'first_factor' | 'second_factor' | 'multi_factor';
+
+/** The four named presets (case-sensitive). */
+export type Preset = 'strict_mfa' | 'strict' | 'moderate' | 'lax';
+
+/** A custom policy: a level and a freshness window in minutes (finite, > 0, fractions allowed). */
+export interface CustomPolicy {
+  level: Level;
+  afterMinutes: number;
+}
+
+/** A reverification policy: a preset name or a custom policy. */
+export type Policy = Preset | CustomPolicy;
+
+/** The claims the decision reads (a verified token's payload). */
+export interface FactorClaims {
+  /** Clerk-compatible `[firstFactorAgeMinutes, secondFactorAgeMinutes]`, `-1` = no such factor. */
+  fva?: unknown;
+  /** `[firstFactorVerifiedAt, secondFactorVerifiedAt]` in unix seconds, `-1` = not enabled, `0` = never verified. */
+  fvt?: unknown;
+  [claim: string]: unknown;
+}
+
+/** The reference's 403 body. */
+export interface ReverificationErrorBody {
+  clerk_error: {
+    type: 'forbidden';
+    reason: 'reverification-error';
+    metadata: { reverification: Policy };
+  };
+}
+
+export declare const LEVELS: readonly Level[];
+export declare const PRESETS: Readonly<Record<Preset, Readonly<CustomPolicy>>>;
+export declare const REVERIFICATION_ERROR_CODE: 'reverification-error';
+export declare const INSUFFICIENT_USER_AUTHENTICATION: 'insufficient_user_authentication';
+
+/** Why a policy is invalid. */
+export declare class PolicyError extends TypeError {
+  readonly code: 'policy_invalid';
+}
+
+/** Parses and validates a policy; returns its normalized form. Throws `PolicyError` when invalid. */
+export declare function parsePolicy(value: unknown): Policy;
+/** Whether `value` is a valid policy. */
+export declare function isValidPolicy(value: unknown): value is Policy;
+/** The level a policy asks for. Throws `PolicyError` when invalid. */
+export declare function policyLevel(policy: Policy): Level;
+/** The freshness window in minutes. Throws `PolicyError` when invalid. */
+export declare function policyAfterMinutes(policy: Policy): number;
+/** The window in whole seconds, rounded down (RFC 9470 `max_age`). Throws `PolicyError` when invalid. */
+export declare function policyMaxAge(policy: Policy): number;
+/** A short human description of a policy. Throws `PolicyError` when invalid. */
+export declare function describePolicy(policy: Policy): string;
+
+/** The current time in unix seconds. */
+export declare function nowSeconds(): number;
+/**
+ * Whether `claims` satisfy `policy` at `now` (unix seconds; default: now). An invalid policy
+ * or missing/malformed claims are `false`.
+ */
+export declare function has(claims: FactorClaims | null | undefined, policy: Policy, now?: number): boolean;
+
+/** The reference's 403 body for `policy`. Throws `PolicyError` when invalid. */
+export declare function reverificationError(policy: Policy): ReverificationErrorBody;
+/** The 403 `Response`: the body, `Content-Type: application/json`, the RFC 9470 challenge. */
+export declare function reverificationErrorResponse(policy: Policy): Response;
+/** The RFC 9470 `WWW-Authenticate` challenge for `policy`. */
+export declare function stepUpChallenge(policy: Policy): string;
