@@ -2,10 +2,18 @@
 //! parsing, the 403 answer and the decision, asserted against this SDK — the reference
 //! implementation — and, with the same file, against the JavaScript server package
 //! (`node/test/vectors.test.js`), so that the two can never drift.
+//!
+//! Also the session-token vectors (`vectors/tokens.json`): tokens minted with this SDK's
+//! keys, each with the time it is verified at and the outcome (the claims, or the error
+//! code) — the JavaScript verifier (`node/test/tokens.test.js`) runs the same file.
 
 use std::path::Path;
 
-use reverify::{Policy, ReverificationRequired, SessionClaims, decision};
+use std::time::Duration;
+
+use reverify::{
+    JwkSet, ManualClock, Policy, ReverificationRequired, SessionClaims, Verifier, decision,
+};
 use serde_json::{Value, json};
 
 fn vectors() -> Value {
@@ -154,4 +162,74 @@ fn decisions_are_the_vectors_decisions() {
         seen[0] >= 20 && seen[1] >= 20,
         "passing and failing vectors both: {seen:?}"
     );
+}
+
+fn token_vectors() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vectors/tokens.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).expect("the token vectors are JSON")
+}
+
+#[tokio::test]
+async fn token_vectors_verify_as_the_vectors_say() {
+    let doc = token_vectors();
+    let jwks: JwkSet = serde_json::from_value(doc["jwks"].clone()).expect("a JWK set");
+    let algs: Vec<&str> = jwks.keys.iter().filter_map(|k| k.alg.as_deref()).collect();
+    assert!(
+        algs.contains(&"EdDSA") && algs.contains(&"ES256"),
+        "{algs:?}"
+    );
+    assert!(jwks.keys.iter().any(|k| k.kty == "RSA"));
+    let parties: Vec<String> = serde_json::from_value(doc["authorizedParties"].clone()).unwrap();
+    let clock = ManualClock::new(0);
+    let verifier = Verifier::builder(doc["issuer"].as_str().expect("issuer"))
+        .jwks(jwks)
+        .authorized_parties(parties)
+        .leeway(Duration::from_secs(
+            doc["clockSkewSeconds"].as_u64().unwrap(),
+        ))
+        .cache_capacity(0)
+        .clock(clock.clone())
+        .build()
+        .expect("the vectors' key set is usable");
+    let tokens = cases(&doc, "tokens");
+    assert!(tokens.len() >= 60, "at least 60 token vectors");
+    let mut codes = std::collections::BTreeSet::new();
+    for case in tokens {
+        let name = case["name"].as_str().expect("every vector has a name");
+        let token = case["token"].as_str().expect("token is a string");
+        let now = case["now"].as_i64().expect("now is an integer");
+        assert_portable(&case["now"], name);
+        clock.set(now);
+        let expect = &case["expect"];
+        match verifier.verify(token).await {
+            Ok(session) => {
+                assert_eq!(expect["ok"], true, "{name}: verified, expected {expect}");
+                assert_eq!(session.user_id(), expect["sub"], "{name}: sub");
+                assert_eq!(json!(session.claims().sid), expect["sid"], "{name}: sid");
+            }
+            Err(e) => {
+                assert_eq!(e.code(), expect["code"], "{name}: {e}");
+                assert_eq!(e.status(), 401, "{name}");
+                codes.insert(e.code());
+            }
+        }
+    }
+    // Every token error a static key set can produce is covered.
+    for code in [
+        "token_missing",
+        "token_malformed",
+        "token_algorithm_unsupported",
+        "token_algorithm_mismatch",
+        "token_key_unknown",
+        "token_signature_invalid",
+        "token_claims_invalid",
+        "token_expired",
+        "token_not_yet_valid",
+        "token_issuer_invalid",
+        "token_azp_invalid",
+    ] {
+        assert!(codes.contains(code), "no vector fails with {code}");
+    }
 }
