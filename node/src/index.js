@@ -18,3 +18,4 @@ export {
   reverificationErrorResponse,
   stepUpChallenge,
 } from './errors.js';
+export { TokenError, createVerifier } from './verify.js';

@@ -134,6 +134,8 @@ test('the package exports exactly its API', () => {
     'PRESETS',
     'PolicyError',
     'REVERIFICATION_ERROR_CODE',
+    'TokenError',
+    'createVerifier',
     'describePolicy',
     'has',
     'isValidPolicy',

@@ -70,3 +70,86 @@ export declare function reverificationError(policy: Policy): ReverificationError
 export declare function reverificationErrorResponse(policy: Policy): Response;
 /** The RFC 9470 `WWW-Authenticate` challenge for `policy`. */
 export declare function stepUpChallenge(policy: Policy): string;
+
+/** The stable machine codes of a failed verification (the Rust SDK's `Error::code`). */
+export type TokenErrorCode =
+  | 'token_missing'
+  | 'token_malformed'
+  | 'token_algorithm_unsupported'
+  | 'token_algorithm_mismatch'
+  | 'token_key_unknown'
+  | 'token_signature_invalid'
+  | 'token_claims_invalid'
+  | 'token_expired'
+  | 'token_not_yet_valid'
+  | 'token_issuer_invalid'
+  | 'token_azp_invalid'
+  | 'jwks_unavailable'
+  | 'verifier_config_invalid';
+
+/** Why a session could not be established. */
+export declare class TokenError extends Error {
+  readonly name: 'TokenError';
+  readonly code: TokenErrorCode;
+  /** 401 for anything wrong with the token, 503 when the keys are unavailable, 500 for a misconfigured verifier. */
+  readonly status: 401 | 500 | 503;
+  /** The JSON error body (configuration details are not echoed). */
+  readonly body: { code: TokenErrorCode; message: string };
+  /** The RFC 6750 `WWW-Authenticate` value for a 401, else `null`. */
+  readonly wwwAuthenticate: string | null;
+}
+
+/** A public JSON Web Key (RFC 7517): the members the verifier reads. */
+export interface Jwk {
+  kty: string;
+  kid?: string;
+  use?: string;
+  alg?: string;
+  crv?: string;
+  x?: string;
+  y?: string;
+  n?: string;
+  e?: string;
+  [member: string]: unknown;
+}
+
+/** A JWK Set, as served at `/.well-known/jwks.json`. */
+export interface JwkSet {
+  keys: Jwk[];
+}
+
+export interface VerifierOptions {
+  /** The exact `iss` tokens must carry. */
+  issuer: string;
+  /** A static key set; every key must be usable (OKP/Ed25519, EC/P-256, RSA ≥ 2048 bits, with a `kid`). */
+  jwks: JwkSet;
+  /** When non-empty, a token whose `azp` is present and not listed is refused. */
+  authorizedParties?: readonly string[];
+  /** Allowed clock skew for `exp`, `nbf` and `iat`, in whole seconds (default 5). */
+  clockSkewSeconds?: number;
+}
+
+/** The claims of a verified session token. */
+export interface SessionClaims extends FactorClaims {
+  iss: string;
+  sub: string;
+  sid?: string | null;
+  iat: number;
+  nbf?: number | null;
+  exp: number;
+  jti?: string | null;
+  azp?: string | null;
+  auth_time?: unknown;
+  amr?: unknown;
+  acr?: unknown;
+  apr?: unknown;
+}
+
+export interface Verifier {
+  readonly issuer: string;
+  /** The token's claims, verified at `now` (unix seconds; default: now). Rejects with a `TokenError`. */
+  verifyToken(token: string | null | undefined, options?: { now?: number }): Promise<SessionClaims>;
+}
+
+/** A verifier of session tokens. Throws a `TokenError` (`verifier_config_invalid`) for an unusable configuration. */
+export declare function createVerifier(options: VerifierOptions): Verifier;

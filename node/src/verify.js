@@ -1,0 +1,462 @@
+// Offline verification of Reverify session tokens against a JWK set, with exactly the Rust
+// SDK's rules, order of checks and error codes (crates/reverify/src/verifier.rs, jwt.rs,
+// jwk.rs, error.rs, claims.rs; docs/sdk.md "Verification" and "Errors"). WebCrypto only.
+//
+// In order: size (≤ 16 KiB) and shape (three base64url parts); the header (`alg` must be
+// EdDSA, ES256 or RS256 — `none`, HMAC and anything else are refused before any key lookup;
+// `kid` required; any `crit` refused); the key by `kid`; the key's own algorithm (pinned
+// when the key is loaded: OKP/Ed25519 → EdDSA, EC/P-256 → ES256, RSA ≥ 2048 bits → RS256)
+// must equal the header's `alg`; the signature; the claims' JSON and types; `iss`; `sub`;
+// `exp`; `nbf`/`iat`; `azp`. Held to the shared vectors (vectors/tokens.json).
+
+const MESSAGES = {
+  token_missing: 'no session token was sent',
+  token_malformed: 'the session token is malformed',
+  token_algorithm_unsupported: "the session token's algorithm is not accepted",
+  token_algorithm_mismatch: "the session token's algorithm does not match its key",
+  token_key_unknown: 'the session token was signed with an unknown key',
+  token_signature_invalid: "the session token's signature is invalid",
+  token_claims_invalid: "the session token's claims are invalid",
+  token_expired: 'the session token has expired',
+  token_not_yet_valid: 'the session token is not valid yet',
+  token_issuer_invalid: 'the session token was issued by another issuer',
+  token_azp_invalid: 'the session token was issued for another origin',
+  jwks_unavailable: 'the signing keys are unavailable',
+  verifier_config_invalid: 'the token verifier is misconfigured',
+};
+
+/**
+ * Why a session could not be established: `code` is the Rust SDK's stable machine code
+ * (`token_expired`, …), `status` its HTTP status (401 for anything wrong with the token,
+ * 503 when the keys are unavailable, 500 for a misconfigured verifier).
+ */
+export class TokenError extends Error {
+  constructor(code, detail) {
+    const message = MESSAGES[code] ?? MESSAGES.verifier_config_invalid;
+    super(detail ? `${message}: ${detail}` : message);
+    this.name = 'TokenError';
+    this.code = code;
+    this.status = code === 'jwks_unavailable' ? 503 : code === 'verifier_config_invalid' ? 500 : 401;
+  }
+
+  /** The JSON error body `{code, message}` (configuration details are not echoed). */
+  get body() {
+    const message = this.status === 500 ? 'internal server error' : this.message;
+    return { code: this.code, message };
+  }
+
+  /** The RFC 6750 `WWW-Authenticate` value for a 401, else `null`. */
+  get wwwAuthenticate() {
+    if (this.status !== 401) return null;
+    if (this.code === 'token_missing') return 'Bearer';
+    return `Bearer error="invalid_token", error_description="${this.message}"`;
+  }
+}
+
+const fail = (code) => new TokenError(code);
+const configError = (detail) => new TokenError('verifier_config_invalid', detail);
+
+/** Tokens longer than this (in UTF-8 bytes) are rejected before any decoding. */
+const MAX_TOKEN_LEN = 16 * 1024;
+/** The largest signature accepted: RSA-8192. */
+const MAX_SIGNATURE_LEN = 1024;
+const I64_LIMIT = 2 ** 63;
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const SEXTETS = new Int8Array(128).fill(-1);
+for (let i = 0; i < ALPHABET.length; i++) SEXTETS[ALPHABET.charCodeAt(i)] = i;
+
+/**
+ * Strict base64url without padding, as the Rust SDK decodes it: no `=`, no other alphabet,
+ * no impossible length, and the unused bits of the last character must be zero. `null` when
+ * the text is not such base64url.
+ */
+export function decodeBase64Url(text) {
+  const rem = text.length % 4;
+  if (rem === 1) return null;
+  const out = new Uint8Array(Math.floor((text.length * 3) / 4));
+  let acc = 0;
+  let bits = 0;
+  let o = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const v = c < 128 ? SEXTETS[c] : -1;
+    if (v < 0) return null;
+    acc = ((acc << 6) | v) & 0xffffff;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = (acc >> bits) & 0xff;
+    }
+  }
+  if (bits > 0 && (acc & ((1 << bits) - 1)) !== 0) return null;
+  return out;
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const ENCODER = new TextEncoder();
+
+/** base64url → UTF-8 → JSON, with the text kept for the duplicate-member check; `null` on any failure. */
+function decodeJson(part) {
+  const bytes = decodeBase64Url(part);
+  if (bytes === null) return null;
+  try {
+    const text = UTF8.decode(bytes);
+    return { text, value: JSON.parse(text) };
+  } catch {
+    return null;
+  }
+}
+
+const WHITESPACE = ' \t\n\r';
+
+function skipString(text, i) {
+  i++;
+  while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+  return i + 1;
+}
+
+function skipValue(text, i) {
+  const c = text[i];
+  if (c === '"') return skipString(text, i);
+  if (c === '{' || c === '[') {
+    let depth = 0;
+    for (;;) {
+      const d = text[i];
+      if (d === '"') {
+        i = skipString(text, i);
+        continue;
+      }
+      if (d === '{' || d === '[') depth++;
+      else if (d === '}' || d === ']') depth--;
+      i++;
+      if (depth === 0) return i;
+    }
+  }
+  while (i < text.length && !',}] \t\n\r'.includes(text[i])) i++;
+  return i;
+}
+
+/** The member names of the JSON object `text` (valid JSON: JSON.parse accepted it), unescaped, in order. */
+function memberNames(text) {
+  const names = [];
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && WHITESPACE.includes(text[i])) i++;
+  };
+  ws();
+  i++; // {
+  ws();
+  if (text[i] === '}') return names;
+  for (;;) {
+    ws();
+    const start = i;
+    i = skipString(text, i);
+    names.push(JSON.parse(text.slice(start, i)));
+    ws();
+    i++; // :
+    ws();
+    i = skipValue(text, i);
+    ws();
+    if (text[i] !== ',') return names;
+    i++;
+  }
+}
+
+/** Whether one of `fields` appears twice among the object's members (serde refuses that; JSON.parse keeps the last). */
+function hasDuplicateField(text, fields) {
+  const seen = new Set();
+  for (const name of memberNames(text)) {
+    if (!fields.includes(name)) continue;
+    if (seen.has(name)) return true;
+    seen.add(name);
+  }
+  return false;
+}
+
+const isObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Reads a decoded JSON value as serde reads it into a struct with these fields: an object
+ * by member name, or an array by position (serde's sequence form). Returns the fields as
+ * an object (absent ones `undefined`), `'syntax'` for too many array elements (a syntax
+ * error in serde_json), `'data'` for anything else that is not a struct.
+ */
+function readStruct(value, text, fields) {
+  if (Array.isArray(value)) {
+    if (value.length > fields.length) return 'syntax';
+    const out = {};
+    fields.forEach((f, i) => {
+      if (i < value.length) out[f] = value[i];
+    });
+    return out;
+  }
+  if (!isObject(value)) return 'data';
+  if (hasDuplicateField(text, fields)) return 'data';
+  const out = {};
+  for (const f of fields) if (Object.hasOwn(value, f)) out[f] = value[f];
+  return out;
+}
+
+const HEADER_FIELDS = ['alg', 'kid', 'crit'];
+
+function parseCompact(token) {
+  if (token.length > MAX_TOKEN_LEN / 3 && ENCODER.encode(token).length > MAX_TOKEN_LEN) throw fail('token_malformed');
+  const parts = token.split('.');
+  if (parts.length !== 3) throw fail('token_malformed');
+  const [headerB64, payloadB64, signatureB64] = parts;
+  const decoded = decodeJson(headerB64);
+  if (decoded === null) throw fail('token_malformed');
+  const header = readStruct(decoded.value, decoded.text, HEADER_FIELDS);
+  if (typeof header !== 'object' || typeof header.alg !== 'string') throw fail('token_malformed');
+  if (header.kid !== undefined && header.kid !== null && typeof header.kid !== 'string') throw fail('token_malformed');
+  if (header.crit !== undefined && header.crit !== null) throw fail('token_malformed');
+  // `none`, HMAC and anything else are refused here, before any key is looked up.
+  if (!ALGORITHMS.includes(header.alg)) throw fail('token_algorithm_unsupported');
+  if (typeof header.kid !== 'string') throw fail('token_key_unknown');
+  if (signatureB64.length > (MAX_SIGNATURE_LEN * 4) / 3 + 4) throw fail('token_malformed');
+  const signature = decodeBase64Url(signatureB64);
+  if (signature === null || signature.length > MAX_SIGNATURE_LEN) throw fail('token_malformed');
+  return {
+    alg: header.alg,
+    kid: header.kid,
+    signingInput: ENCODER.encode(`${headerB64}.${payloadB64}`),
+    payloadB64,
+    signature,
+  };
+}
+
+const CLAIM_FIELDS = [
+  'iss',
+  'sub',
+  'sid',
+  'iat',
+  'nbf',
+  'exp',
+  'jti',
+  'azp',
+  'fva',
+  'fvt',
+  'auth_time',
+  'amr',
+  'acr',
+  'apr',
+];
+const isI64 = (v) => Number.isInteger(v) && Math.abs(v) < I64_LIMIT;
+const absent = (v) => v === undefined || v === null;
+
+/** The claims, typed as the Rust SDK types them (claims.rs), or a `TokenError`. */
+function parseClaims(payloadB64) {
+  const decoded = decodeJson(payloadB64);
+  if (decoded === null) throw fail('token_malformed');
+  const fields = readStruct(decoded.value, decoded.text, CLAIM_FIELDS);
+  if (fields === 'syntax') throw fail('token_malformed');
+  if (fields === 'data') throw fail('token_claims_invalid');
+  const { iss, sub, sid, iat, nbf, exp, jti, azp } = fields;
+  const valid =
+    typeof iss === 'string' &&
+    typeof sub === 'string' &&
+    isI64(iat) &&
+    isI64(exp) &&
+    (absent(nbf) || isI64(nbf)) &&
+    [sid, jti, azp].every((v) => absent(v) || typeof v === 'string');
+  if (!valid) throw fail('token_claims_invalid');
+  // An object payload is returned as it is (informational claims of another type stay,
+  // and read as absent to `has()`); a positional one as the object it stands for.
+  if (Array.isArray(decoded.value)) {
+    const claims = {};
+    for (const [k, v] of Object.entries(fields)) if (v !== undefined) claims[k] = v;
+    return claims;
+  }
+  return decoded.value;
+}
+
+// --- Keys --------------------------------------------------------------------------------
+
+const ALGORITHMS = ['EdDSA', 'ES256', 'RS256'];
+
+/** A usable JWK → `{ alg, material }`, pinned to one algorithm; throws the reason it is unusable. */
+function loadJwk(jwk) {
+  if (!isObject(jwk)) throw new Error('a key is not an object');
+  for (const name of ['kid', 'use', 'alg', 'crv', 'x', 'y', 'n', 'e']) {
+    if (!absent(jwk[name]) && typeof jwk[name] !== 'string') throw new Error(`${name} is not a string`);
+  }
+  if (typeof jwk.kty !== 'string') throw new Error('kty is not a string');
+  if (absent(jwk.kid)) throw new Error('a key has no kid');
+  if (!absent(jwk.use) && jwk.use !== 'sig') throw new Error(`use is ${JSON.stringify(jwk.use)}, not "sig"`);
+  const b64 = (name) => {
+    if (absent(jwk[name])) throw new Error(`missing ${name}`);
+    const bytes = decodeBase64Url(jwk[name]);
+    if (bytes === null) throw new Error(`${name} is not base64url`);
+    return bytes;
+  };
+  let key;
+  if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') {
+    const x = b64('x');
+    if (x.length !== 32) throw new Error('x is not 32 bytes');
+    key = { alg: 'EdDSA', x };
+  } else if (jwk.kty === 'EC' && jwk.crv === 'P-256') {
+    const x = b64('x');
+    const y = b64('y');
+    if (x.length !== 32 || y.length !== 32) throw new Error('P-256 coordinates must be 32 bytes');
+    const point = new Uint8Array(65);
+    point[0] = 4;
+    point.set(x, 1);
+    point.set(y, 33);
+    key = { alg: 'ES256', point };
+  } else if (jwk.kty === 'RSA') {
+    let n = b64('n');
+    const e = b64('e');
+    let zeros = 0;
+    while (zeros < n.length && n[zeros] === 0) zeros++;
+    n = n.subarray(zeros);
+    if (n.length < 256) throw new Error('RSA keys shorter than 2048 bits are not accepted');
+    key = { alg: 'RS256', n, e };
+  } else {
+    throw new Error(`unsupported key type ${jwk.kty} / ${jwk.crv ?? 'no curve'}`);
+  }
+  if (!absent(jwk.alg) && jwk.alg !== key.alg) throw new Error(`alg ${jwk.alg} does not fit a ${key.alg} key`);
+  return key;
+}
+
+/** The keys of a developer-given JWK set, by kid: every key must be usable (as the Rust SDK's static sets). */
+function loadStaticKeys(jwks) {
+  if (!isObject(jwks) || !Array.isArray(jwks.keys)) throw configError('jwks must be a JWK set {keys: [...]}');
+  const keys = new Map();
+  for (const jwk of jwks.keys) {
+    let key;
+    try {
+      key = loadJwk(jwk);
+    } catch (e) {
+      throw configError(`the static JWK set holds an unusable key (${e.message})`);
+    }
+    if (keys.has(jwk.kid)) throw configError(`the static JWK set holds the kid ${JSON.stringify(jwk.kid)} twice`);
+    keys.set(jwk.kid, key);
+  }
+  if (keys.size === 0) throw configError('the static JWK set is empty');
+  return keys;
+}
+
+function toBase64Url(bytes) {
+  let out = '';
+  for (let i = 0; i < bytes.length; i += 3) {
+    const chunk = (bytes[i] << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
+    const chars = Math.min(4, Math.ceil(((bytes.length - i) * 8) / 6));
+    for (let j = 0; j < chars; j++) out += ALPHABET[(chunk >> (18 - 6 * j)) & 63];
+  }
+  return out;
+}
+
+const bigEndian = (bytes) => bytes.reduce((acc, b) => acc * 256n + BigInt(b), 0n);
+
+/** The WebCrypto key for a loaded key, or `null` when WebCrypto refuses it (no token verifies then). */
+async function importKey(key) {
+  const { subtle } = globalThis.crypto;
+  try {
+    if (key.alg === 'EdDSA') return await subtle.importKey('raw', key.x, { name: 'Ed25519' }, false, ['verify']);
+    if (key.alg === 'ES256') {
+      return await subtle.importKey('raw', key.point, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify']);
+    }
+    // What ring accepts (RSA_PKCS1_2048_8192_SHA256): 2048 to 8192 bits, an odd exponent
+    // from 3 to 2^33 - 1.
+    const e = bigEndian(key.e);
+    if (key.n.length > 1024 || e < 3n || e % 2n === 0n || e >= 2n ** 33n) return null;
+    return await subtle.importKey(
+      'jwk',
+      { kty: 'RSA', n: toBase64Url(key.n), e: toBase64Url(key.e), alg: 'RS256', ext: true },
+      { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+      false,
+      ['verify'],
+    );
+  } catch {
+    return null;
+  }
+}
+
+/** Checks `signature` over `data` with the key's pinned algorithm. */
+async function verifySignature(key, cryptoKey, signature, data) {
+  if (cryptoKey === null) return false;
+  const { subtle } = globalThis.crypto;
+  try {
+    if (key.alg === 'EdDSA')
+      return signature.length === 64 && (await subtle.verify('Ed25519', cryptoKey, signature, data));
+    if (key.alg === 'ES256') {
+      return (
+        signature.length === 64 && (await subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, cryptoKey, signature, data))
+      );
+    }
+    return signature.length === key.n.length && (await subtle.verify('RSASSA-PKCS1-v1_5', cryptoKey, signature, data));
+  } catch {
+    return false;
+  }
+}
+
+// --- The verifier --------------------------------------------------------------------------
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/**
+ * A verifier of session tokens from `issuer` (exact `iss`), against a static JWK set
+ * (`jwks`; every key must be usable). Options as the Rust SDK's builder:
+ * `authorizedParties` (when non-empty, a token whose `azp` is present and not listed is
+ * refused) and `clockSkewSeconds` (the leeway for `exp`, `nbf` and `iat`, default 5).
+ * Throws a `TokenError` (`verifier_config_invalid`) for an unusable configuration.
+ */
+export function createVerifier(options) {
+  if (!isObject(options)) throw configError('options must be an object');
+  const { issuer, jwks, jwksUrl, authorizedParties = [], clockSkewSeconds = 5 } = options;
+  if (typeof issuer !== 'string' || issuer === '') throw configError('the issuer must not be empty');
+  if (jwksUrl !== undefined) throw configError('jwksUrl is not supported yet: pass a static jwks');
+  if (jwks === undefined) throw configError('no key set: pass jwks');
+  if (!Array.isArray(authorizedParties) || !authorizedParties.every((p) => typeof p === 'string')) {
+    throw configError('authorizedParties must be an array of strings');
+  }
+  if (!Number.isSafeInteger(clockSkewSeconds) || clockSkewSeconds < 0) {
+    throw configError('clockSkewSeconds must be a whole number of seconds, >= 0');
+  }
+  const keys = loadStaticKeys(jwks);
+  const parties = [...authorizedParties];
+  const leeway = clockSkewSeconds;
+  /** WebCrypto keys, imported once per kid. */
+  const imported = new Map();
+  const cryptoKeyFor = (kid, key) => {
+    let pending = imported.get(kid);
+    if (pending === undefined) {
+      pending = importKey(key);
+      imported.set(kid, pending);
+    }
+    return pending;
+  };
+
+  function checkClaims(claims, now) {
+    if (claims.iss !== issuer) throw fail('token_issuer_invalid');
+    if (claims.sub === '') throw fail('token_claims_invalid');
+    if (now >= claims.exp + leeway) throw fail('token_expired');
+    const notBefore = Math.max(absent(claims.nbf) ? -Infinity : claims.nbf, claims.iat);
+    if (now + leeway < notBefore) throw fail('token_not_yet_valid');
+    if (!absent(claims.azp) && parties.length > 0 && !parties.includes(claims.azp)) throw fail('token_azp_invalid');
+  }
+
+  /**
+   * Verifies `token` at `now` (unix seconds, default the current time): its claims, or
+   * throws a `TokenError` with the Rust SDK's code.
+   */
+  async function verifyToken(token, { now = nowSeconds() } = {}) {
+    if (!Number.isFinite(now)) throw new TypeError('now must be a finite number of unix seconds');
+    if (token === undefined || token === null || token === '') throw fail('token_missing');
+    if (typeof token !== 'string') throw fail('token_malformed');
+    const compact = parseCompact(token);
+    const key = keys.get(compact.kid);
+    if (key === undefined) throw fail('token_key_unknown');
+    if (key.alg !== compact.alg) throw fail('token_algorithm_mismatch');
+    const cryptoKey = await cryptoKeyFor(compact.kid, key);
+    if (!(await verifySignature(key, cryptoKey, compact.signature, compact.signingInput))) {
+      throw fail('token_signature_invalid');
+    }
+    const claims = parseClaims(compact.payloadB64);
+    checkClaims(claims, now);
+    return claims;
+  }
+
+  return { issuer, verifyToken };
+}
