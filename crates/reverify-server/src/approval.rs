@@ -37,6 +37,21 @@ impl StoredAction {
             })
     }
 
+    /// The audit detail of an approval event of verification `verification_id`, with
+    /// `extra` fields (level, reason, …) added.
+    pub(crate) fn audit_detail(&self, verification_id: &str, extra: Value) -> Value {
+        let mut detail = json!({
+            "verification_id": verification_id,
+            "type": self.r#type,
+            "summary": self.summary,
+            "digest": self.digest,
+        });
+        if let (Some(out), Value::Object(extra)) = (detail.as_object_mut(), extra) {
+            out.extend(extra);
+        }
+        detail
+    }
+
     /// The public view (the same shape as the 403 metadata's `action`).
     pub(crate) fn to_json(&self) -> Value {
         json!({

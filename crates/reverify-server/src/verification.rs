@@ -502,16 +502,15 @@ pub(crate) async fn attempt(
                         user_id: Some(&user.id),
                         session_id: Some(session_id),
                         client,
-                        detail: json!({
-                            "approval_id": grant.id,
-                            "verification_id": row.id,
-                            "level": row.level,
-                            "factor": strategy.as_str(),
-                            "type": action.r#type,
-                            "summary": action.summary,
-                            "digest": action.digest,
-                            "expires_at": grant.expires_at,
-                        }),
+                        detail: action.audit_detail(
+                            &row.id,
+                            json!({
+                                "approval_id": grant.id,
+                                "level": row.level,
+                                "factor": strategy.as_str(),
+                                "expires_at": grant.expires_at,
+                            }),
+                        ),
                     },
                 )
                 .await?;
@@ -587,13 +586,7 @@ async fn audit_failed(
                 user_id: Some(&user.id),
                 session_id: Some(&row.session_id),
                 client,
-                detail: json!({
-                    "verification_id": row.id,
-                    "type": action.r#type,
-                    "summary": action.summary,
-                    "digest": action.digest,
-                    "reason": "too_many_attempts",
-                }),
+                detail: action.audit_detail(&row.id, json!({ "reason": "too_many_attempts" })),
             })
             .await?;
     }

@@ -22,3 +22,41 @@ impl StoreError {
         StoreError(error.into())
     }
 }
+
+/// Runs `statements` (`CREATE … IF NOT EXISTS`) on an SQLite pool, in order.
+#[cfg(feature = "sqlx")]
+pub(crate) async fn migrate_sqlite(
+    pool: &sqlx::SqlitePool,
+    statements: &[&'static str],
+) -> Result<(), StoreError> {
+    for statement in statements {
+        sqlx::query(*statement)
+            .execute(pool)
+            .await
+            .map_err(StoreError::new)?;
+    }
+    Ok(())
+}
+
+/// Runs `statements` on PostgreSQL in one transaction under the advisory lock `lock`, so
+/// that instances starting together do not collide.
+#[cfg(feature = "sqlx")]
+pub(crate) async fn migrate_postgres(
+    pool: &sqlx::PgPool,
+    lock: i64,
+    statements: &[&'static str],
+) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await.map_err(StoreError::new)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(lock)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::new)?;
+    for statement in statements {
+        sqlx::query(*statement)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::new)?;
+    }
+    tx.commit().await.map_err(StoreError::new)
+}

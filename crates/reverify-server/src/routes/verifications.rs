@@ -175,13 +175,7 @@ async fn start(
                 user_id: Some(&user.id),
                 session_id: Some(&current.session.id),
                 client: &client,
-                detail: json!({
-                    "verification_id": row.id,
-                    "level": row.level,
-                    "type": action.r#type,
-                    "summary": action.summary,
-                    "digest": action.digest,
-                }),
+                detail: action.audit_detail(&row.id, json!({ "level": row.level })),
             })
             .await?;
     }
@@ -264,13 +258,7 @@ async fn cancel(
                         user_id: Some(&row.user_id),
                         session_id: Some(&row.session_id),
                         client: &client,
-                        detail: json!({
-                            "verification_id": row.id,
-                            "type": action.r#type,
-                            "summary": action.summary,
-                            "digest": action.digest,
-                            "reason": "cancelled",
-                        }),
+                        detail: action.audit_detail(&row.id, json!({ "reason": "cancelled" })),
                     },
                 )
                 .await?;

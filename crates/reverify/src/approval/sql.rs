@@ -110,13 +110,7 @@ sql_store!(
 impl SqliteApprovalStore {
     /// Creates the table and its index if they do not exist.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        for statement in [TABLE, INDEX] {
-            sqlx::query(statement)
-                .execute(&self.pool)
-                .await
-                .map_err(StoreError::new)?;
-        }
-        Ok(())
+        crate::store::migrate_sqlite(&self.pool, &[TABLE, INDEX]).await
     }
 }
 
@@ -124,19 +118,7 @@ impl PostgresApprovalStore {
     /// Creates the table and its index if they do not exist (under an advisory lock, so
     /// instances starting together do not collide).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::new)?;
         // "reverify_approvals" as a lock id.
-        sqlx::query("SELECT pg_advisory_xact_lock(7265766572690052)")
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::new)?;
-        for statement in [TABLE, INDEX] {
-            sqlx::query(statement)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::new)?;
-        }
-        tx.commit().await.map_err(StoreError::new)?;
-        Ok(())
+        crate::store::migrate_postgres(&self.pool, 7265766572690052, &[TABLE, INDEX]).await
     }
 }

@@ -249,15 +249,7 @@ impl SqliteIdempotencyStore {
     /// # Ok(()) }
     /// ```
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::query(table!("BLOB"))
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::new)?;
-        sqlx::query(INDEX)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::new)?;
-        Ok(())
+        crate::store::migrate_sqlite(&self.pool, &[table!("BLOB"), INDEX]).await
     }
 }
 
@@ -271,21 +263,8 @@ impl PostgresIdempotencyStore {
     /// # Ok(()) }
     /// ```
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::new)?;
         // "reverify_idempotency" as a lock id.
-        sqlx::query("SELECT pg_advisory_xact_lock(7265766572690051)")
-            .execute(&mut *tx)
+        crate::store::migrate_postgres(&self.pool, 7265766572690051, &[table!("BYTEA"), INDEX])
             .await
-            .map_err(StoreError::new)?;
-        sqlx::query(table!("BYTEA"))
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::new)?;
-        sqlx::query(INDEX)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::new)?;
-        tx.commit().await.map_err(StoreError::new)?;
-        Ok(())
     }
 }

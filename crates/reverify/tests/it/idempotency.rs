@@ -31,6 +31,12 @@ fn random_suffix() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A pool of one of the two databases.
+enum Pool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
 /// One database; every [`TestDb::layer`] is a new pool on it (a new "app instance").
 pub(crate) enum TestDb {
     Sqlite { dir: std::path::PathBuf },
@@ -94,21 +100,8 @@ impl TestDb {
     /// `broken`: the pool is closed, so every use of the store fails.
     pub(crate) async fn approvals(&self, broken: bool) -> reverify::approval::Approvals {
         use reverify::approval::{Approvals, PostgresApprovalStore, SqliteApprovalStore};
-        match self {
-            TestDb::Sqlite { dir } => {
-                let options = SqliteConnectOptions::from_str(&format!(
-                    "sqlite://{}",
-                    dir.join("app.sqlite").display()
-                ))
-                .unwrap()
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .busy_timeout(Duration::from_secs(30));
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(4)
-                    .connect_with(options)
-                    .await
-                    .unwrap();
+        match self.pool().await {
+            Pool::Sqlite(pool) => {
                 let store = SqliteApprovalStore::new(pool.clone());
                 store.migrate().await.unwrap();
                 if broken {
@@ -116,12 +109,7 @@ impl TestDb {
                 }
                 Approvals::new(store)
             }
-            TestDb::Postgres { url, .. } => {
-                let pool = PgPoolOptions::new()
-                    .max_connections(8)
-                    .connect(url)
-                    .await
-                    .unwrap();
+            Pool::Postgres(pool) => {
                 let store = PostgresApprovalStore::new(pool.clone());
                 store.migrate().await.unwrap();
                 if broken {
@@ -132,8 +120,8 @@ impl TestDb {
         }
     }
 
-    /// A layer on a new pool and store (migrated) on this database.
-    async fn layer(&self) -> IdempotencyLayer {
+    /// A new pool on this database: a new app instance.
+    async fn pool(&self) -> Pool {
         match self {
             TestDb::Sqlite { dir } => {
                 let options = SqliteConnectOptions::from_str(&format!(
@@ -144,21 +132,33 @@ impl TestDb {
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .busy_timeout(Duration::from_secs(30));
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(4)
-                    .connect_with(options)
+                Pool::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(4)
+                        .connect_with(options)
+                        .await
+                        .unwrap(),
+                )
+            }
+            TestDb::Postgres { url, .. } => Pool::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(8)
+                    .connect(url)
                     .await
-                    .unwrap();
+                    .unwrap(),
+            ),
+        }
+    }
+
+    /// A layer on a new pool and store (migrated) on this database.
+    async fn layer(&self) -> IdempotencyLayer {
+        match self.pool().await {
+            Pool::Sqlite(pool) => {
                 let store = SqliteIdempotencyStore::new(pool);
                 store.migrate().await.unwrap();
                 IdempotencyLayer::new(store)
             }
-            TestDb::Postgres { url, .. } => {
-                let pool = PgPoolOptions::new()
-                    .max_connections(8)
-                    .connect(url)
-                    .await
-                    .unwrap();
+            Pool::Postgres(pool) => {
                 let store = PostgresIdempotencyStore::new(pool);
                 store.migrate().await.unwrap();
                 IdempotencyLayer::new(store)
