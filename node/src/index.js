@@ -19,3 +19,14 @@ export {
   stepUpChallenge,
 } from './errors.js';
 export { TokenError, createVerifier } from './verify.js';
+export {
+  CROSS_SITE_REQUEST,
+  CrossSiteRequestError,
+  SESSION_COOKIE,
+  authErrorResponse,
+  authObject,
+  authenticateRequest,
+  fromAllowedOrigin,
+  normalizeOrigin,
+  tokenFromHeaders,
+} from './auth.js';
