@@ -21,8 +21,7 @@ const ALLOWED = 'https://admin.example.test';
 /** The same routes in each framework's own style. */
 const FRAMEWORKS = {
   async express(options) {
-    const { reverifyMiddleware, getAuth, requireAuth, requireReverification, sendReverificationError } =
-      expressAdapter;
+    const { reverifyMiddleware, getAuth, requireAuth, requireReverification, sendReverificationError } = expressAdapter;
     const app = express();
     app.use(reverifyMiddleware(options));
     app.get('/api/public', (req, res) => {
@@ -215,7 +214,11 @@ for (const [name, build] of Object.entries(FRAMEWORKS)) {
         headers: { origin: app.url, 'sec-fetch-site': 'same-origin' },
       });
       assert.equal(sameOrigin.status, 200);
-      const ownOrigin = await call('/api/transfer', { method: 'POST', cookie: tokens.fresh, headers: { origin: app.url } });
+      const ownOrigin = await call('/api/transfer', {
+        method: 'POST',
+        cookie: tokens.fresh,
+        headers: { origin: app.url },
+      });
       assert.equal(ownOrigin.status, 200);
       const allowed = await call('/api/transfer', {
         method: 'POST',
