@@ -68,9 +68,9 @@ function compile(moduleResolution) {
       : {}),
   };
   if (!options.strict) problem(section, 'the usage file must be checked with strict');
-  const files = new Set(parsed.fileNames.map((f) => path.resolve(f)));
-  for (const e of ENTRIES) if (!files.has(at(e.types))) problem(section, `${e.types} is not in the tsconfig's files`);
-  const program = ts.createProgram(parsed.fileNames, options);
+  // Every entry point's declarations are compiled, whatever the tsconfig lists.
+  const files = new Set([...parsed.fileNames.map((f) => path.resolve(f)), ...ENTRIES.map((e) => at(e.types))]);
+  const program = ts.createProgram([...files], options);
   for (const d of [...parsed.errors, ...ts.getPreEmitDiagnostics(program)]) {
     const text = ts.flattenDiagnosticMessageText(d.messageText, '\n    ');
     if (d.file) {

@@ -2,7 +2,7 @@
 // request authenticated once, and the three answers (the auth error, the reverification
 // error) as plain parts each framework writes its own way. Internal: not an entry point.
 
-import { authenticateRequest } from './auth.js';
+import { authenticateRequest, readHeader } from './auth.js';
 import { reverificationError, stepUpChallenge } from './errors.js';
 import { parsePolicy } from './policy.js';
 import { TokenError, createVerifier } from './verify.js';
@@ -46,7 +46,25 @@ export function adapterSetup(options) {
   } else {
     verifier = createVerifier(verifierOptions);
   }
-  return { authenticate: (method, headers) => authenticateRequest(verifier, { method, headers }, auth) };
+  return {
+    authenticate: (method, headers, authority) =>
+      authenticateRequest(verifier, { method, headers: withHost(headers, authority) }, auth),
+  };
+}
+
+/**
+ * The headers, with `Host` taken from the request's authority when they have none (HTTP/2's
+ * `:authority`, or a fetch runtime's URL), as the Rust SDK falls back on the URI's authority:
+ * the request's own origin is then recognised instead of refused.
+ */
+function withHost(headers, authority) {
+  if (!authority || readHeader(headers, 'host')) return headers;
+  if (headers && typeof headers.get === 'function') {
+    const copy = new Headers(headers);
+    copy.set('host', authority);
+    return copy;
+  }
+  return { ...headers, host: authority };
 }
 
 /** The answer to a signed-out request: status, headers and the JSON body text. */

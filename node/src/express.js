@@ -21,7 +21,7 @@ const MISSING = 'reverifyMiddleware() must run before this: app.use(reverifyMidd
 export function reverifyMiddleware(options) {
   const { authenticate } = adapterSetup(options);
   return function reverify(req, res, next) {
-    authenticate(req.method, req.headers).then((auth) => {
+    authenticate(req.method, req.headers, req.headers[':authority']).then((auth) => {
       req.auth = auth;
       next();
     }, next);

@@ -27,7 +27,7 @@ export function reverifyPlugin(fastify, options, done) {
   }
   if (!fastify.hasRequestDecorator('auth')) fastify.decorateRequest('auth', null);
   fastify.addHook('onRequest', async (request) => {
-    request.auth = await authenticate(request.method, request.headers);
+    request.auth = await authenticate(request.method, request.headers, request.headers[':authority']);
   });
   done();
 }

@@ -26,9 +26,17 @@ const MISSING = "reverifyMiddleware() must run before this: app.use('*', reverif
 export function reverifyMiddleware(options) {
   const { authenticate } = adapterSetup(options);
   return async function reverify(c, next) {
-    c.set(AUTH_KEY, await authenticate(c.req.method, c.req.raw.headers));
+    c.set(AUTH_KEY, await authenticate(c.req.method, c.req.raw.headers, urlHost(c.req.url)));
     await next();
   };
+}
+
+function urlHost(url) {
+  try {
+    return new URL(url).host;
+  } catch {
+    return null;
+  }
 }
 
 /** The request's auth object. Throws when `reverifyMiddleware()` did not run. */

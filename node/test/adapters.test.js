@@ -309,6 +309,34 @@ describe('adapter options', () => {
     }
   });
 
+  test("without a Host header, the request URL's authority is its own origin (Hono on fetch runtimes)", async () => {
+    const app = new Hono();
+    app.use('*', honoAdapter.reverifyMiddleware({ issuer: ISSUER, jwks: issuer.jwks }));
+    app.post('/t', honoAdapter.requireAuth(), (c) => c.text('ok'));
+    const post = (origin) =>
+      app.fetch(
+        new Request('https://bank.example.test/t', {
+          method: 'POST',
+          headers: { origin, cookie: `__session=${tokens.fresh}` },
+        }),
+      );
+    const own = await post('https://bank.example.test');
+    assert.equal(own.status, 200);
+    await assertCrossSite(await post('https://evil.example'));
+    // An explicit Host header still wins over the URL.
+    const hosted = await app.fetch(
+      new Request('https://bank.example.test/t', {
+        method: 'POST',
+        headers: {
+          host: 'other.example.test',
+          origin: 'https://bank.example.test',
+          cookie: `__session=${tokens.fresh}`,
+        },
+      }),
+    );
+    await assertCrossSite(hosted);
+  });
+
   test('misconfigurations fail when the app is set up, not on a request', async () => {
     for (const adapter of [expressAdapter, honoAdapter]) {
       assert.throws(() => adapter.reverifyMiddleware({ jwks: issuer.jwks }), { code: 'verifier_config_invalid' });
