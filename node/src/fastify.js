@@ -20,7 +20,9 @@ const MISSING = 'reverifyPlugin must be registered before this: app.register(rev
 export function reverifyPlugin(fastify, options, done) {
   let authenticate;
   try {
-    ({ authenticate } = adapterSetup(options));
+    // Fastify's own register options are not the plugin's.
+    const { prefix, logLevel, logSerializers, ...own } = options ?? {}; // eslint-disable-line no-unused-vars
+    ({ authenticate } = adapterSetup(own));
   } catch (e) {
     done(e);
     return;

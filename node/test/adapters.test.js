@@ -355,6 +355,13 @@ describe('adapter options', () => {
       assert.throws(() => adapter.requireReverification('Strict'), PolicyError);
       assert.throws(() => adapter.requireReverification({ level: 'second_factor', afterMinutes: 0 }), PolicyError);
     }
+    // Fastify's own register options are not taken for verifier options.
+    const withLogLevel = Fastify();
+    await withLogLevel.register(fastifyAdapter.reverifyPlugin, {
+      verifier: { verifyToken: async () => ({}) },
+      logLevel: 'warn',
+    });
+    await withLogLevel.close();
     const app = Fastify();
     await assert.rejects(
       app.register(fastifyAdapter.reverifyPlugin, { issuer: ISSUER }).ready(),
