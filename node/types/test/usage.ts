@@ -143,6 +143,12 @@ hono.post('/api/transfer', (c) => {
 hono.post('/api/close', hn.requireReverification('strict_mfa'), (c) => c.text('closed'));
 const typed = new Hono<hn.ReverifyEnv>();
 typed.get('/', (c) => c.text(c.var.reverifyAuth.userId ?? 'anonymous'));
+// An app with its own bindings and variables takes the middleware as well.
+const bound = new Hono<{ Bindings: { DB: string }; Variables: { requestId: string } }>();
+bound.use('*', hn.reverifyMiddleware({ issuer, jwks }));
+bound.post('/api/transfer', hn.requireReverification('strict'), (c) =>
+  c.json({ db: c.env.DB, id: c.get('requestId'), userId: hn.getAuth(c).userId }),
+);
 const key: 'reverifyAuth' = hn.AUTH_KEY;
 // @ts-expect-error: not a key the middleware sets
 hono.get('/x', (c) => c.text(c.get('reverifyAuthh')));
