@@ -1,5 +1,5 @@
-// @reverify/server/express: Express middleware (Express 4 and 5; only Node's `req`/`res`
-// are used, so nothing from Express is imported).
+// @reverify/server/express: Express middleware (tested with Express 5; only Node's
+// `req`/`res` are used, so nothing from Express is imported).
 //
 //   app.use(reverifyMiddleware({ issuer, jwks }));      // sets req.auth, never answers
 //   app.get('/api/me', requireAuth(), handler);          // 401 / 403 / 503 when signed out

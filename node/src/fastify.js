@@ -1,5 +1,5 @@
-// @reverify/server/fastify: a Fastify plugin (Fastify 4 and 5; nothing from Fastify is
-// imported). It is not encapsulated (the `skip-override` symbol, what `fastify-plugin`
+// @reverify/server/fastify: a Fastify plugin (tested with Fastify 5; nothing from Fastify
+// is imported). It is not encapsulated (the `skip-override` symbol, what `fastify-plugin`
 // sets), so `request.auth` is there in every route of the instance it is registered on.
 //
 //   await app.register(reverifyPlugin, { issuer, jwks });   // request.auth, onRequest

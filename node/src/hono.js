@@ -26,7 +26,8 @@ const MISSING = "reverifyMiddleware() must run before this: app.use('*', reverif
 export function reverifyMiddleware(options) {
   const { authenticate } = adapterSetup(options);
   return async function reverify(c, next) {
-    c.set(AUTH_KEY, await authenticate(c.req.method, c.req.raw.headers, urlHost(c.req.url)));
+    const headers = c.req.raw.headers;
+    c.set(AUTH_KEY, await authenticate(c.req.method, headers, headers.has('host') ? null : urlHost(c.req.url)));
     await next();
   };
 }
