@@ -40,6 +40,7 @@ export declare const INSUFFICIENT_USER_AUTHENTICATION: 'insufficient_user_authen
 
 /** Why a policy is invalid. */
 export declare class PolicyError extends TypeError {
+  readonly name: 'PolicyError';
   readonly code: 'policy_invalid';
 }
 
@@ -153,3 +154,112 @@ export interface Verifier {
 
 /** A verifier of session tokens. Throws a `TokenError` (`verifier_config_invalid`) for an unusable configuration. */
 export declare function createVerifier(options: VerifierOptions): Verifier;
+
+// ---- The auth object (src/auth.js), shared by the framework adapters
+
+/** The cookie that carries the session token by default. */
+export declare const SESSION_COOKIE: '__session';
+/** The code of a cross-site refusal. */
+export declare const CROSS_SITE_REQUEST: 'cross_site_request';
+
+/**
+ * A state-changing request authenticated by the session cookie came from another site:
+ * 403 `{"code": "cross_site_request", ...}`, as the Rust SDK's `CsrfGuard`.
+ */
+export declare class CrossSiteRequestError extends Error {
+  constructor();
+  readonly name: 'CrossSiteRequestError';
+  readonly code: 'cross_site_request';
+  readonly status: 403;
+  readonly body: { code: 'cross_site_request'; message: string };
+  /** Always `null`: a 403 carries no challenge. */
+  readonly wwwAuthenticate: null;
+}
+
+/** Why a request is signed out. */
+export type AuthError = TokenError | CrossSiteRequestError;
+
+/** Request headers: Web `Headers`, Node's `IncomingHttpHeaders` or a plain object. */
+export type HeadersLike = Headers | { readonly [name: string]: string | readonly string[] | undefined };
+
+/** What `authenticateRequest` reads of a request. */
+export interface RequestLike {
+  method?: string;
+  headers: HeadersLike | null | undefined;
+}
+
+export interface AuthenticateOptions {
+  /** Origins besides the request's own whose cookie-authenticated state-changing requests pass. */
+  allowedOrigins?: readonly string[];
+  /** The only scheme accepted for the request's own host (e.g. `'https'`); default: https and http. */
+  hostScheme?: string;
+  /** The cookie that carries the session token (default `__session`). */
+  cookieName?: string;
+}
+
+/** What `has` checks: reverification only (any other check is `false`, so it does not compile). */
+export interface HasParams {
+  reverification: Policy;
+}
+
+/** The auth object of a verified session (the reference's shape). */
+export interface SignedInAuthObject {
+  readonly isAuthenticated: true;
+  /** The token's `sub`. */
+  readonly userId: string;
+  /** The token's `sid`, or `null`. */
+  readonly sessionId: string | null;
+  readonly sessionClaims: SessionClaims;
+  readonly error: null;
+  /** The session token the request carried. */
+  getToken(): Promise<string>;
+  /** `has({ reverification: 'strict' })`: the Rust SDK's decision at this instant. */
+  has(params: HasParams): boolean;
+}
+
+/** The auth object of a request without a valid session; `error` says why. */
+export interface SignedOutAuthObject {
+  readonly isAuthenticated: false;
+  readonly userId: null;
+  readonly sessionId: null;
+  readonly sessionClaims: null;
+  readonly error: AuthError;
+  getToken(): Promise<null>;
+  has(params: HasParams): false;
+}
+
+/** The authentication state of one request; narrow on `isAuthenticated` (or `userId`). */
+export type AuthObject = SignedInAuthObject | SignedOutAuthObject;
+
+/**
+ * The options of the framework adapters: the verifier's options (`issuer`, the keys,
+ * `authorizedParties`, …) or a prebuilt `verifier`, plus the request check's options.
+ */
+export type ReverifyOptions = AuthenticateOptions &
+  ((VerifierOptions & { verifier?: undefined }) | ({ verifier: Verifier } & { [K in keyof VerifierOptions]?: never }));
+
+/** The session token of a request and where it came from (`Authorization: Bearer` first), or `null`. */
+export declare function tokenFromHeaders(
+  headers: HeadersLike | null | undefined,
+  cookieName?: string,
+): { token: string; source: 'bearer' | 'cookie' } | null;
+/** `scheme://host[:port]` in a canonical form, or `null` (the Rust SDK's `normalize_origin`). */
+export declare function normalizeOrigin(raw: unknown): string | null;
+/** Whether a request comes from its own origin, an allowed one, or from no browser at all. */
+export declare function fromAllowedOrigin(
+  headers: HeadersLike | null | undefined,
+  options?: Pick<AuthenticateOptions, 'allowedOrigins' | 'hostScheme'>,
+): boolean;
+/** The auth object of verified claims; `now` (unix seconds) is read at each `has`. */
+export declare function authObject(claims: SessionClaims, token: string, now?: () => number): SignedInAuthObject;
+/**
+ * Authenticates one request. Never rejects for anything the client sent: the result's
+ * `error` says why it is signed out.
+ */
+export declare function authenticateRequest(
+  verifier: Pick<Verifier, 'verifyToken'>,
+  request: RequestLike,
+  options?: AuthenticateOptions,
+): Promise<AuthObject>;
+/** The answer to a signed-out request: 401 (+ RFC 6750 challenge), 403 or 503, `{code, message}`. */
+export declare function authErrorResponse(auth: { readonly error: AuthError | null } | null | undefined): Response;
