@@ -9,49 +9,11 @@
 // must equal the header's `alg`; the signature; the claims' JSON and types; `iss`; `sub`;
 // `exp`; `nbf`/`iat`; `azp`. Held to the shared vectors (vectors/tokens.json).
 
-const MESSAGES = {
-  token_missing: 'no session token was sent',
-  token_malformed: 'the session token is malformed',
-  token_algorithm_unsupported: "the session token's algorithm is not accepted",
-  token_algorithm_mismatch: "the session token's algorithm does not match its key",
-  token_key_unknown: 'the session token was signed with an unknown key',
-  token_signature_invalid: "the session token's signature is invalid",
-  token_claims_invalid: "the session token's claims are invalid",
-  token_expired: 'the session token has expired',
-  token_not_yet_valid: 'the session token is not valid yet',
-  token_issuer_invalid: 'the session token was issued by another issuer',
-  token_azp_invalid: 'the session token was issued for another origin',
-  jwks_unavailable: 'the signing keys are unavailable',
-  verifier_config_invalid: 'the token verifier is misconfigured',
-};
+import { RemoteKeys, warn } from './jwks.js';
+import { TokenCache } from './cache.js';
+import { TokenError } from './token-error.js';
 
-/**
- * Why a session could not be established: `code` is the Rust SDK's stable machine code
- * (`token_expired`, …), `status` its HTTP status (401 for anything wrong with the token,
- * 503 when the keys are unavailable, 500 for a misconfigured verifier).
- */
-export class TokenError extends Error {
-  constructor(code, detail) {
-    const message = MESSAGES[code] ?? MESSAGES.verifier_config_invalid;
-    super(detail ? `${message}: ${detail}` : message);
-    this.name = 'TokenError';
-    this.code = code;
-    this.status = code === 'jwks_unavailable' ? 503 : code === 'verifier_config_invalid' ? 500 : 401;
-  }
-
-  /** The JSON error body `{code, message}` (configuration details are not echoed). */
-  get body() {
-    const message = this.status === 500 ? 'internal server error' : this.message;
-    return { code: this.code, message };
-  }
-
-  /** The RFC 6750 `WWW-Authenticate` value for a 401, else `null`. */
-  get wwwAuthenticate() {
-    if (this.status !== 401) return null;
-    if (this.code === 'token_missing') return 'Bearer';
-    return `Bearer error="invalid_token", error_description="${this.message}"`;
-  }
-}
+export { TokenError };
 
 const fail = (code) => new TokenError(code);
 const configError = (detail) => new TokenError('verifier_config_invalid', detail);
@@ -275,13 +237,20 @@ function parseClaims(payloadB64) {
 
 const ALGORITHMS = ['EdDSA', 'ES256', 'RS256'];
 
-/** A usable JWK → `{ alg, material }`, pinned to one algorithm; throws the reason it is unusable. */
-function loadJwk(jwk) {
+const JWK_STRING_MEMBERS = ['kid', 'use', 'alg', 'crv', 'x', 'y', 'n', 'e'];
+
+/** Throws unless `jwk` has the shape the Rust SDK's `Jwk` deserializes (a `kty` string; the other members strings or absent). */
+function checkJwkShape(jwk) {
   if (!isObject(jwk)) throw new Error('a key is not an object');
-  for (const name of ['kid', 'use', 'alg', 'crv', 'x', 'y', 'n', 'e']) {
+  for (const name of JWK_STRING_MEMBERS) {
     if (!absent(jwk[name]) && typeof jwk[name] !== 'string') throw new Error(`${name} is not a string`);
   }
   if (typeof jwk.kty !== 'string') throw new Error('kty is not a string');
+}
+
+/** A usable JWK → `{ alg, material }`, pinned to one algorithm; throws the reason it is unusable. */
+function loadJwk(jwk) {
+  checkJwkShape(jwk);
   if (absent(jwk.kid)) throw new Error('a key has no kid');
   if (!absent(jwk.use) && jwk.use !== 'sig') throw new Error(`use is ${JSON.stringify(jwk.use)}, not "sig"`);
   const b64 = (name) => {
@@ -334,6 +303,35 @@ function loadStaticKeys(jwks) {
     keys.set(jwk.kid, key);
   }
   if (keys.size === 0) throw configError('the static JWK set is empty');
+  return keys;
+}
+
+/**
+ * The usable keys of a fetched JWK set, by kid. A document that is not a JWK set (not an
+ * object with a `keys` array, or a key of the wrong shape: the Rust SDK's serde refuses the
+ * whole document then) throws; unusable keys (no `kid`, `use` other than `sig`, an
+ * unsupported type, a duplicate `kid`) are skipped with a warning, so that one odd key
+ * cannot take the whole set down.
+ */
+function loadFetchedKeys(json, onWarning) {
+  if (!isObject(json) || !Array.isArray(json.keys)) throw new Error('not a JWK set {keys: [...]}');
+  json.keys.forEach(checkJwkShape);
+  const keys = new Map();
+  for (const jwk of json.keys) {
+    if (absent(jwk.kid)) {
+      warn(onWarning, `skipping a JWK without kid (kty ${jwk.kty})`);
+      continue;
+    }
+    if (keys.has(jwk.kid)) {
+      warn(onWarning, `skipping a JWK with a duplicate kid ${JSON.stringify(jwk.kid)}`);
+      continue;
+    }
+    try {
+      keys.set(jwk.kid, loadJwk(jwk));
+    } catch (e) {
+      warn(onWarning, `skipping an unusable JWK ${JSON.stringify(jwk.kid)}: ${e.message}`);
+    }
+  }
   return keys;
 }
 
@@ -394,38 +392,125 @@ async function verifySignature(key, cryptoKey, signature, data) {
 // --- The verifier --------------------------------------------------------------------------
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
+const defaultWarning = (message) => console.warn(`[@reverify/server] ${message}`);
 
-/**
- * A verifier of session tokens from `issuer` (exact `iss`), against a static JWK set
- * (`jwks`; every key must be usable). Options as the Rust SDK's builder:
- * `authorizedParties` (when non-empty, a token whose `azp` is present and not listed is
- * refused) and `clockSkewSeconds` (the leeway for `exp`, `nbf` and `iat`, default 5).
- * Throws a `TokenError` (`verifier_config_invalid`) for an unusable configuration.
- */
-export function createVerifier(options) {
+/** The WebCrypto key of a loaded key, imported once (`null` when WebCrypto refuses it). */
+function cryptoKeyOf(key) {
+  if (key.importing === undefined) {
+    key.importing = importKey(key).then((cryptoKey) => {
+      key.cryptoKey = cryptoKey;
+      return cryptoKey;
+    });
+  }
+  return key.importing;
+}
+
+/** Freezes the verified claims and what they hold: the same object may be handed out again from the cache. */
+function deepFreeze(value) {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const k in value) deepFreeze(value[k]);
+  }
+  return value;
+}
+
+const isWholeSeconds = (v) => Number.isSafeInteger(v) && v >= 0;
+
+function readOptions(options) {
   if (!isObject(options)) throw configError('options must be an object');
-  const { issuer, jwks, jwksUrl, authorizedParties = [], clockSkewSeconds = 5 } = options;
+  const {
+    issuer,
+    jwks,
+    jwksUrl,
+    authorizedParties = [],
+    clockSkewSeconds = 5,
+    cacheCapacity = 10_000,
+    jwksMaxTtlSeconds = 300,
+    jwksRefetchFloorSeconds = 30,
+    httpTimeoutMs = 5_000,
+    fetch = globalThis.fetch,
+    clock = nowSeconds,
+    onWarning = defaultWarning,
+  } = options;
   if (typeof issuer !== 'string' || issuer === '') throw configError('the issuer must not be empty');
-  if (jwksUrl !== undefined) throw configError('jwksUrl is not supported yet: pass a static jwks');
-  if (jwks === undefined) throw configError('no key set: pass jwks');
+  if (jwks !== undefined && jwksUrl !== undefined) throw configError('pass either jwks or jwksUrl, not both');
+  if (jwks === undefined && jwksUrl === undefined) throw configError('no key set: pass jwks or jwksUrl');
   if (!Array.isArray(authorizedParties) || !authorizedParties.every((p) => typeof p === 'string')) {
     throw configError('authorizedParties must be an array of strings');
   }
-  if (!Number.isSafeInteger(clockSkewSeconds) || clockSkewSeconds < 0) {
-    throw configError('clockSkewSeconds must be a whole number of seconds, >= 0');
+  for (const [name, value] of Object.entries({
+    clockSkewSeconds,
+    cacheCapacity,
+    jwksMaxTtlSeconds,
+    jwksRefetchFloorSeconds,
+  })) {
+    if (!isWholeSeconds(value)) throw configError(`${name} must be a whole number, >= 0`);
   }
-  const keys = loadStaticKeys(jwks);
-  const parties = [...authorizedParties];
-  const leeway = clockSkewSeconds;
-  /** WebCrypto keys, imported once per kid. */
-  const imported = new Map();
-  const cryptoKeyFor = (kid, key) => {
-    let pending = imported.get(kid);
-    if (pending === undefined) {
-      pending = importKey(key);
-      imported.set(kid, pending);
+  if (!Number.isSafeInteger(httpTimeoutMs) || httpTimeoutMs <= 0) {
+    throw configError('httpTimeoutMs must be a whole number of milliseconds, > 0');
+  }
+  if (jwksMaxTtlSeconds < jwksRefetchFloorSeconds) {
+    throw configError('jwksMaxTtlSeconds must not be shorter than jwksRefetchFloorSeconds');
+  }
+  if (typeof clock !== 'function') throw configError('clock must be a function returning unix seconds');
+  if (typeof onWarning !== 'function') throw configError('onWarning must be a function');
+  let url = null;
+  if (jwksUrl !== undefined) {
+    try {
+      url = new URL(jwksUrl);
+    } catch {
+      throw configError('jwksUrl is not a URL');
     }
-    return pending;
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw configError('jwksUrl must be http(s)');
+    if (typeof fetch !== 'function') throw configError('no fetch: pass a fetch function');
+  }
+  return {
+    issuer,
+    jwks,
+    url: url?.href ?? null,
+    parties: [...authorizedParties],
+    leeway: clockSkewSeconds,
+    cacheCapacity,
+    floor: jwksRefetchFloorSeconds,
+    ceiling: jwksMaxTtlSeconds,
+    httpTimeoutMs,
+    fetch,
+    clock,
+    onWarning,
+  };
+}
+
+/**
+ * A verifier of session tokens from `issuer` (exact `iss`), against a static JWK set
+ * (`jwks`; every key must be usable) or the set at `jwksUrl`, fetched and cached with the
+ * Rust SDK's rules (see jwks.js). Options as the Rust SDK's builder, in JavaScript style:
+ * `authorizedParties`, `clockSkewSeconds` (5), `cacheCapacity` (10,000; 0 disables),
+ * `jwksMaxTtlSeconds` (300), `jwksRefetchFloorSeconds` (30), `httpTimeoutMs` (5,000),
+ * `fetch` (default `globalThis.fetch`), `clock` (unix seconds), `onWarning`.
+ * Throws a `TokenError` (`verifier_config_invalid`) for an unusable configuration.
+ */
+export function createVerifier(options) {
+  const config = readOptions(options);
+  const { issuer, parties, leeway, clock, onWarning } = config;
+  const staticKeys = config.jwks === undefined ? null : loadStaticKeys(config.jwks);
+  const remote =
+    config.url === null
+      ? null
+      : new RemoteKeys({
+          url: config.url,
+          fetch: config.fetch,
+          floor: config.floor,
+          ceiling: config.ceiling,
+          timeoutMs: config.httpTimeoutMs,
+          loadSet: (json) => loadFetchedKeys(json, onWarning),
+          onWarning,
+        });
+  const cache = config.cacheCapacity > 0 ? new TokenCache(config.cacheCapacity) : null;
+  /** Bumped each time the cache is cleared: a verification that began before does not insert. */
+  let cacheEpoch = 0;
+  const clearCache = () => {
+    cacheEpoch++;
+    cache?.clear();
   };
 
   function checkClaims(claims, now) {
@@ -435,28 +520,48 @@ export function createVerifier(options) {
     const notBefore = Math.max(absent(claims.nbf) ? -Infinity : claims.nbf, claims.iat);
     if (now + leeway < notBefore) throw fail('token_not_yet_valid');
     if (!absent(claims.azp) && parties.length > 0 && !parties.includes(claims.azp)) throw fail('token_azp_invalid');
+    return notBefore - leeway;
   }
 
   /**
-   * Verifies `token` at `now` (unix seconds, default the current time): its claims, or
+   * Verifies `token` at `now` (unix seconds, default the clock's): its claims (frozen), or
    * throws a `TokenError` with the Rust SDK's code.
    */
-  async function verifyToken(token, { now = nowSeconds() } = {}) {
-    if (!Number.isFinite(now)) throw new TypeError('now must be a finite number of unix seconds');
+  async function verifyToken(token, options) {
+    const now = options?.now ?? clock();
+    if (typeof now !== 'number' || !Number.isFinite(now)) {
+      throw new TypeError('now must be a finite number of unix seconds');
+    }
     if (token === undefined || token === null || token === '') throw fail('token_missing');
     if (typeof token !== 'string') throw fail('token_malformed');
+    // A cached token is answered only while its keys need no refresh: when a refresh is
+    // due, the token takes the full path, so that a key that has left the JWKS (or a key
+    // set that can no longer be refreshed) stops it.
+    if (cache !== null && (remote === null || remote.usableWithoutFetch(now))) {
+      const claims = cache.get(token, now);
+      if (claims !== undefined) return claims;
+    }
     const compact = parseCompact(token);
+    const epoch = cacheEpoch;
+    const keys = remote === null ? staticKeys : await remote.keysFor(compact.kid, now, clearCache);
     const key = keys.get(compact.kid);
     if (key === undefined) throw fail('token_key_unknown');
     if (key.alg !== compact.alg) throw fail('token_algorithm_mismatch');
-    const cryptoKey = await cryptoKeyFor(compact.kid, key);
+    const cryptoKey = key.cryptoKey !== undefined ? key.cryptoKey : await cryptoKeyOf(key);
     if (!(await verifySignature(key, cryptoKey, compact.signature, compact.signingInput))) {
       throw fail('token_signature_invalid');
     }
     const claims = parseClaims(compact.payloadB64);
-    checkClaims(claims, now);
+    const validFrom = checkClaims(claims, now);
+    deepFreeze(claims);
+    if (cache !== null && epoch === cacheEpoch) cache.insert(token, claims, validFrom, claims.exp + leeway, now);
     return claims;
   }
 
-  return { issuer, verifyToken };
+  return {
+    issuer,
+    verifyToken,
+    /** How many verified tokens the cache holds right now (for metrics). */
+    cachedTokens: () => cache?.size ?? 0,
+  };
 }
