@@ -129,16 +129,24 @@ test('descriptions and max_age at the extremes, as Rust writes them', () => {
 
 test('the package exports exactly its API', () => {
   assert.deepEqual(Object.keys(server).sort(), [
+    'CROSS_SITE_REQUEST',
+    'CrossSiteRequestError',
     'INSUFFICIENT_USER_AUTHENTICATION',
     'LEVELS',
     'PRESETS',
     'PolicyError',
     'REVERIFICATION_ERROR_CODE',
+    'SESSION_COOKIE',
     'TokenError',
+    'authErrorResponse',
+    'authObject',
+    'authenticateRequest',
     'createVerifier',
     'describePolicy',
+    'fromAllowedOrigin',
     'has',
     'isValidPolicy',
+    'normalizeOrigin',
     'nowSeconds',
     'parsePolicy',
     'policyAfterMinutes',
@@ -147,5 +155,6 @@ test('the package exports exactly its API', () => {
     'reverificationError',
     'reverificationErrorResponse',
     'stepUpChallenge',
+    'tokenFromHeaders',
   ]);
 });
