@@ -1,0 +1,116 @@
+// Types of @reverify/server/nextjs.
+import type { JwkSet, Policy, SessionClaims, TokenError, Verifier } from './index.js';
+
+export {
+  reverificationError,
+  reverificationErrorResponse,
+  stepUpChallenge,
+  TokenError,
+  TokenErrorCode,
+} from './index.js';
+
+/** The code of a cross-site refusal. */
+export declare const CROSS_SITE_REQUEST: 'cross_site_request';
+/** The cookie that carries the session token. */
+export declare const SESSION_COOKIE: '__session';
+
+/** A state-changing request authenticated by the cookie came from another site (403). */
+export declare class CrossSiteRequestError extends Error {
+  readonly name: 'CrossSiteRequestError';
+  readonly code: 'cross_site_request';
+  readonly status: 403;
+  readonly body: { code: 'cross_site_request'; message: string };
+  readonly wwwAuthenticate: null;
+}
+
+/** What `has()` checks: a reverification policy (other checks are `false`). */
+export interface HasParams {
+  reverification: Policy;
+}
+
+/** The authentication state of the current request, the reference's shape. */
+export type Auth =
+  | {
+      readonly isAuthenticated: true;
+      /** The token's `sub`. */
+      readonly userId: string;
+      /** The token's `sid`. */
+      readonly sessionId: string | null;
+      readonly sessionClaims: SessionClaims;
+      readonly error: null;
+      /** The session token this request carried. */
+      getToken(): Promise<string>;
+      /** Whether the session satisfies the policy now (the Rust SDK's decision). */
+      has(params: HasParams): boolean;
+    }
+  | {
+      readonly isAuthenticated: false;
+      readonly userId: null;
+      readonly sessionId: null;
+      readonly sessionClaims: null;
+      /** Why: `token_missing`, `token_expired`, …, `cross_site_request`, `jwks_unavailable`. */
+      readonly error: TokenError | CrossSiteRequestError;
+      getToken(): Promise<null>;
+      /** Always `false`. */
+      has(params: HasParams): false;
+    };
+
+/** The options of `createReverify`. */
+export interface ReverifyOptions {
+  /** The Reverify server's public URL: the exact `iss` of its tokens. */
+  issuer?: string;
+  /** Where the keys are (default: `<issuer>/.well-known/jwks.json`). */
+  jwksUrl?: string;
+  /** A static key set instead of `jwksUrl`. */
+  jwks?: JwkSet;
+  /** When non-empty, a token whose `azp` is present and not listed is refused. */
+  authorizedParties?: readonly string[];
+  /** Allowed clock skew, whole seconds (default 5). */
+  clockSkewSeconds?: number;
+  /** Origins besides the request's own whose cookie-authenticated state-changing requests pass. */
+  allowedOrigins?: readonly string[];
+  /** `'https'`: the request's own origin counts with this scheme only. */
+  hostScheme?: 'https' | 'http';
+  /** The cookie carrying the token (default `__session`). */
+  cookieName?: string;
+  /** A ready verifier (then the verifier options above are ignored). */
+  verifier?: Verifier;
+}
+
+/** The options `auth()` reads from the environment. */
+export interface EnvOptions {
+  issuer: string;
+  jwksUrl: string | undefined;
+  authorizedParties: string[];
+  allowedOrigins: string[];
+}
+
+/**
+ * The auth object of the current request (route handler, server action, server component),
+ * configured by `REVERIFY_ISSUER`, `REVERIFY_JWKS_URL`, `REVERIFY_AUTHORIZED_PARTIES` and
+ * `REVERIFY_ALLOWED_ORIGINS`. Rejects with a `TokenError` (`verifier_config_invalid`) when
+ * the configuration is missing or invalid.
+ */
+export declare function auth(): Promise<Auth>;
+
+/** An `auth()` with explicit options; its verifier is created on first use and kept. */
+export declare function createReverify(options?: ReverifyOptions): {
+  auth(): Promise<Auth>;
+  readonly verifier: Verifier;
+};
+
+/** Reads the options of `auth()` from `env` (default `process.env`). Throws a `TokenError` without `REVERIFY_ISSUER`. */
+export declare function optionsFromEnv(env?: Record<string, string | undefined>): EnvOptions;
+
+/** `<issuer>/.well-known/jwks.json`. */
+export declare function defaultJwksUrl(issuer: string): string;
+
+/** Authenticates a request from its headers with the adapter's rules (method from `Origin`, `X-Forwarded-Host`). */
+export declare function authenticateNextRequest(
+  verifier: Verifier,
+  headers: Headers,
+  options?: Pick<ReverifyOptions, 'allowedOrigins' | 'hostScheme' | 'cookieName'>,
+): Promise<Auth>;
+
+/** The answer for a signed-out auth object: its error's status and `{code, message}`. */
+export declare function authErrorResponse(auth: Auth): Response;
