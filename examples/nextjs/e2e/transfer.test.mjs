@@ -110,6 +110,9 @@ async function outboxCode(email) {
   throw new Error(`no code for ${email}`);
 }
 
+/** The JSON document the page shows (Chromium renders it in a <pre>). */
+const shownJson = () => page.evaluate(() => JSON.parse((document.querySelector('pre') ?? document.body).textContent));
+
 /** The claims of the browser's `__session` token (or null). */
 async function sessionClaims() {
   const cookie = (await context.cookies(appOrigin)).find((c) => c.name === '__session');
@@ -286,12 +289,12 @@ test('a cross-site POST carrying the cookie is refused by auth(); the same POST 
   page.on('request', watch);
   await page.goto(`${otherOrigin}/?to=/api/session`);
   await page.waitForURL(`${appOrigin}/api/session`);
-  const seen = JSON.parse(await page.locator('body').innerText());
+  const seen = await shownJson();
   assert.deepEqual(seen, { isAuthenticated: false, userId: null, error: 'cross_site_request', strict: false });
 
   await page.goto(`${otherOrigin}/?to=/api/transfer`);
   await page.waitForURL(`${appOrigin}/api/transfer`);
-  const refused = JSON.parse(await page.locator('body').innerText());
+  const refused = await shownJson();
   assert.equal(refused.clerk_error.reason, 'reverification-error', 'no transfer: the handler saw no session');
   page.off('request', watch);
   await screenshot('cross-site-refused');
