@@ -8,6 +8,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { ReverifyClient, type ReverifyError } from '@reverify/browser';
 import { useReverification } from '@reverify/browser/react';
+import { sessionStatus } from './actions';
 
 type User = { email: string } | null;
 
@@ -16,6 +17,7 @@ export default function Bank() {
   const [ready, setReady] = useState(false);
   const [user, setUser] = useState<User>(null);
   const [status, setStatus] = useState('');
+  const [strict, setStrict] = useState<boolean | null>(null);
   const signIn = useRef<HTMLElement>(null);
   const signUp = useRef<HTMLElement>(null);
   const account = useRef<HTMLElement>(null);
@@ -45,6 +47,19 @@ export default function Bank() {
     };
   }, [client]);
 
+  // Asks the server (a server action) whether the session satisfies `strict`, once the
+  // `__session` cookie carries a current token.
+  async function refreshStrict() {
+    await client?.getToken().catch(() => null);
+    const s = await sessionStatus().catch(() => null);
+    setStrict(s?.isAuthenticated ? s.strict : null);
+  }
+
+  useEffect(() => {
+    if (user) refreshStrict();
+    else setStrict(null);
+  }, [user]);
+
   const transfer = useReverification(() => fetch('/api/transfer', { method: 'POST' }));
 
   async function onTransfer() {
@@ -52,6 +67,7 @@ export default function Bank() {
     try {
       const response = await transfer();
       setStatus(response.ok ? `Transfer: ${await response.text()}` : `Refused (${response.status})`);
+      await refreshStrict();
     } catch (e) {
       const code = (e as ReverifyError).code;
       setStatus(code === 'reverification_cancelled' ? 'Transfer not made: you did not verify.' : `Error: ${code}`);
@@ -75,6 +91,9 @@ export default function Bank() {
         </button>
         <p id="status" role="status">
           {status}
+        </p>
+        <p id="strict">
+          {strict === null ? '' : strict ? 'Verified in the last 10 minutes' : 'Transfers will ask you to verify'}
         </p>
         <details>
           <summary>Security (authenticator app, devices)</summary>

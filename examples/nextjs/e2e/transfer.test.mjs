@@ -212,6 +212,9 @@ test('sign up in the browser with the emailed code (Reverify through the /auth r
   const claims = await sessionClaims();
   assert.equal(claims.iss, `${appOrigin}/auth`);
   assert.equal(claims.fvt[1], -1, 'no second factor yet');
+  // The page asks a server action, which reads the same auth object: a fresh sign-in
+  // satisfies `strict` for a user without a second factor.
+  await page.locator('#strict', { hasText: 'Verified in the last 10 minutes' }).waitFor();
   await screenshot('signed-in');
 });
 
@@ -241,6 +244,7 @@ test('an authenticator app set up on another device: this session has not verifi
   assert.equal((await sessionClaims()).fvt[1], 0, 'a second factor exists, never verified in this session');
   const seen = await page.evaluate(() => fetch('/api/session').then((r) => r.json()));
   assert.deepEqual(seen, { isAuthenticated: true, userId: seen.userId, error: null, strict: false });
+  await page.locator('#strict', { hasText: 'Transfers will ask you to verify' }).waitFor();
 });
 
 test("Transfer: the route's 403, the modal, the TOTP code, exactly one retry, 200 'success'", async () => {
@@ -271,6 +275,7 @@ test("Transfer: the route's 403, the modal, the TOTP code, exactly one retry, 20
   assert.equal(routePosts() - postsBefore, 2, `the route's log:\n${nextLog}`);
   const claims = await sessionClaims();
   assert.ok(Math.abs(claims.fvt[1] - Date.now() / 1000) < 60, 'the second factor was just verified');
+  await page.locator('#strict', { hasText: 'Verified in the last 10 minutes' }).waitFor();
 });
 
 test('a cross-site POST carrying the cookie is refused by auth(); the same POST from the app passes', async () => {
