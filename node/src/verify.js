@@ -593,7 +593,7 @@ export function createVerifier(options) {
    * throws a `TokenError` with the Rust SDK's code.
    */
   async function verifyToken(token, options) {
-    const now = options?.now ?? clock();
+    const now = options === undefined || options.now === undefined ? clock() : options.now;
     if (typeof now !== 'number' || !Number.isFinite(now)) {
       throw new TypeError('now must be a finite number of unix seconds');
     }

@@ -123,3 +123,16 @@ test('refused tokens are not cached', async () => {
   await assert.rejects(verifier.verifyToken(token, { now: NOW + 3600 }), { code: 'token_expired' });
   assert.equal(verifier.cachedTokens(), 0);
 });
+
+test('without `now`, the clock option gives the time; a `now` that is not a finite number is refused', async () => {
+  let clockNow = NOW;
+  const verifier = verifierWith({ clock: () => clockNow, cacheCapacity: 0 });
+  const token = key.token(NOW, { lifetime: 60 });
+  assert.equal((await verifier.verifyToken(token)).sub, 'user_1');
+  clockNow = NOW + 65;
+  await assert.rejects(verifier.verifyToken(token), { code: 'token_expired' });
+  assert.equal((await verifier.verifyToken(token, { now: NOW })).sub, 'user_1');
+  for (const now of [null, NaN, Infinity, '1900000000']) {
+    await assert.rejects(verifier.verifyToken(token, { now }), TypeError, String(now));
+  }
+});
