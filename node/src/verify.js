@@ -613,18 +613,37 @@ export function createVerifier(options) {
     if (key === undefined) throw fail('token_key_unknown');
     if (key.alg !== compact.alg) throw fail('token_algorithm_mismatch');
     const cryptoKey = key.cryptoKey !== undefined ? key.cryptoKey : await cryptoKeyOf(key);
-    let valid = false;
+    // WebCrypto checks the signature on another thread: the claims are read meanwhile, and
+    // their verdict is only used once the signature has passed, so the order of the checks
+    // (and of the errors) stays the Rust SDK's.
+    let verifying = null;
     if (cryptoKey !== null && compact.signature.length === key.signatureLength) {
       try {
-        valid = await subtle.verify(key.verifyAlgorithm, cryptoKey, compact.signature, compact.signingInput);
+        verifying = subtle.verify(key.verifyAlgorithm, cryptoKey, compact.signature, compact.signingInput);
+      } catch {
+        verifying = null;
+      }
+    }
+    let claims;
+    let validFrom;
+    let claimsError = null;
+    try {
+      claims = parseClaims(compact.payloadB64);
+      validFrom = checkClaims(claims, now);
+      deepFreeze(claims);
+    } catch (e) {
+      claimsError = e;
+    }
+    let valid = false;
+    if (verifying !== null) {
+      try {
+        valid = await verifying;
       } catch {
         valid = false;
       }
     }
-    if (!valid) throw fail('token_signature_invalid');
-    const claims = parseClaims(compact.payloadB64);
-    const validFrom = checkClaims(claims, now);
-    deepFreeze(claims);
+    if (valid !== true) throw fail('token_signature_invalid');
+    if (claimsError !== null) throw claimsError;
     if (cache !== null && epoch === cacheEpoch) cache.insert(token, claims, validFrom, claims.exp + leeway, now);
     return claims;
   }
