@@ -136,3 +136,25 @@ test('without `now`, the clock option gives the time; a `now` that is not a fini
     await assert.rejects(verifier.verifyToken(token, { now }), TypeError, String(now));
   }
 });
+
+test('a bad signature is reported before anything wrong in the claims (they are read meanwhile)', async () => {
+  const verifier = verifierWith();
+  const real = key.token(NOW);
+  const [header, , signature] = real.split('.');
+  const b64 = (value) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+  for (const payload of [
+    b64({ iss: 'https://elsewhere.test', sub: 'u', iat: NOW, exp: NOW + 60 }),
+    b64({ iss: ISSUER, sub: 'u', iat: NOW - 600, exp: NOW - 300 }),
+    b64({ iss: ISSUER, sub: 7, iat: NOW, exp: NOW + 60 }),
+    b64('{"iss":'),
+    'not base64!',
+  ]) {
+    await assert.rejects(verifier.verifyToken(`${header}.${payload}.${signature}`, { now: NOW }), {
+      code: 'token_signature_invalid', // the payload is decoded only after the signature, as in Rust
+    });
+  }
+  // With a good signature, the claims' own error.
+  await assert.rejects(verifier.verifyToken(key.token(NOW, { iss: 'https://elsewhere.test' }), { now: NOW }), {
+    code: 'token_issuer_invalid',
+  });
+});
