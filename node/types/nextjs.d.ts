@@ -1,5 +1,5 @@
 // Types of @reverify/server/nextjs.
-import type { JwkSet, Policy, SessionClaims, TokenError, Verifier } from './index.js';
+import type { JwkSet, Policy, RemoteKeysVerifierOptions, SessionClaims, TokenError, Verifier } from './index.js';
 
 export {
   reverificationError,
@@ -55,25 +55,22 @@ export type Auth =
       has(params: HasParams): false;
     };
 
-/** The options of `createReverify`. */
-export interface ReverifyOptions {
-  /** The Reverify server's public URL: the exact `iss` of its tokens. */
-  issuer?: string;
+/**
+ * The options of `createReverify`: the verifier's (`createVerifier`), every one optional but
+ * `issuer`, with `jwksUrl` defaulting to the issuer's; and the adapter's own.
+ */
+export interface ReverifyOptions extends Partial<Omit<RemoteKeysVerifierOptions, 'jwks' | 'jwksUrl'>> {
   /** Where the keys are (default: `<issuer>/.well-known/jwks.json`). */
-  jwksUrl?: string;
+  jwksUrl?: string | URL;
   /** A static key set instead of `jwksUrl`. */
   jwks?: JwkSet;
-  /** When non-empty, a token whose `azp` is present and not listed is refused. */
-  authorizedParties?: readonly string[];
-  /** Allowed clock skew, whole seconds (default 5). */
-  clockSkewSeconds?: number;
   /** Origins besides the request's own whose cookie-authenticated state-changing requests pass. */
   allowedOrigins?: readonly string[];
   /** `'https'`: the request's own origin counts with this scheme only. */
   hostScheme?: 'https' | 'http';
   /** The cookie carrying the token (default `__session`). */
   cookieName?: string;
-  /** A ready verifier (then the verifier options above are ignored). */
+  /** A ready verifier (then the verifier options are ignored). */
   verifier?: Verifier;
 }
 
