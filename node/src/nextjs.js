@@ -118,12 +118,15 @@ export function createReverify(options = {}) {
     }
     return verifier;
   };
+  const authenticate = (headers) =>
+    authenticateNextRequest(getVerifier(), headers, { allowedOrigins, hostScheme, cookieName });
   return {
     /** The auth object of the current request (route handler, server action, server component). */
     async auth() {
-      const headers = await nextHeaders();
-      return authenticateNextRequest(getVerifier(), headers, { allowedOrigins, hostScheme, cookieName });
+      return authenticate(await nextHeaders());
     },
+    /** The auth object of a request with these headers (a Web `Headers`). */
+    authenticate,
     /** The verifier (created now if it was not yet). */
     get verifier() {
       return getVerifier();
@@ -141,6 +144,9 @@ let fromEnv = null;
  * (`verifier_config_invalid`) when the configuration is missing or invalid.
  */
 export async function auth() {
+  // The request first: while Next prerenders a page at build time, `headers()` is what tells
+  // it the page is dynamic, and the app's configuration may not be there yet.
+  const headers = await nextHeaders();
   fromEnv ??= createReverify(optionsFromEnv());
-  return fromEnv.auth();
+  return fromEnv.authenticate(headers);
 }

@@ -260,3 +260,43 @@ test('optionsFromEnv: the variables, lists, the JWKS URL default; a missing issu
     (e) => e instanceof TokenError && e.code === 'verifier_config_invalid' && /REVERIFY_ISSUER/.test(e.message),
   );
 });
+
+test('auth() asks Next for the request before it reads the configuration (prerendering needs no REVERIFY_ISSUER)', async () => {
+  // A fresh instance of the module: no verifier yet.
+  const fresh = await import('../src/nextjs.js?no-verifier-yet');
+  const issuer = process.env.REVERIFY_ISSUER;
+  delete process.env.REVERIFY_ISSUER;
+  try {
+    // Outside a request (Next prerendering a page): Next's own signal (here the stand-in's
+    // error) comes first, not a configuration error.
+    await assert.rejects(fresh.auth(), /outside a request scope/);
+    // In a request, the missing configuration is loud: a rejection, never a signed-out user.
+    await assert.rejects(
+      withHeaders({ cookie: `__session=${await mint()}` }, fresh.auth),
+      (e) => e instanceof fresh.TokenError && e.code === 'verifier_config_invalid' && e.status === 500,
+    );
+  } finally {
+    process.env.REVERIFY_ISSUER = issuer;
+  }
+  // Configured, the same instance works (a failed configuration is not kept).
+  const a = await withHeaders({ cookie: `__session=${await mint()}` }, fresh.auth);
+  assert.equal(a.isAuthenticated, true);
+});
+
+test('the entry point exports exactly its API', () => {
+  assert.deepEqual(Object.keys(nextjs).sort(), [
+    'CROSS_SITE_REQUEST',
+    'CrossSiteRequestError',
+    'SESSION_COOKIE',
+    'TokenError',
+    'auth',
+    'authErrorResponse',
+    'authenticateNextRequest',
+    'createReverify',
+    'defaultJwksUrl',
+    'optionsFromEnv',
+    'reverificationError',
+    'reverificationErrorResponse',
+    'stepUpChallenge',
+  ]);
+});

@@ -93,6 +93,8 @@ export declare function auth(): Promise<Auth>;
 /** An `auth()` with explicit options; its verifier is created on first use and kept. */
 export declare function createReverify(options?: ReverifyOptions): {
   auth(): Promise<Auth>;
+  /** The auth object of a request with these headers (outside Next's request scope: tests, `proxy.ts`). */
+  authenticate(headers: Headers): Promise<Auth>;
   readonly verifier: Verifier;
 };
 
