@@ -22,6 +22,11 @@ import ts from 'typescript';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { register } from 'node:module';
+
+// `next/headers` exists only inside a Next app: the Next.js entry point is imported with
+// the stand-in its unit tests use (test/nextjs/hook.mjs).
+register('../test/nextjs/hook.mjs', import.meta.url);
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const at = (...p) => path.join(root, ...p);

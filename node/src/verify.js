@@ -9,49 +9,11 @@
 // must equal the header's `alg`; the signature; the claims' JSON and types; `iss`; `sub`;
 // `exp`; `nbf`/`iat`; `azp`. Held to the shared vectors (vectors/tokens.json).
 
-const MESSAGES = {
-  token_missing: 'no session token was sent',
-  token_malformed: 'the session token is malformed',
-  token_algorithm_unsupported: "the session token's algorithm is not accepted",
-  token_algorithm_mismatch: "the session token's algorithm does not match its key",
-  token_key_unknown: 'the session token was signed with an unknown key',
-  token_signature_invalid: "the session token's signature is invalid",
-  token_claims_invalid: "the session token's claims are invalid",
-  token_expired: 'the session token has expired',
-  token_not_yet_valid: 'the session token is not valid yet',
-  token_issuer_invalid: 'the session token was issued by another issuer',
-  token_azp_invalid: 'the session token was issued for another origin',
-  jwks_unavailable: 'the signing keys are unavailable',
-  verifier_config_invalid: 'the token verifier is misconfigured',
-};
+import { RemoteKeys, warn } from './jwks.js';
+import { TokenCache } from './cache.js';
+import { TokenError } from './token-error.js';
 
-/**
- * Why a session could not be established: `code` is the Rust SDK's stable machine code
- * (`token_expired`, …), `status` its HTTP status (401 for anything wrong with the token,
- * 503 when the keys are unavailable, 500 for a misconfigured verifier).
- */
-export class TokenError extends Error {
-  constructor(code, detail) {
-    const message = MESSAGES[code] ?? MESSAGES.verifier_config_invalid;
-    super(detail ? `${message}: ${detail}` : message);
-    this.name = 'TokenError';
-    this.code = code;
-    this.status = code === 'jwks_unavailable' ? 503 : code === 'verifier_config_invalid' ? 500 : 401;
-  }
-
-  /** The JSON error body `{code, message}` (configuration details are not echoed). */
-  get body() {
-    const message = this.status === 500 ? 'internal server error' : this.message;
-    return { code: this.code, message };
-  }
-
-  /** The RFC 6750 `WWW-Authenticate` value for a 401, else `null`. */
-  get wwwAuthenticate() {
-    if (this.status !== 401) return null;
-    if (this.code === 'token_missing') return 'Bearer';
-    return `Bearer error="invalid_token", error_description="${this.message}"`;
-  }
-}
+export { TokenError };
 
 const fail = (code) => new TokenError(code);
 const configError = (detail) => new TokenError('verifier_config_invalid', detail);
@@ -66,31 +28,42 @@ const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 const SEXTETS = new Int8Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) SEXTETS[ALPHABET.charCodeAt(i)] = i;
 
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+/** Node's (and Bun's) native decoder when there is one; the text is validated before it decodes. */
+const NodeBuffer = typeof globalThis.Buffer?.from === 'function' ? globalThis.Buffer : null;
+
 /**
  * Strict base64url without padding, as the Rust SDK decodes it: no `=`, no other alphabet,
  * no impossible length, and the unused bits of the last character must be zero. `null` when
  * the text is not such base64url.
  */
 export function decodeBase64Url(text) {
+  if (!isStrictBase64Url(text)) return null;
+  if (NodeBuffer === null) return decodeValidBase64Url(text);
+  const bytes = NodeBuffer.from(text, 'base64url');
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
+function isStrictBase64Url(text) {
   const rem = text.length % 4;
-  if (rem === 1) return null;
-  const out = new Uint8Array(Math.floor((text.length * 3) / 4));
-  let acc = 0;
-  let bits = 0;
-  let o = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    const v = c < 128 ? SEXTETS[c] : -1;
-    if (v < 0) return null;
-    acc = ((acc << 6) | v) & 0xffffff;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (acc >> bits) & 0xff;
-    }
-  }
-  if (bits > 0 && (acc & ((1 << bits) - 1)) !== 0) return null;
+  if (rem === 1 || !BASE64URL.test(text)) return false;
+  if (rem === 0) return true;
+  // The unused low bits of the last character must be zero: 4 of them after 2 characters
+  // of a group, 2 after 3.
+  return (SEXTETS[text.charCodeAt(text.length - 1)] & (rem === 2 ? 0x0f : 0x03)) === 0;
+}
+
+/** The bytes of valid base64url text, with the Web's `atob` (edge runtimes). */
+function decodeValidBase64Url(text) {
+  const binary = atob(text.replaceAll('-', '+').replaceAll('_', '/'));
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
   return out;
+}
+
+/** `decodeBase64Url` without Node's decoder, as on edge runtimes (for the tests). */
+export function decodeBase64UrlPortable(text) {
+  return isStrictBase64Url(text) ? decodeValidBase64Url(text) : null;
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -165,11 +138,40 @@ function memberNames(text) {
 
 /** Whether one of `fields` appears twice among the object's members (serde refuses that; JSON.parse keeps the last). */
 function hasDuplicateField(text, fields) {
+  if (!mayHaveDuplicateField(text, fields)) return false;
   const seen = new Set();
   for (const name of memberNames(text)) {
     if (!fields.includes(name)) continue;
     if (seen.has(name)) return true;
     seen.add(name);
+  }
+  return false;
+}
+
+/**
+ * A quick pass for the common case, JSON without any backslash: every quote then opens or
+ * closes a string, and a member name is a string followed by `:`. Names at every depth are
+ * seen, so `true` only means "perhaps" (a nested member may share a name): the exact walk
+ * decides then. `false` is certain.
+ */
+function mayHaveDuplicateField(text, fields) {
+  if (text.includes('\\')) return true;
+  let seen = 0;
+  let open = text.indexOf('"');
+  while (open !== -1) {
+    const close = text.indexOf('"', open + 1);
+    let j = close + 1;
+    let c = text.charCodeAt(j);
+    while (c === 32 || c === 9 || c === 10 || c === 13) c = text.charCodeAt(++j);
+    if (c === 58 && close - open <= 10) {
+      const index = fields.indexOf(text.slice(open + 1, close));
+      if (index >= 0) {
+        const bit = 1 << index;
+        if (seen & bit) return true;
+        seen |= bit;
+      }
+    }
+    open = text.indexOf('"', close + 1);
   }
   return false;
 }
@@ -200,11 +202,17 @@ function readStruct(value, text, fields) {
 
 const HEADER_FIELDS = ['alg', 'kid', 'crit'];
 
-function parseCompact(token) {
-  if (token.length > MAX_TOKEN_LEN / 3 && ENCODER.encode(token).length > MAX_TOKEN_LEN) throw fail('token_malformed');
-  const parts = token.split('.');
-  if (parts.length !== 3) throw fail('token_malformed');
-  const [headerB64, payloadB64, signatureB64] = parts;
+/**
+ * Accepted headers, by their base64url text: a header is read once, then found again (an
+ * issuer's tokens share a few headers). Bounded: when full, it starts over.
+ */
+const HEADERS = new Map();
+const HEADERS_MAX = 256;
+
+/** The header's `{alg, kid}`, or throws the Rust SDK's error for it. */
+function parseHeader(headerB64) {
+  const known = HEADERS.get(headerB64);
+  if (known !== undefined) return known;
   const decoded = decodeJson(headerB64);
   if (decoded === null) throw fail('token_malformed');
   const header = readStruct(decoded.value, decoded.text, HEADER_FIELDS);
@@ -214,14 +222,27 @@ function parseCompact(token) {
   // `none`, HMAC and anything else are refused here, before any key is looked up.
   if (!ALGORITHMS.includes(header.alg)) throw fail('token_algorithm_unsupported');
   if (typeof header.kid !== 'string') throw fail('token_key_unknown');
+  const parsed = Object.freeze({ alg: header.alg, kid: header.kid });
+  if (HEADERS.size >= HEADERS_MAX) HEADERS.clear();
+  HEADERS.set(headerB64, parsed);
+  return parsed;
+}
+
+function parseCompact(token) {
+  if (token.length > MAX_TOKEN_LEN / 3 && ENCODER.encode(token).length > MAX_TOKEN_LEN) throw fail('token_malformed');
+  const firstDot = token.indexOf('.');
+  const secondDot = firstDot < 0 ? -1 : token.indexOf('.', firstDot + 1);
+  if (secondDot < 0 || token.indexOf('.', secondDot + 1) >= 0) throw fail('token_malformed');
+  const { alg, kid } = parseHeader(token.slice(0, firstDot));
+  const signatureB64 = token.slice(secondDot + 1);
   if (signatureB64.length > (MAX_SIGNATURE_LEN * 4) / 3 + 4) throw fail('token_malformed');
   const signature = decodeBase64Url(signatureB64);
   if (signature === null || signature.length > MAX_SIGNATURE_LEN) throw fail('token_malformed');
   return {
-    alg: header.alg,
-    kid: header.kid,
-    signingInput: ENCODER.encode(`${headerB64}.${payloadB64}`),
-    payloadB64,
+    alg,
+    kid,
+    signingInput: ENCODER.encode(token.slice(0, secondDot)),
+    payloadB64: token.slice(firstDot + 1, secondDot),
     signature,
   };
 }
@@ -245,43 +266,59 @@ const CLAIM_FIELDS = [
 const isI64 = (v) => Number.isInteger(v) && Math.abs(v) < I64_LIMIT;
 const absent = (v) => v === undefined || v === null;
 
+const isOptionalString = (v) => v === undefined || v === null || typeof v === 'string';
+
 /** The claims, typed as the Rust SDK types them (claims.rs), or a `TokenError`. */
 function parseClaims(payloadB64) {
   const decoded = decodeJson(payloadB64);
   if (decoded === null) throw fail('token_malformed');
-  const fields = readStruct(decoded.value, decoded.text, CLAIM_FIELDS);
-  if (fields === 'syntax') throw fail('token_malformed');
-  if (fields === 'data') throw fail('token_claims_invalid');
-  const { iss, sub, sid, iat, nbf, exp, jti, azp } = fields;
+  const { value } = decoded;
+  let fields = value;
+  if (Array.isArray(value)) {
+    fields = readStruct(value, decoded.text, CLAIM_FIELDS);
+    if (fields === 'syntax') throw fail('token_malformed');
+  } else if (!isObject(value) || hasDuplicateField(decoded.text, CLAIM_FIELDS)) {
+    throw fail('token_claims_invalid');
+  }
+  // (None of the claims' names is a property of Object.prototype: reading them reads own members.)
   const valid =
-    typeof iss === 'string' &&
-    typeof sub === 'string' &&
-    isI64(iat) &&
-    isI64(exp) &&
-    (absent(nbf) || isI64(nbf)) &&
-    [sid, jti, azp].every((v) => absent(v) || typeof v === 'string');
+    typeof fields.iss === 'string' &&
+    typeof fields.sub === 'string' &&
+    isI64(fields.iat) &&
+    isI64(fields.exp) &&
+    (absent(fields.nbf) || isI64(fields.nbf)) &&
+    isOptionalString(fields.sid) &&
+    isOptionalString(fields.jti) &&
+    isOptionalString(fields.azp);
   if (!valid) throw fail('token_claims_invalid');
   // An object payload is returned as it is (informational claims of another type stay,
   // and read as absent to `has()`); a positional one as the object it stands for.
-  if (Array.isArray(decoded.value)) {
+  if (fields !== value) {
     const claims = {};
     for (const [k, v] of Object.entries(fields)) if (v !== undefined) claims[k] = v;
     return claims;
   }
-  return decoded.value;
+  return value;
 }
 
 // --- Keys --------------------------------------------------------------------------------
 
 const ALGORITHMS = ['EdDSA', 'ES256', 'RS256'];
 
-/** A usable JWK → `{ alg, material }`, pinned to one algorithm; throws the reason it is unusable. */
-function loadJwk(jwk) {
+const JWK_STRING_MEMBERS = ['kid', 'use', 'alg', 'crv', 'x', 'y', 'n', 'e'];
+
+/** Throws unless `jwk` has the shape the Rust SDK's `Jwk` deserializes (a `kty` string; the other members strings or absent). */
+function checkJwkShape(jwk) {
   if (!isObject(jwk)) throw new Error('a key is not an object');
-  for (const name of ['kid', 'use', 'alg', 'crv', 'x', 'y', 'n', 'e']) {
+  for (const name of JWK_STRING_MEMBERS) {
     if (!absent(jwk[name]) && typeof jwk[name] !== 'string') throw new Error(`${name} is not a string`);
   }
   if (typeof jwk.kty !== 'string') throw new Error('kty is not a string');
+}
+
+/** A usable JWK → `{ alg, material }`, pinned to one algorithm; throws the reason it is unusable. */
+function loadJwk(jwk) {
+  checkJwkShape(jwk);
   if (absent(jwk.kid)) throw new Error('a key has no kid');
   if (!absent(jwk.use) && jwk.use !== 'sig') throw new Error(`use is ${JSON.stringify(jwk.use)}, not "sig"`);
   const b64 = (name) => {
@@ -316,6 +353,8 @@ function loadJwk(jwk) {
     throw new Error(`unsupported key type ${jwk.kty} / ${jwk.crv ?? 'no curve'}`);
   }
   if (!absent(jwk.alg) && jwk.alg !== key.alg) throw new Error(`alg ${jwk.alg} does not fit a ${key.alg} key`);
+  key.verifyAlgorithm = VERIFY_ALGORITHMS[key.alg];
+  key.signatureLength = signatureLength(key);
   return key;
 }
 
@@ -334,6 +373,35 @@ function loadStaticKeys(jwks) {
     keys.set(jwk.kid, key);
   }
   if (keys.size === 0) throw configError('the static JWK set is empty');
+  return keys;
+}
+
+/**
+ * The usable keys of a fetched JWK set, by kid. A document that is not a JWK set (not an
+ * object with a `keys` array, or a key of the wrong shape: the Rust SDK's serde refuses the
+ * whole document then) throws; unusable keys (no `kid`, `use` other than `sig`, an
+ * unsupported type, a duplicate `kid`) are skipped with a warning, so that one odd key
+ * cannot take the whole set down.
+ */
+function loadFetchedKeys(json, onWarning) {
+  if (!isObject(json) || !Array.isArray(json.keys)) throw new Error('not a JWK set {keys: [...]}');
+  json.keys.forEach(checkJwkShape);
+  const keys = new Map();
+  for (const jwk of json.keys) {
+    if (absent(jwk.kid)) {
+      warn(onWarning, `skipping a JWK without kid (kty ${jwk.kty})`);
+      continue;
+    }
+    if (keys.has(jwk.kid)) {
+      warn(onWarning, `skipping a JWK with a duplicate kid ${JSON.stringify(jwk.kid)}`);
+      continue;
+    }
+    try {
+      keys.set(jwk.kid, loadJwk(jwk));
+    } catch (e) {
+      warn(onWarning, `skipping an unusable JWK ${JSON.stringify(jwk.kid)}: ${e.message}`);
+    }
+  }
   return keys;
 }
 
@@ -373,59 +441,141 @@ async function importKey(key) {
   }
 }
 
-/** Checks `signature` over `data` with the key's pinned algorithm. */
-async function verifySignature(key, cryptoKey, signature, data) {
-  if (cryptoKey === null) return false;
-  const { subtle } = globalThis.crypto;
-  try {
-    if (key.alg === 'EdDSA')
-      return signature.length === 64 && (await subtle.verify('Ed25519', cryptoKey, signature, data));
-    if (key.alg === 'ES256') {
-      return (
-        signature.length === 64 && (await subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, cryptoKey, signature, data))
-      );
-    }
-    return signature.length === key.n.length && (await subtle.verify('RSASSA-PKCS1-v1_5', cryptoKey, signature, data));
-  } catch {
-    return false;
-  }
-}
+/** How WebCrypto checks a signature of each pinned algorithm. */
+const VERIFY_ALGORITHMS = {
+  EdDSA: 'Ed25519',
+  ES256: { name: 'ECDSA', hash: 'SHA-256' },
+  RS256: 'RSASSA-PKCS1-v1_5',
+};
+
+/** The signature length a key's algorithm produces (ES256 as the JWS raw `r‖s`). */
+const signatureLength = (key) => (key.alg === 'RS256' ? key.n.length : 64);
 
 // --- The verifier --------------------------------------------------------------------------
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
+const { subtle } = globalThis.crypto;
+const defaultWarning = (message) => console.warn(`[@reverify/server] ${message}`);
 
-/**
- * A verifier of session tokens from `issuer` (exact `iss`), against a static JWK set
- * (`jwks`; every key must be usable). Options as the Rust SDK's builder:
- * `authorizedParties` (when non-empty, a token whose `azp` is present and not listed is
- * refused) and `clockSkewSeconds` (the leeway for `exp`, `nbf` and `iat`, default 5).
- * Throws a `TokenError` (`verifier_config_invalid`) for an unusable configuration.
- */
-export function createVerifier(options) {
+/** The WebCrypto key of a loaded key, imported once (`null` when WebCrypto refuses it). */
+function cryptoKeyOf(key) {
+  if (key.importing === undefined) {
+    key.importing = importKey(key).then((cryptoKey) => {
+      key.cryptoKey = cryptoKey;
+      return cryptoKey;
+    });
+  }
+  return key.importing;
+}
+
+/** Freezes the verified claims and what they hold: the same object may be handed out again from the cache. */
+function deepFreeze(value) {
+  Object.freeze(value);
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const member = value[keys[i]];
+    if (typeof member === 'object' && member !== null) deepFreeze(member);
+  }
+  return value;
+}
+
+const isWholeSeconds = (v) => Number.isSafeInteger(v) && v >= 0;
+
+function readOptions(options) {
   if (!isObject(options)) throw configError('options must be an object');
-  const { issuer, jwks, jwksUrl, authorizedParties = [], clockSkewSeconds = 5 } = options;
+  const {
+    issuer,
+    jwks,
+    jwksUrl,
+    authorizedParties = [],
+    clockSkewSeconds = 5,
+    cacheCapacity = 10_000,
+    jwksMaxTtlSeconds = 300,
+    jwksRefetchFloorSeconds = 30,
+    httpTimeoutMs = 5_000,
+    fetch = globalThis.fetch,
+    clock = nowSeconds,
+    onWarning = defaultWarning,
+  } = options;
   if (typeof issuer !== 'string' || issuer === '') throw configError('the issuer must not be empty');
-  if (jwksUrl !== undefined) throw configError('jwksUrl is not supported yet: pass a static jwks');
-  if (jwks === undefined) throw configError('no key set: pass jwks');
+  if (jwks !== undefined && jwksUrl !== undefined) throw configError('pass either jwks or jwksUrl, not both');
+  if (jwks === undefined && jwksUrl === undefined) throw configError('no key set: pass jwks or jwksUrl');
   if (!Array.isArray(authorizedParties) || !authorizedParties.every((p) => typeof p === 'string')) {
     throw configError('authorizedParties must be an array of strings');
   }
-  if (!Number.isSafeInteger(clockSkewSeconds) || clockSkewSeconds < 0) {
-    throw configError('clockSkewSeconds must be a whole number of seconds, >= 0');
+  for (const [name, value] of Object.entries({
+    clockSkewSeconds,
+    cacheCapacity,
+    jwksMaxTtlSeconds,
+    jwksRefetchFloorSeconds,
+  })) {
+    if (!isWholeSeconds(value)) throw configError(`${name} must be a whole number, >= 0`);
   }
-  const keys = loadStaticKeys(jwks);
-  const parties = [...authorizedParties];
-  const leeway = clockSkewSeconds;
-  /** WebCrypto keys, imported once per kid. */
-  const imported = new Map();
-  const cryptoKeyFor = (kid, key) => {
-    let pending = imported.get(kid);
-    if (pending === undefined) {
-      pending = importKey(key);
-      imported.set(kid, pending);
+  if (!Number.isSafeInteger(httpTimeoutMs) || httpTimeoutMs <= 0) {
+    throw configError('httpTimeoutMs must be a whole number of milliseconds, > 0');
+  }
+  if (jwksMaxTtlSeconds < jwksRefetchFloorSeconds) {
+    throw configError('jwksMaxTtlSeconds must not be shorter than jwksRefetchFloorSeconds');
+  }
+  if (typeof clock !== 'function') throw configError('clock must be a function returning unix seconds');
+  if (typeof onWarning !== 'function') throw configError('onWarning must be a function');
+  let url = null;
+  if (jwksUrl !== undefined) {
+    try {
+      url = new URL(jwksUrl);
+    } catch {
+      throw configError('jwksUrl is not a URL');
     }
-    return pending;
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw configError('jwksUrl must be http(s)');
+    if (typeof fetch !== 'function') throw configError('no fetch: pass a fetch function');
+  }
+  return {
+    issuer,
+    jwks,
+    url: url?.href ?? null,
+    parties: [...authorizedParties],
+    leeway: clockSkewSeconds,
+    cacheCapacity,
+    floor: jwksRefetchFloorSeconds,
+    ceiling: jwksMaxTtlSeconds,
+    httpTimeoutMs,
+    fetch,
+    clock,
+    onWarning,
+  };
+}
+
+/**
+ * A verifier of session tokens from `issuer` (exact `iss`), against a static JWK set
+ * (`jwks`; every key must be usable) or the set at `jwksUrl`, fetched and cached with the
+ * Rust SDK's rules (see jwks.js). Options as the Rust SDK's builder, in JavaScript style:
+ * `authorizedParties`, `clockSkewSeconds` (5), `cacheCapacity` (10,000; 0 disables),
+ * `jwksMaxTtlSeconds` (300), `jwksRefetchFloorSeconds` (30), `httpTimeoutMs` (5,000),
+ * `fetch` (default `globalThis.fetch`), `clock` (unix seconds), `onWarning`.
+ * Throws a `TokenError` (`verifier_config_invalid`) for an unusable configuration.
+ */
+export function createVerifier(options) {
+  const config = readOptions(options);
+  const { issuer, parties, leeway, clock, onWarning } = config;
+  const staticKeys = config.jwks === undefined ? null : loadStaticKeys(config.jwks);
+  const remote =
+    config.url === null
+      ? null
+      : new RemoteKeys({
+          url: config.url,
+          fetch: config.fetch,
+          floor: config.floor,
+          ceiling: config.ceiling,
+          timeoutMs: config.httpTimeoutMs,
+          loadSet: (json) => loadFetchedKeys(json, onWarning),
+          onWarning,
+        });
+  const cache = config.cacheCapacity > 0 ? new TokenCache(config.cacheCapacity) : null;
+  /** Bumped each time the cache is cleared: a verification that began before does not insert. */
+  let cacheEpoch = 0;
+  const clearCache = () => {
+    cacheEpoch++;
+    cache?.clear();
   };
 
   function checkClaims(claims, now) {
@@ -435,28 +585,73 @@ export function createVerifier(options) {
     const notBefore = Math.max(absent(claims.nbf) ? -Infinity : claims.nbf, claims.iat);
     if (now + leeway < notBefore) throw fail('token_not_yet_valid');
     if (!absent(claims.azp) && parties.length > 0 && !parties.includes(claims.azp)) throw fail('token_azp_invalid');
+    return notBefore - leeway;
   }
 
   /**
-   * Verifies `token` at `now` (unix seconds, default the current time): its claims, or
+   * Verifies `token` at `now` (unix seconds, default the clock's): its claims (frozen), or
    * throws a `TokenError` with the Rust SDK's code.
    */
-  async function verifyToken(token, { now = nowSeconds() } = {}) {
-    if (!Number.isFinite(now)) throw new TypeError('now must be a finite number of unix seconds');
+  async function verifyToken(token, options) {
+    const now = options === undefined || options.now === undefined ? clock() : options.now;
+    if (typeof now !== 'number' || !Number.isFinite(now)) {
+      throw new TypeError('now must be a finite number of unix seconds');
+    }
     if (token === undefined || token === null || token === '') throw fail('token_missing');
     if (typeof token !== 'string') throw fail('token_malformed');
+    // A cached token is answered only while its keys need no refresh: when a refresh is
+    // due, the token takes the full path, so that a key that has left the JWKS (or a key
+    // set that can no longer be refreshed) stops it.
+    if (cache !== null && (remote === null || remote.usableWithoutFetch(now))) {
+      const claims = cache.get(token, now);
+      if (claims !== undefined) return claims;
+    }
     const compact = parseCompact(token);
+    const epoch = cacheEpoch;
+    const keys = remote === null ? staticKeys : await remote.keysFor(compact.kid, now, clearCache);
     const key = keys.get(compact.kid);
     if (key === undefined) throw fail('token_key_unknown');
     if (key.alg !== compact.alg) throw fail('token_algorithm_mismatch');
-    const cryptoKey = await cryptoKeyFor(compact.kid, key);
-    if (!(await verifySignature(key, cryptoKey, compact.signature, compact.signingInput))) {
-      throw fail('token_signature_invalid');
+    const cryptoKey = key.cryptoKey !== undefined ? key.cryptoKey : await cryptoKeyOf(key);
+    // WebCrypto checks the signature on another thread: the claims are read meanwhile, and
+    // their verdict is only used once the signature has passed, so the order of the checks
+    // (and of the errors) stays the Rust SDK's.
+    let verifying = null;
+    if (cryptoKey !== null && compact.signature.length === key.signatureLength) {
+      try {
+        verifying = subtle.verify(key.verifyAlgorithm, cryptoKey, compact.signature, compact.signingInput);
+      } catch {
+        verifying = null;
+      }
     }
-    const claims = parseClaims(compact.payloadB64);
-    checkClaims(claims, now);
+    let claims;
+    let validFrom;
+    let claimsError = null;
+    try {
+      claims = parseClaims(compact.payloadB64);
+      validFrom = checkClaims(claims, now);
+      deepFreeze(claims);
+    } catch (e) {
+      claimsError = e;
+    }
+    let valid = false;
+    if (verifying !== null) {
+      try {
+        valid = await verifying;
+      } catch {
+        valid = false;
+      }
+    }
+    if (valid !== true) throw fail('token_signature_invalid');
+    if (claimsError !== null) throw claimsError;
+    if (cache !== null && epoch === cacheEpoch) cache.insert(token, claims, validFrom, claims.exp + leeway, now);
     return claims;
   }
 
-  return { issuer, verifyToken };
+  return {
+    issuer,
+    verifyToken,
+    /** How many verified tokens the cache holds right now (for metrics). */
+    cachedTokens: () => cache?.size ?? 0,
+  };
 }

@@ -119,16 +119,45 @@ export interface JwkSet {
   keys: Jwk[];
 }
 
-export interface VerifierOptions {
+/** Options of every verifier. */
+export interface VerifierBaseOptions {
   /** The exact `iss` tokens must carry. */
   issuer: string;
-  /** A static key set; every key must be usable (OKP/Ed25519, EC/P-256, RSA ≥ 2048 bits, with a `kid`). */
-  jwks: JwkSet;
   /** When non-empty, a token whose `azp` is present and not listed is refused. */
   authorizedParties?: readonly string[];
   /** Allowed clock skew for `exp`, `nbf` and `iat`, in whole seconds (default 5). */
   clockSkewSeconds?: number;
+  /** How many verified tokens to remember (default 10,000; 0 disables the cache). */
+  cacheCapacity?: number;
+  /** The current time in unix seconds (default: the system clock); tests pass their own. */
+  clock?: () => number;
+  /** The longest a fetched key set is used, in whole seconds (default 300); `Cache-Control: max-age` may shorten it. */
+  jwksMaxTtlSeconds?: number;
+  /** The least time between two JWKS fetches, whatever their cause, and the shortest lifetime of a fetched set (default 30). */
+  jwksRefetchFloorSeconds?: number;
 }
+
+/** A verifier with a fixed key set. */
+export interface StaticKeysVerifierOptions extends VerifierBaseOptions {
+  /** A static key set; every key must be usable (OKP/Ed25519, EC/P-256, RSA ≥ 2048 bits, with a `kid`). */
+  jwks: JwkSet;
+  jwksUrl?: undefined;
+}
+
+/** A verifier that fetches the key set over HTTP(S) and caches it with the Rust SDK's rules. */
+export interface RemoteKeysVerifierOptions extends VerifierBaseOptions {
+  /** Where the issuer publishes its JWK set, e.g. `https://auth.example.com/.well-known/jwks.json`. */
+  jwksUrl: string | URL;
+  jwks?: undefined;
+  /** Timeout of one JWKS fetch, in milliseconds (default 5,000). */
+  httpTimeoutMs?: number;
+  /** The `fetch` to use (default `globalThis.fetch`): edge runtimes, proxies, tests. */
+  fetch?: (url: string, init: RequestInit) => Promise<Response>;
+  /** Hears about failed fetches and skipped keys (default `console.warn`). */
+  onWarning?: (message: string) => void;
+}
+
+export type VerifierOptions = StaticKeysVerifierOptions | RemoteKeysVerifierOptions;
 
 /** The claims of a verified session token. */
 export interface SessionClaims extends FactorClaims {
@@ -148,8 +177,13 @@ export interface SessionClaims extends FactorClaims {
 
 export interface Verifier {
   readonly issuer: string;
-  /** The token's claims, verified at `now` (unix seconds; default: now). Rejects with a `TokenError`. */
-  verifyToken(token: string | null | undefined, options?: { now?: number }): Promise<SessionClaims>;
+  /**
+   * The token's claims (frozen: a repeated token gets the same object from the cache),
+   * verified at `now` (unix seconds; default: the clock's). Rejects with a `TokenError`.
+   */
+  verifyToken(token: string | null | undefined, options?: { now?: number }): Promise<Readonly<SessionClaims>>;
+  /** How many verified tokens the cache holds right now (for metrics). */
+  cachedTokens(): number;
 }
 
 /** A verifier of session tokens. Throws a `TokenError` (`verifier_config_invalid`) for an unusable configuration. */
