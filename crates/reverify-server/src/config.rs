@@ -483,6 +483,12 @@ const NOT_KEYS: &[&str] = &[
     "REVERIFY_LOG",
     "REVERIFY_LOG_FORMAT",
     "REVERIFY_NEW_PASSWORD",
+    // Read by the JavaScript server SDK (`@reverify/server/nextjs`): an app and its auth
+    // server may share one environment (a `.env` file, a compose service's variables).
+    "REVERIFY_ISSUER",
+    "REVERIFY_JWKS_URL",
+    "REVERIFY_AUTHORIZED_PARTIES",
+    "REVERIFY_ALLOWED_ORIGINS",
 ];
 
 fn is_config_variable(name: &str) -> bool {
