@@ -13,7 +13,9 @@
 //   3. the same with the keys fetched from Reverify's `/v1/jwks` (apiUrl), as the
 //      reference's SDK does from its own API (no PEM: rotations are followed);
 //   4. this package's createVerifier + has agree.
-// and that a tampered token is refused by both SDKs. Prints one line per case; exits 1 on
+// and that a tampered token is refused by both SDKs, and that a token in the `__session`
+// cookie alone does not sign in with the reference's SDK (its cookie protocol is not
+// emulated). Prints one line per case; exits 1 on
 // the first disagreement.
 
 import { createClerkClient, verifyToken } from '@clerk/backend';
@@ -22,10 +24,10 @@ import { createVerifier, has } from '../../src/index.js';
 const input = JSON.parse(await readStdin());
 // A syntactically valid publishable key (the SDK requires one); it names no real instance
 // and nothing is fetched from it.
-const publishableKey = `pk_test_${Buffer.from('reverify.clerk.accounts.dev$').toString('base64')}`;
+const publishableKey = `pk_live_${Buffer.from('clerk.reverify.example$').toString('base64')}`;
 const common = {
   publishableKey,
-  secretKey: 'sk_test_reverify_compat_unused',
+  secretKey: 'sk_live_reverify_compat_unused',
   telemetry: { disabled: true },
 };
 const withPem = createClerkClient({ ...common, jwtKey: input.pem });
@@ -112,6 +114,20 @@ if (
   fail('@reverify/server accepted a tampered token');
 }
 console.log('ok tampered token refused');
+
+// What is not emulated (docs/migrating.md): the reference's cookie protocol. A request with
+// only the `__session` cookie (no `__client_uat`) is not signed in by its SDK; tokens go in
+// `Authorization: Bearer`.
+const cookieOnly = await withPem.authenticateRequest(
+  new Request('http://localhost/api/transfer', {
+    headers: { cookie: `__session=${input.cases[0].token}` },
+  }),
+  { authorizedParties: input.authorizedParties },
+);
+if (cookieOnly.isAuthenticated) {
+  fail('a __session cookie alone now signs in: update docs/migrating.md');
+}
+console.log(`ok cookie-only request not signed in (${cookieOnly.status}: ${cookieOnly.reason})`);
 
 if (failures > 0) {
   console.error(`${failures} disagreement(s)`);
