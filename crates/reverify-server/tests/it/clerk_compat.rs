@@ -184,6 +184,11 @@ async fn the_reference_sdk_verifies_our_tokens_and_decides_as_our_sdks() {
         "two factors, 30 min",
         sign_in_with_totp(&server, "max@example.com", &max_secret).await,
     ));
+    at(10 * MINUTE);
+    sessions.push((
+        "no second factor, exactly 10 min",
+        password_session("pat@example.com").await,
+    ));
     // A second factor enrolled in another session: never verified in this one.
     at(5 * MINUTE);
     let (lee, _) = server.sign_up("lee@example.com", PASSWORD).await;
@@ -221,6 +226,12 @@ async fn the_reference_sdk_verifies_our_tokens_and_decides_as_our_sdks() {
             "two factors, 30 min",
             [30, 30],
             [false, false, true, true, false, true],
+        ),
+        // An age equal to `afterMinutes` is stale (the reference's strict comparison).
+        (
+            "no second factor, exactly 10 min",
+            [10, -1],
+            [false, false, true, true, true, true],
         ),
         // The reference would say `-1` here and let `strict` pass on the password alone;
         // Reverify's `fva` is the age of the epoch, stale for every second-factor check.
