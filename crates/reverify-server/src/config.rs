@@ -179,6 +179,10 @@ pub struct SessionConfig {
     pub absolute_lifetime_secs: i64,
     /// Lifetime of session tokens (JWTs).
     pub token_lifetime_secs: i64,
+    /// The claim set of session tokens: `reverify`, or `clerk_v2` (the reference's
+    /// version-2 session claims besides Reverify's, signed with RS256, so that the
+    /// reference's own backend SDKs accept them; see [`TokenFormat`]).
+    pub token_format: TokenFormat,
     /// How long an instance may reuse a session row it read, in seconds (0: always read the
     /// database). On PostgreSQL, revocations reach other instances at once by `NOTIFY`;
     /// this is the backstop, and the bound for several processes on one SQLite file.
@@ -197,9 +201,41 @@ impl Default for SessionConfig {
             idle_timeout_secs: 3600,
             absolute_lifetime_secs: 86_400,
             token_lifetime_secs: 60,
+            token_format: TokenFormat::Reverify,
             cache_ttl_secs: 300,
             cookie_name: "reverify_session".into(),
             insecure_cookies: false,
+        }
+    }
+}
+
+/// The claim set of session tokens (`sessions.token_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenFormat {
+    /// Reverify's claims (`iss sub sid iat nbf exp jti fva fvt auth_time amr`, `azp`).
+    Reverify,
+    /// The same plus the reference's version-2 session claims (`v: 2`, `sts: "active"`),
+    /// signed with RS256 (the only algorithm the reference's SDKs verify): its Node, Go
+    /// and Ruby SDKs verify these tokens with the server's public key and read `fva`.
+    ClerkV2,
+}
+
+/// A signing algorithm of session tokens (`keys.algorithm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigningAlgorithm {
+    /// Ed25519 (the default).
+    EdDSA,
+    /// RSASSA-PKCS1-v1_5 with SHA-256, 2048-bit keys.
+    RS256,
+}
+
+impl SigningAlgorithm {
+    /// The JWS `alg` name, as stored in the keys table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlgorithm::EdDSA => "EdDSA",
+            SigningAlgorithm::RS256 => "RS256",
         }
     }
 }
@@ -327,12 +363,17 @@ pub struct AdminConfig {
 pub struct KeyConfig {
     /// A new key is published in the JWKS this long before it starts signing.
     pub publish_ahead_secs: i64,
+    /// The algorithm of new signing keys: `EdDSA` or `RS256`; empty: `EdDSA`, or `RS256`
+    /// with `sessions.token_format = "clerk_v2"` (which refuses `EdDSA`). Changing it is a
+    /// rotation at the next start (see [`Config::signing_algorithm`]).
+    pub algorithm: String,
 }
 
 impl Default for KeyConfig {
     fn default() -> Self {
         KeyConfig {
             publish_ahead_secs: 600,
+            algorithm: String::new(),
         }
     }
 }
@@ -631,6 +672,7 @@ impl Config {
             return bad("server.public_url must be an http(s) URL");
         }
         self.reverification.policy()?;
+        self.signing_algorithm()?;
         if !(60..=86_400).contains(&self.reverification.verification_ttl_secs) {
             return bad("reverification.verification_ttl_secs must be between 60 and 86400");
         }
@@ -779,6 +821,32 @@ impl Config {
             .into_iter()
             .find(|n| !n.is_empty())
             .unwrap_or("Reverify")
+    }
+
+    /// The algorithm new signing keys get: `keys.algorithm`, or when it is empty the one
+    /// `sessions.token_format` needs (`EdDSA` for `reverify`, `RS256` for `clerk_v2`). The
+    /// reference's SDKs verify RS256 only, so `clerk_v2` with `EdDSA` is refused.
+    pub fn signing_algorithm(&self) -> Result<SigningAlgorithm, ConfigError> {
+        let format = self.sessions.token_format;
+        let algorithm = match self.keys.algorithm.as_str() {
+            "" if format == TokenFormat::ClerkV2 => SigningAlgorithm::RS256,
+            "" | "EdDSA" => SigningAlgorithm::EdDSA,
+            "RS256" => SigningAlgorithm::RS256,
+            other => {
+                return Err(ConfigError::Invalid(format!(
+                    "keys.algorithm must be \"EdDSA\" or \"RS256\" (or empty: chosen by \
+                     sessions.token_format), not {other:?}"
+                )));
+            }
+        };
+        if format == TokenFormat::ClerkV2 && algorithm != SigningAlgorithm::RS256 {
+            return Err(ConfigError::Invalid(
+                "sessions.token_format = \"clerk_v2\" needs RS256 keys (the reference's SDKs \
+                 verify nothing else): set keys.algorithm = \"RS256\" or leave it empty"
+                    .into(),
+            ));
+        }
+        Ok(algorithm)
     }
 
     /// The issuer (`iss`) of session tokens: the public URL without a trailing slash.

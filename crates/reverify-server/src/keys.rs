@@ -1,5 +1,11 @@
-//! Ed25519 signing keys: stored in the database (shared by every instance), published in
-//! the JWKS before they sign, kept published until their last tokens expired.
+//! Signing keys, Ed25519 (`EdDSA`, the default) or 2048-bit RSA (`RS256`, for
+//! `sessions.token_format = "clerk_v2"` or `keys.algorithm = "RS256"`): stored in the
+//! database (shared by every instance), published in the JWKS before they sign, kept
+//! published until their last tokens expired.
+//!
+//! Changing `keys.algorithm` is a rotation: at start, when the key that signs last has
+//! another algorithm, a key of the configured one is rotated in (published at once,
+//! signing `keys.publish_ahead_secs` later), once however many instances start together.
 //!
 //! Rotation (`reverify keys rotate`): the new key is published at once and starts signing
 //! `keys.publish_ahead_secs` later (default 10 minutes), so that verifiers that cache the
@@ -19,7 +25,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signer, SigningKey};
 use reverify::{Jwk, JwkSet};
+use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 
+use crate::config::SigningAlgorithm;
 use crate::error::ApiError;
 use crate::store::{Store, StoredKey};
 
@@ -40,65 +48,180 @@ pub struct RevokedKey {
     pub replaced_by: Option<String>,
 }
 
+/// A private key, ready to sign.
+enum PrivateKey {
+    Ed25519(SigningKey),
+    Rsa(RsaKeyPair),
+}
+
 struct Loaded {
     at: i64,
-    keys: Vec<(StoredKey, SigningKey)>,
+    keys: Vec<(StoredKey, PrivateKey)>,
 }
 
 /// The instance's view of the signing keys.
 #[derive(Clone)]
 pub struct KeyRing {
     store: Store,
+    algorithm: SigningAlgorithm,
     loaded: Arc<RwLock<Loaded>>,
 }
 
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyRing").finish_non_exhaustive()
+        f.debug_struct("KeyRing")
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
     }
 }
 
-fn generate(now: i64, signs_from: i64) -> StoredKey {
-    let seed = crate::secrets::random_bytes::<32>();
-    let key = SigningKey::from_bytes(&seed);
-    let public = key.verifying_key().to_bytes();
-    let kid = format!("ins_{}", &URL_SAFE_NO_PAD.encode(&public[..12]));
-    StoredKey {
+/// The RSA modulus size (the reference's SDKs read a PEM public key of exactly this size).
+pub const RSA_BITS: usize = 2048;
+
+fn generate(algorithm: SigningAlgorithm, now: i64, signs_from: i64) -> Result<StoredKey, ApiError> {
+    let (private_key, public_key) = match algorithm {
+        SigningAlgorithm::EdDSA => {
+            let seed = crate::secrets::random_bytes::<32>();
+            let key = SigningKey::from_bytes(&seed);
+            (seed.to_vec(), key.verifying_key().to_bytes().to_vec())
+        }
+        SigningAlgorithm::RS256 => generate_rsa()?,
+    };
+    // The kid is derived from the public key (for RSA, from the end of the DER: the
+    // modulus, not the fixed SubjectPublicKeyInfo prefix).
+    let tail = &public_key[public_key.len().saturating_sub(32)..];
+    let kid = format!("ins_{}", &URL_SAFE_NO_PAD.encode(&tail[..12]));
+    Ok(StoredKey {
         kid,
-        alg: "EdDSA".into(),
-        private_key: URL_SAFE_NO_PAD.encode(seed),
-        public_key: URL_SAFE_NO_PAD.encode(public),
+        alg: algorithm.as_str().into(),
+        private_key: URL_SAFE_NO_PAD.encode(private_key),
+        public_key: URL_SAFE_NO_PAD.encode(public_key),
         created_at: now,
         signs_from,
         signs_until: None,
         published_until: None,
+    })
+}
+
+/// A new 2048-bit RSA key (e = 65537): its PKCS#8 and SubjectPublicKeyInfo DER.
+fn generate_rsa() -> Result<(Vec<u8>, Vec<u8>), ApiError> {
+    use rand::SeedableRng;
+    use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey};
+    let failed = |e: &dyn std::fmt::Display| ApiError::internal(format!("RSA key generation: {e}"));
+    let mut rng = rand::rngs::StdRng::from_seed(crate::secrets::random_bytes::<32>());
+    let key = rsa::RsaPrivateKey::new(&mut rng, RSA_BITS).map_err(|e| failed(&e))?;
+    let private = key.to_pkcs8_der().map_err(|e| failed(&e))?;
+    let public = key
+        .to_public_key()
+        .to_public_key_der()
+        .map_err(|e| failed(&e))?;
+    Ok((private.as_bytes().to_vec(), public.as_bytes().to_vec()))
+}
+
+fn decode(stored: StoredKey) -> Result<(StoredKey, PrivateKey), ApiError> {
+    let corrupt = || ApiError::internal(format!("signing key {} is corrupt", stored.kid));
+    let bytes = URL_SAFE_NO_PAD
+        .decode(&stored.private_key)
+        .map_err(|_| corrupt())?;
+    let key = match stored.alg.as_str() {
+        "EdDSA" => {
+            let seed: [u8; 32] = bytes.try_into().map_err(|_| corrupt())?;
+            PrivateKey::Ed25519(SigningKey::from_bytes(&seed))
+        }
+        "RS256" => PrivateKey::Rsa(RsaKeyPair::from_pkcs8(&bytes).map_err(|_| corrupt())?),
+        other => {
+            return Err(ApiError::internal(format!(
+                "signing key {} has an unknown algorithm {other:?}",
+                stored.kid
+            )));
+        }
+    };
+    Ok((stored, key))
+}
+
+/// The PEM (SubjectPublicKeyInfo) of a stored RS256 key: what the reference's SDKs take
+/// as their networkless public key. `None` for other algorithms.
+pub fn public_pem(stored: &StoredKey) -> Option<String> {
+    if stored.alg != "RS256" {
+        return None;
+    }
+    let der = URL_SAFE_NO_PAD.decode(&stored.public_key).ok()?;
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+    for line in body.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).ok()?);
+        pem.push('\n');
+    }
+    pem.push_str("-----END PUBLIC KEY-----\n");
+    Some(pem)
+}
+
+fn jwk_of(stored: &StoredKey, key: &PrivateKey) -> Jwk {
+    match key {
+        PrivateKey::Ed25519(key) => Jwk::ed25519(&stored.kid, key.verifying_key().as_bytes()),
+        PrivateKey::Rsa(key) => {
+            let public = ring::rsa::PublicKeyComponents::<Vec<u8>>::from(key.public());
+            Jwk::rsa(&stored.kid, &public.n, &public.e)
+        }
     }
 }
 
-fn decode(stored: StoredKey) -> Result<(StoredKey, SigningKey), ApiError> {
-    let seed: [u8; 32] = URL_SAFE_NO_PAD
-        .decode(&stored.private_key)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| ApiError::internal(format!("signing key {} is corrupt", stored.kid)))?;
-    Ok((stored, SigningKey::from_bytes(&seed)))
-}
-
 impl KeyRing {
-    /// Loads the keys, creating the first one if the database has none.
-    pub async fn open(store: Store, now: i64) -> Result<KeyRing, ApiError> {
-        if store.insert_first_key(&generate(now, now)).await? {
-            tracing::info!("created the first signing key");
-        }
+    /// Loads the keys, creating the first one (of `algorithm`) if the database has none.
+    /// When the key that signs last has another algorithm, a key of `algorithm` is rotated
+    /// in: published now, signing `publish_ahead` seconds later (see [`KeyRing::rotate`]).
+    pub async fn open(
+        store: Store,
+        now: i64,
+        algorithm: SigningAlgorithm,
+        publish_ahead: i64,
+        token_lifetime: i64,
+    ) -> Result<KeyRing, ApiError> {
         let ring = KeyRing {
             store,
+            algorithm,
             loaded: Arc::new(RwLock::new(Loaded {
                 at: i64::MIN,
                 keys: Vec::new(),
             })),
         };
+        let published = ring.store.published_keys(now).await?;
+        if published.is_empty() {
+            if ring
+                .store
+                .insert_first_key(&generate(algorithm, now, now)?)
+                .await?
+            {
+                tracing::info!(alg = algorithm.as_str(), "created the first signing key");
+            }
+        } else if published
+            .iter()
+            .filter(|k| k.signs_until.is_none())
+            .max_by_key(|k| k.signs_from)
+            .is_none_or(|k| k.alg != algorithm.as_str())
+        {
+            let new = generate(algorithm, now, now + publish_ahead.max(0))?;
+            let retire = new.signs_from + token_lifetime + 60;
+            if ring.store.rotate_in_key_unless_alg(&new, retire).await? {
+                tracing::info!(kid = %new.kid, alg = algorithm.as_str(), signs_from = new.signs_from,
+                    "keys.algorithm changed: rotated in a new signing key");
+            }
+        }
         ring.reload(now).await?;
         Ok(ring)
+    }
+
+    /// The algorithm of the keys this instance generates.
+    pub fn algorithm(&self) -> SigningAlgorithm {
+        self.algorithm
+    }
+
+    /// Every key published at `now`, oldest first (public parts only matter: see
+    /// [`public_pem`]).
+    pub async fn published(&self, now: i64) -> Result<Vec<StoredKey>, ApiError> {
+        self.fresh(now).await?;
+        let loaded = self.loaded.read().unwrap_or_else(|e| e.into_inner());
+        Ok(loaded.keys.iter().map(|(k, _)| k.clone()).collect())
     }
 
     async fn reload(&self, now: i64) -> Result<(), ApiError> {
@@ -125,23 +248,28 @@ impl KeyRing {
     pub async fn sign(&self, claims: &serde_json::Value, now: i64) -> Result<String, ApiError> {
         self.fresh(now).await?;
         let loaded = self.loaded.read().unwrap_or_else(|e| e.into_inner());
-        let (stored, key) = loaded
-            .keys
-            .iter()
-            .rev()
-            .find(|(k, _)| k.signs_from <= now && k.signs_until.is_none_or(|until| now < until))
-            .ok_or_else(|| ApiError::internal("no signing key is active"))?;
-        let header = serde_json::json!({ "alg": "EdDSA", "kid": stored.kid, "typ": "JWT" });
+        let (stored, key) = active(&loaded, now)?;
+        let header = serde_json::json!({ "alg": stored.alg, "kid": stored.kid, "typ": "JWT" });
         let input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header.to_string()),
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
-        let signature = key.sign(input.as_bytes());
-        Ok(format!(
-            "{input}.{}",
-            URL_SAFE_NO_PAD.encode(signature.to_bytes())
-        ))
+        let signature = match key {
+            PrivateKey::Ed25519(key) => key.sign(input.as_bytes()).to_bytes().to_vec(),
+            PrivateKey::Rsa(key) => {
+                let mut signature = vec![0; key.public().modulus_len()];
+                key.sign(
+                    &RSA_PKCS1_SHA256,
+                    &ring::rand::SystemRandom::new(),
+                    input.as_bytes(),
+                    &mut signature,
+                )
+                .map_err(|_| ApiError::internal("RSA signing failed"))?;
+                signature
+            }
+        };
+        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
     }
 
     /// The JWK set: every published key.
@@ -152,7 +280,7 @@ impl KeyRing {
             keys: loaded
                 .keys
                 .iter()
-                .map(|(stored, key)| Jwk::ed25519(&stored.kid, key.verifying_key().as_bytes()))
+                .map(|(stored, key)| jwk_of(stored, key))
                 .collect(),
         })
     }
@@ -167,7 +295,7 @@ impl KeyRing {
         now: i64,
         token_lifetime: i64,
     ) -> Result<Option<RevokedKey>, ApiError> {
-        let replacement = generate(now, now);
+        let replacement = generate(self.algorithm, now, now)?;
         let Some(replaced) = self
             .store
             .revoke_key(kid, now, &replacement, now + token_lifetime + 60)
@@ -184,7 +312,7 @@ impl KeyRing {
         }))
     }
 
-    /// Rotates: a new key published now, signing from `now + publish_ahead`; the current
+    /// Rotates: a new key (of the configured algorithm) published now, signing from `now + publish_ahead`; the current
     /// key stops signing then and is unpublished `token_lifetime + 60 s` later.
     pub async fn rotate(
         &self,
@@ -192,7 +320,7 @@ impl KeyRing {
         publish_ahead: i64,
         token_lifetime: i64,
     ) -> Result<String, ApiError> {
-        let new = generate(now, now + publish_ahead.max(0));
+        let new = generate(self.algorithm, now, now + publish_ahead.max(0))?;
         let kid = new.kid.clone();
         self.store
             .rotate_in_key(&new, new.signs_from + token_lifetime + 60)
@@ -201,4 +329,14 @@ impl KeyRing {
         tracing::info!(%kid, signs_from = new.signs_from, "rotated the signing key");
         Ok(kid)
     }
+}
+
+/// The key that signs at `now`: the newest whose signing period holds `now`.
+fn active(loaded: &Loaded, now: i64) -> Result<&(StoredKey, PrivateKey), ApiError> {
+    loaded
+        .keys
+        .iter()
+        .rev()
+        .find(|(k, _)| k.signs_from <= now && k.signs_until.is_none_or(|until| now < until))
+        .ok_or_else(|| ApiError::internal("no signing key is active"))
 }

@@ -7,6 +7,7 @@
 //! reverify keys rotate              # publish a new signing key
 //! reverify admin-key generate       # print a new admin.secret_key
 //! reverify keys revoke KID          # emergency: withdraw a (leaked) signing key now
+//! reverify keys pem [KID]           # PEM public key of an RS256 key (the reference's SDKs)
 //! ```
 //!
 //! A failure prints `error: <what failed>: <cause>` on stderr and exits with status 1.
@@ -104,6 +105,12 @@ enum KeysCommand {
     Revoke {
         /// The key id (`kid`), as in the JWKS and token headers.
         kid: String,
+    },
+    /// Print the PEM public key of an RS256 key (default: the newest published key), the
+    /// networkless key of the reference's backend SDKs (`jwtKey`).
+    Pem {
+        /// The key id (`kid`); default: the newest published key.
+        kid: Option<String>,
     },
 }
 
@@ -226,6 +233,27 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             if let Some(new_kid) = &revoked.replaced_by {
                 write_line(new_kid);
             }
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Pem { kid },
+        } => {
+            let state = reverify_server::AppState::new(config).await?;
+            let published = state.keys.published(now).await?;
+            // Default: the newest key (after a switch to RS256, the one published ahead).
+            let key = match kid {
+                Some(kid) => published.into_iter().find(|k| k.kid == kid),
+                None => published.into_iter().max_by_key(|k| k.signs_from),
+            }
+            .ok_or("no such published key")?;
+            let pem = reverify_server::keys::public_pem(&key).ok_or_else(|| {
+                format!(
+                    "key {} is {}, not RS256: the reference's SDKs need RS256 keys \
+                     (sessions.token_format = \"clerk_v2\" or keys.algorithm = \"RS256\")",
+                    key.kid, key.alg
+                )
+            })?;
+            write_line(pem.trim_end());
             Ok(())
         }
         Command::Keys {

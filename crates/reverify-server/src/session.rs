@@ -68,7 +68,8 @@ pub(crate) async fn establish(
     Ok((session, secret))
 }
 
-/// The session token claims (see the SDK's `SessionClaims`).
+/// The session token claims (see the SDK's `SessionClaims`; with
+/// `sessions.token_format = "clerk_v2"`, also the reference's `v` and `sts`).
 pub fn token_claims(
     state: &AppState,
     session: &SessionRow,
@@ -93,6 +94,14 @@ pub fn token_claims(
     });
     if let Some(azp) = azp {
         claims["azp"] = json!(azp);
+    }
+    if state.config.sessions.token_format == crate::config::TokenFormat::ClerkV2 {
+        // The reference's version-2 session claims that Reverify has no own name for: the
+        // claims version, and the session status (a token is only minted for an active
+        // session; the reference's SDKs treat "pending" as signed out). `sid`, `fva` and
+        // `azp` are already the reference's, with its meaning.
+        claims["v"] = json!(2);
+        claims["sts"] = json!("active");
     }
     claims
 }

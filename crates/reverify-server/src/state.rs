@@ -82,9 +82,16 @@ impl AppState {
         let relying_party = config.relying_party()?;
         let proxies = config.server.trusted_proxies()?;
         let session_cookie = config.session_cookie_name();
-        let keys = KeyRing::open(store.clone(), clock.now())
-            .await
-            .map_err(|e| StartError::Keys(StartError::detail(e)))?;
+        let algorithm = config.signing_algorithm()?;
+        let keys = KeyRing::open(
+            store.clone(),
+            clock.now(),
+            algorithm,
+            config.keys.publish_ahead_secs,
+            config.sessions.token_lifetime_secs,
+        )
+        .await
+        .map_err(|e| StartError::Keys(StartError::detail(e)))?;
         let passwords = Passwords::new(&config.passwords)
             .map_err(|e| StartError::Passwords(StartError::detail(e)))?;
         let mailer =

@@ -65,6 +65,28 @@ impl Jwk {
             ..Jwk::default()
         }
     }
+
+    /// The JWK of an RSA public key, for `RS256` signatures: `modulus` and `exponent`
+    /// big-endian (leading zero bytes are dropped, as RFC 7518 requires).
+    pub fn rsa(kid: impl Into<String>, modulus: &[u8], exponent: &[u8]) -> Jwk {
+        let unsigned = |b: &[u8]| {
+            let zeros = b
+                .iter()
+                .take_while(|x| **x == 0)
+                .count()
+                .min(b.len().saturating_sub(1));
+            URL_SAFE_NO_PAD.encode(&b[zeros..])
+        };
+        Jwk {
+            kty: "RSA".into(),
+            kid: Some(kid.into()),
+            use_: Some("sig".into()),
+            alg: Some("RS256".into()),
+            n: Some(unsigned(modulus)),
+            e: Some(unsigned(exponent)),
+            ..Jwk::default()
+        }
+    }
 }
 
 /// The signature algorithms a verifier accepts.

@@ -1,4 +1,6 @@
-//! `GET /.well-known/jwks.json`: the public signing keys.
+//! `GET /.well-known/jwks.json`: the public signing keys; the same at `GET /v1/jwks`, the
+//! path where the reference's Node SDK fetches them from its API URL (so that, pointed at
+//! Reverify with `sessions.token_format = "clerk_v2"`, it follows rotations).
 
 use axum::Json;
 use axum::extract::State;
@@ -10,7 +12,9 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 pub(crate) fn router() -> Api {
-    Api::new().get("/.well-known/jwks.json", jwks)
+    Api::new()
+        .get("/.well-known/jwks.json", jwks)
+        .get("/v1/jwks", jwks)
 }
 
 /// `max-age` is 300 s less the instances' key reload interval: a key revoked on any

@@ -2,16 +2,18 @@
 
 use super::{Store, StoreError};
 
-/// A signing key as stored (the private key is the 32-byte Ed25519 seed, base64url).
+/// A signing key as stored: `EdDSA` (the 32-byte Ed25519 seed and the raw public key) or
+/// `RS256` (the PKCS#8 private key and the SubjectPublicKeyInfo, DER), base64url.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredKey {
     /// Key id, in the JWKS and token headers.
     pub kid: String,
-    /// `EdDSA`.
+    /// `EdDSA` or `RS256`.
     pub alg: String,
-    /// The Ed25519 seed, base64url (not encrypted at rest: protect the database).
+    /// The Ed25519 seed or the RSA PKCS#8 DER, base64url (not encrypted at rest: protect
+    /// the database).
     pub private_key: String,
-    /// Raw public key, base64url.
+    /// The raw Ed25519 public key or the RSA SubjectPublicKeyInfo DER, base64url.
     pub public_key: String,
     /// Creation time.
     pub created_at: i64,
@@ -43,27 +45,36 @@ impl Store {
         retire_published_at: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        sqlx::query("UPDATE signing_keys SET signs_until = $1, published_until = $2 WHERE signs_until IS NULL OR signs_until > $1")
-            .bind(new.signs_from)
-            .bind(retire_published_at)
-            .execute(tx.conn())
-            .await?;
-        sqlx::query(
-            "INSERT INTO signing_keys (kid, alg, private_key, public_key, created_at, signs_from, signs_until, published_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&new.kid)
-        .bind(&new.alg)
-        .bind(&new.private_key)
-        .bind(&new.public_key)
-        .bind(new.created_at)
-        .bind(new.signs_from)
-        .bind(new.signs_until)
-        .bind(new.published_until)
-        .execute(tx.conn())
-        .await
-        .map_err(StoreError::from_insert)?;
+        rotate_in(&mut tx, new, retire_published_at).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Rotates `new` in (as [`Store::rotate_in_key`]) unless the key that signs last
+    /// already has `new.alg`; answers whether it did. Instances that start together with a
+    /// changed `keys.algorithm` rotate once: the check and the rotation are one
+    /// transaction, serialised by the write lock (SQLite) or the row locks its first
+    /// statement takes on the signing keys (PostgreSQL).
+    pub async fn rotate_in_key_unless_alg(
+        &self,
+        new: &StoredKey,
+        retire_published_at: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query("UPDATE signing_keys SET kid = kid WHERE signs_until IS NULL")
+            .execute(tx.conn())
+            .await?;
+        let last: Option<(String,)> = sqlx::query_as(
+            "SELECT alg FROM signing_keys WHERE signs_until IS NULL ORDER BY signs_from DESC, kid DESC LIMIT 1",
+        )
+        .fetch_optional(tx.conn())
+        .await?;
+        if last.is_some_and(|(alg,)| alg == new.alg) {
+            return Ok(false);
+        }
+        rotate_in(&mut tx, new, retire_published_at).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Revokes `kid` at `now`, in one transaction: it stops signing and leaves the JWKS at
@@ -145,4 +156,33 @@ impl Store {
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
+}
+
+/// Adds `new` inside `tx`, ending the signing period of every key that signs past
+/// `new.signs_from` (published until `retire_published_at`).
+async fn rotate_in(
+    tx: &mut super::Tx,
+    new: &StoredKey,
+    retire_published_at: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE signing_keys SET signs_until = $1, published_until = $2 WHERE signs_until IS NULL OR signs_until > $1")
+        .bind(new.signs_from)
+        .bind(retire_published_at)
+        .execute(tx.conn())
+        .await?;
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, alg, private_key, public_key, created_at, signs_from, signs_until, published_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&new.kid)
+    .bind(&new.alg)
+    .bind(&new.private_key)
+    .bind(&new.public_key)
+    .bind(new.created_at)
+    .bind(new.signs_from)
+    .bind(new.signs_until)
+    .bind(new.published_until)
+    .execute(tx.conn())
+    .await
+    .map_err(StoreError::from_insert)?;
+    Ok(())
 }

@@ -264,3 +264,63 @@ async fn keys_revoke_from_the_command_line() {
     store.close().await;
     db.cleanup().await;
 }
+
+/// `reverify keys pem`: the PEM public key of the newest key, for the reference's SDKs;
+/// refused for an Ed25519 key. With `clerk_v2` turned on, the start rotates an RS256 key in
+/// ahead of signing, and that is the key printed.
+#[tokio::test]
+async fn keys_pem_from_the_command_line() {
+    use base64::Engine;
+    let db = TestDb::sqlite().await;
+    db.store.close().await;
+    let url = db.url.clone();
+    let ok = |o: &Output| assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let eddsa = reverify(&url, &["keys", "pem"], &[]);
+    assert!(!eddsa.status.success());
+    assert!(stderr(&eddsa).contains("not RS256"), "{}", stderr(&eddsa));
+
+    let clerk = [("REVERIFY_SESSIONS_TOKEN_FORMAT", "clerk_v2")];
+    let pem = reverify(&url, &["keys", "pem"], &clerk);
+    ok(&pem);
+    let text = stdout(&pem);
+    assert!(text.starts_with("-----BEGIN PUBLIC KEY-----\n"), "{text}");
+    assert!(text.ends_with("\n-----END PUBLIC KEY-----"), "{text}");
+    assert!(text.lines().all(|l| l.len() <= 64));
+    let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
+
+    let store = reverify_server::store::Store::open(&url, 2).await.unwrap();
+    let now = reverify::Clock::now(&reverify::SystemClock);
+    let keys = store.published_keys(now).await.unwrap();
+    assert_eq!(
+        keys.iter().map(|k| k.alg.as_str()).collect::<Vec<_>>(),
+        ["EdDSA", "RS256"],
+        "the RS256 key is published ahead of signing"
+    );
+    assert!(keys[1].signs_from > now);
+    assert_eq!(
+        der,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&keys[1].public_key)
+            .unwrap()
+    );
+    // 2048-bit, e = 65537: the SubjectPublicKeyInfo the reference's Node SDK reads.
+    assert_eq!(der.len(), 294);
+    assert!(der.ends_with(&[0x02, 0x03, 0x01, 0x00, 0x01]));
+
+    let by_kid = reverify(&url, &["keys", "pem", &keys[0].kid], &clerk);
+    assert!(!by_kid.status.success(), "the EdDSA key has no PEM");
+    let again = reverify(&url, &["keys", "pem", &keys[1].kid], &clerk);
+    ok(&again);
+    assert_eq!(stdout(&again), text);
+    assert_eq!(
+        store.published_keys(now).await.unwrap().len(),
+        2,
+        "no second rotation"
+    );
+    store.close().await;
+    db.cleanup().await;
+}

@@ -11,6 +11,7 @@ mod admin;
 mod approvals;
 mod attacks;
 mod browser;
+mod clerk_compat;
 mod cli;
 mod client_state;
 mod config;

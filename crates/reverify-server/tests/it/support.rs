@@ -129,12 +129,21 @@ impl TestServer {
     }
 
     pub async fn start_with(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        TestServer::start_at(db, ManualClock::starting_now(), tweak).await
+    }
+
+    /// The same with the clock given (for instance set in the past, so that sessions can
+    /// be made to have been verified some time before the real now).
+    pub async fn start_at(
+        db: TestDb,
+        clock: ManualClock,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let mut config = test_config(&db.url);
         config.server.public_url = base.clone();
         tweak(&mut config);
-        let clock = ManualClock::starting_now();
         let state = serve_in_background(listener, config, db.store.clone(), &clock).await;
         TestServer {
             base,
