@@ -516,3 +516,34 @@ test('configuration: one key source, sane durations, an http(s) URL', () => {
     jwksRefetchFloorSeconds: 30,
   });
 });
+
+test('a verification in flight when a refetch drops its key does not put its token in the cache', async (t) => {
+  const old = new TestKey();
+  const fresh = new TestKey();
+  const { server, clock, verifier } = await setup(t, { keys: [old, fresh] });
+  await verifier.verifyToken(fresh.token(clock.now));
+  clock.advance(225); // a refresh is due
+  server.serve(jwkSet(fresh)); // and it drops the old key
+  server.state.delayMs = 50;
+  // Signature checks take 200 ms from now on, so the one below is still running when the
+  // refresh (50 ms) clears the token cache.
+  const subtle = globalThis.crypto.subtle;
+  const original = subtle.verify;
+  subtle.verify = function (...args) {
+    return new Promise((resolve) => setTimeout(resolve, 200)).then(() => original.apply(this, args));
+  };
+  let inFlight;
+  try {
+    const refreshing = verifier.verifyToken(fresh.token(clock.now));
+    inFlight = old.token(clock.now, { lifetime: 3600 });
+    // Verified against the set it started with (the old key was still there then)…
+    assert.equal((await verifier.verifyToken(inFlight)).sub, 'user_1');
+    await refreshing;
+  } finally {
+    delete subtle.verify;
+    if (subtle.verify !== original) subtle.verify = original;
+  }
+  assert.equal(server.fetches, 2);
+  // …but not remembered: the next time it takes the full path, and its key is gone.
+  await rejectsWith(verifier.verifyToken(inFlight), 'token_key_unknown');
+});
