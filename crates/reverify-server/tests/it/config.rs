@@ -54,7 +54,10 @@ fn toml_then_environment() {
             ("REVERIFY_TEST_POSTGRES_URL", "not a key either"),
             // The JavaScript server SDK's, in an environment shared with the app.
             ("REVERIFY_ISSUER", "https://auth.example.com"),
-            ("REVERIFY_JWKS_URL", "https://auth.example.com/.well-known/jwks.json"),
+            (
+                "REVERIFY_JWKS_URL",
+                "https://auth.example.com/.well-known/jwks.json",
+            ),
             ("REVERIFY_AUTHORIZED_PARTIES", "https://app.example.com"),
             ("REVERIFY_ALLOWED_ORIGINS", "https://admin.example.com"),
             ("HOME", "/somewhere"),
