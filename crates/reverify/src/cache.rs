@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::session::Verified;
@@ -23,6 +24,9 @@ pub(crate) struct TokenCache {
     shards: Box<[Mutex<Shard>]>,
     per_shard: usize,
     hasher: RandomState,
+    /// Bumped by every [`TokenCache::clear`]: a verification that began before a clear
+    /// (with a key set the clear was for) must not insert its token after it.
+    generation: AtomicU64,
 }
 
 /// Entries by the keyed hash of their signature segment. A bucket almost always holds one
@@ -53,6 +57,7 @@ impl TokenCache {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             per_shard,
             hasher: RandomState::new(),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -72,11 +77,33 @@ impl TokenCache {
         (now < entry.dies_at).then(|| Arc::clone(&entry.verified))
     }
 
-    pub(crate) fn insert(&self, token: &str, verified: Arc<Verified>, dies_at: i64, now: i64) {
+    /// The current generation: read it before looking up the keys, and pass it to
+    /// [`TokenCache::insert`].
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Remembers a verified token, unless the cache was cleared since `generation` was
+    /// read: the keys that verified it may be the ones the clear was for (a refetch that
+    /// dropped a `kid` while this verification ran).
+    pub(crate) fn insert(
+        &self,
+        token: &str,
+        verified: Arc<Verified>,
+        dies_at: i64,
+        now: i64,
+        generation: u64,
+    ) {
         if dies_at <= now {
             return;
         }
         let (mut shard, hash) = self.locate(token);
+        // Checked under the shard's lock: `clear` bumps the generation before it empties
+        // the shards, so an entry inserted before the bump is removed by it, and none
+        // after it gets in.
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
         if shard.len >= self.per_shard {
             // A sweep walks the whole shard, so only do it when something has died;
             // that is at most once per second per shard, however busy the cache is.
@@ -105,6 +132,7 @@ impl TokenCache {
     }
 
     pub(crate) fn clear(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         for shard in self.shards.iter() {
             let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
             shard.buckets.clear();

@@ -97,6 +97,7 @@ impl Verifier {
             }
         }
         let compact = Compact::parse(token)?;
+        let generation = inner.cache.as_ref().map_or(0, TokenCache::generation);
         let keys = inner
             .keys
             .keys_for(&compact.kid, now, || {
@@ -127,7 +128,7 @@ impl Verifier {
             payload: payload.into_boxed_slice(),
         });
         if let Some(cache) = &inner.cache {
-            cache.insert(token, Arc::clone(&verified), dies_at, now);
+            cache.insert(token, Arc::clone(&verified), dies_at, now, generation);
         }
         Ok(Session::new(verified, now, inner.status))
     }
