@@ -43,6 +43,7 @@
 //!   app's sqlx pool (`idempotency-sqlx` is its former name).
 //! - `testing`: token minting for your tests.
 
+pub mod acr;
 pub mod approval;
 pub mod claims;
 pub mod clock;
