@@ -16,12 +16,10 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::session::Verified;
-
 const SHARDS: usize = 16;
 
-pub(crate) struct TokenCache {
-    shards: Box<[Mutex<Shard>]>,
+pub(crate) struct TokenCache<T> {
+    shards: Box<[Mutex<Shard<T>>]>,
     per_shard: usize,
     hasher: RandomState,
     /// Bumped by every [`TokenCache::clear`]: a verification that began before a clear
@@ -31,17 +29,16 @@ pub(crate) struct TokenCache {
 
 /// Entries by the keyed hash of their signature segment. A bucket almost always holds one
 /// entry; it holds more only on a 64-bit hash collision.
-#[derive(Default)]
-struct Shard {
-    buckets: HashMap<u64, Vec<Entry>>,
+struct Shard<T> {
+    buckets: HashMap<u64, Vec<Entry<T>>>,
     len: usize,
     /// No entry dies before this instant: sweeping earlier would find nothing.
     earliest_death: i64,
 }
 
-struct Entry {
+struct Entry<T> {
     token: Box<str>,
-    verified: Arc<Verified>,
+    verified: Arc<T>,
     /// The entry is usable while `now < dies_at`.
     dies_at: i64,
 }
@@ -50,24 +47,28 @@ fn signature_segment(token: &str) -> &str {
     token.rsplit('.').next().unwrap_or(token)
 }
 
-impl TokenCache {
-    pub(crate) fn new(capacity: usize) -> TokenCache {
+impl<T> TokenCache<T> {
+    pub(crate) fn new(capacity: usize) -> TokenCache<T> {
         let per_shard = capacity.div_ceil(SHARDS).max(1);
         TokenCache {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard {
+                buckets: HashMap::new(),
+                len: 0,
+                earliest_death: 0,
+            })).collect(),
             per_shard,
             hasher: RandomState::new(),
             generation: AtomicU64::new(0),
         }
     }
 
-    fn locate(&self, token: &str) -> (MutexGuard<'_, Shard>, u64) {
+    fn locate(&self, token: &str) -> (MutexGuard<'_, Shard<T>>, u64) {
         let hash = self.hasher.hash_one(signature_segment(token).as_bytes());
         let shard = &self.shards[(hash as usize) % SHARDS];
         (shard.lock().unwrap_or_else(|e| e.into_inner()), hash)
     }
 
-    pub(crate) fn get(&self, token: &str, now: i64) -> Option<Arc<Verified>> {
+    pub(crate) fn get(&self, token: &str, now: i64) -> Option<Arc<T>> {
         let (shard, hash) = self.locate(token);
         let entry = shard
             .buckets
@@ -89,7 +90,7 @@ impl TokenCache {
     pub(crate) fn insert(
         &self,
         token: &str,
-        verified: Arc<Verified>,
+        verified: Arc<T>,
         dies_at: i64,
         now: i64,
         generation: u64,
@@ -149,7 +150,7 @@ impl TokenCache {
     }
 }
 
-impl Shard {
+impl<T> Shard<T> {
     fn sweep(&mut self, now: i64) {
         self.buckets.retain(|_, bucket| {
             bucket.retain(|e| now < e.dies_at);

@@ -121,7 +121,7 @@ fn capitalize(s: &str) -> String {
 }
 
 /// Escapes a quoted-string body; control characters (not allowed in headers) become spaces.
-fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -93,18 +93,18 @@ pub struct SessionClaims {
 }
 
 /// Readers for the informational claims: a value of another type reads as absent.
-mod lenient {
+pub(crate) mod lenient {
     use super::{Deserialize, Deserializer};
     use serde_json::Value;
 
-    pub(super) fn integer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    pub(crate) fn integer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
         Ok(match Value::deserialize(d)? {
             Value::Number(n) => n.as_i64(),
             _ => None,
         })
     }
 
-    pub(super) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    pub(crate) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         Ok(match Value::deserialize(d)? {
             Value::String(s) => Some(s),
             _ => None,
@@ -113,7 +113,7 @@ mod lenient {
 
     /// All or nothing: an array with one odd entry reads as absent, not as its other
     /// entries, so that a method can never be read out of a value the issuer did not mean.
-    pub(super) fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    pub(crate) fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
         let Value::Array(items) = Value::deserialize(d)? else {
             return Ok(Vec::new());
         };

@@ -42,6 +42,20 @@ pub enum Error {
     /// `azp` is not one of the configured authorized parties.
     #[error("the session token was issued for another origin")]
     UnauthorizedParty,
+    /// The header's `typ` says the token is of another kind: an access token (`at+jwt`)
+    /// sent as a session token, or anything else sent as an access token.
+    #[error("the token is not of the expected type")]
+    WrongTokenType,
+    /// An access token's `aud` does not contain this resource server's audience.
+    #[error("the access token was issued for another audience")]
+    WrongAudience,
+    /// An access token lacks a scope the resource requires: 403, with the scopes in
+    /// `WWW-Authenticate: Bearer error="insufficient_scope", scope="..."` (RFC 6750 §3.1).
+    #[error("the access token lacks a required scope")]
+    InsufficientScope {
+        /// The scopes the resource requires, space-separated.
+        scope: String,
+    },
     /// The key set could not be obtained (fetch failed and nothing is cached).
     #[error("the signing keys are unavailable")]
     KeysUnavailable,
@@ -68,16 +82,21 @@ impl Error {
             Error::NotYetValid => "token_not_yet_valid",
             Error::WrongIssuer => "token_issuer_invalid",
             Error::UnauthorizedParty => "token_azp_invalid",
+            Error::WrongTokenType => "token_type_invalid",
+            Error::WrongAudience => "token_audience_invalid",
+            Error::InsufficientScope { .. } => "insufficient_scope",
             Error::KeysUnavailable => "jwks_unavailable",
             Error::Config(_) => "verifier_config_invalid",
             Error::VerifierMissing => "verifier_missing",
         }
     }
 
-    /// The HTTP status: 401 for anything wrong with the token, 503 when the keys cannot be
-    /// fetched, 500 for a misconfigured server.
+    /// The HTTP status: 401 for anything wrong with the token, 403 for a valid access
+    /// token without a required scope, 503 when the keys cannot be fetched, 500 for a
+    /// misconfigured server.
     pub fn status(&self) -> u16 {
         match self {
+            Error::InsufficientScope { .. } => 403,
             Error::KeysUnavailable => 503,
             Error::Config(_) | Error::VerifierMissing => 500,
             _ => 401,
@@ -95,8 +114,16 @@ impl Error {
     }
 
     /// The RFC 6750 `WWW-Authenticate` value for a 401, if any: `Bearer` when no token was
-    /// sent, `Bearer error="invalid_token", error_description="..."` when it was rejected.
+    /// sent, `Bearer error="invalid_token", error_description="..."` when it was rejected;
+    /// for the 403 of a missing scope, `Bearer error="insufficient_scope",
+    /// error_description="...", scope="..."`.
     pub fn www_authenticate(&self) -> Option<String> {
+        if let Error::InsufficientScope { scope } = self {
+            return Some(format!(
+                "Bearer error=\"insufficient_scope\", error_description=\"{self}\", scope=\"{}\"",
+                crate::challenge::quote(scope)
+            ));
+        }
         match self.status() {
             401 if *self == Error::TokenMissing => Some("Bearer".to_owned()),
             401 => Some(format!(

@@ -27,6 +27,19 @@ struct Header<'a> {
     kid: Option<Cow<'a, str>>,
     #[serde(default)]
     crit: Option<serde::de::IgnoredAny>,
+    /// Kept only as "is it an access token's type": the one distinction any check needs.
+    #[serde(default, borrow)]
+    typ: Option<Cow<'a, str>>,
+}
+
+/// Whether `typ` names an RFC 9068 access token: `at+jwt` or `application/at+jwt`, compared
+/// case-insensitively (media types are; RFC 9068 §4).
+pub(crate) fn is_access_token_type(typ: &str) -> bool {
+    let typ = typ
+        .get(..12)
+        .filter(|prefix| prefix.eq_ignore_ascii_case("application/"))
+        .map_or(typ, |_| &typ[12..]);
+    typ.eq_ignore_ascii_case("at+jwt")
 }
 
 /// A token split into its parts, its header checked and its signature decoded.
@@ -36,6 +49,8 @@ pub(crate) struct Compact<'t> {
     pub(crate) payload_b64: &'t str,
     pub(crate) alg: Algorithm,
     pub(crate) kid: String,
+    /// The header's `typ` is `at+jwt` (an RFC 9068 access token).
+    pub(crate) access_token_type: bool,
     signature: [u8; MAX_SIGNATURE_LEN],
     signature_len: usize,
 }
@@ -63,6 +78,7 @@ impl<'t> Compact<'t> {
         // key is looked up.
         let alg = Algorithm::from_jose(&header.alg).ok_or(Error::UnsupportedAlgorithm)?;
         let kid = header.kid.ok_or(Error::UnknownKey)?.into_owned();
+        let access_token_type = header.typ.as_deref().is_some_and(is_access_token_type);
 
         let mut signature = [0u8; MAX_SIGNATURE_LEN];
         if signature_b64.len() > MAX_SIGNATURE_LEN * 4 / 3 + 4 {
@@ -76,6 +92,7 @@ impl<'t> Compact<'t> {
             payload_b64,
             alg,
             kid,
+            access_token_type,
             signature,
             signature_len,
         })

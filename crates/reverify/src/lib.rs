@@ -20,6 +20,7 @@
 //! | module | what lives there |
 //! |---|---|
 //! | [`approval`] | approvals of *this* action: [`approval::Action`] and its digest, `Approved<T>` (feature `approvals`), the SQL stores (feature `sqlx`) |
+//! | [`access`] | OAuth access tokens (RFC 9068) for APIs: [`AccessTokenVerifier`] (audience, scopes), [`AccessToken`], the RFC 9470 step-up check [`StepUp`] → [`StepUpRequired`] |
 //! | [`policy`] | [`Policy`], [`Level`], [`Preset`], the constants [`STRICT`] …; parsing and validation |
 //! | [`claims`] | [`SessionClaims`]: `iss sub sid iat nbf exp jti azp fva fvt auth_time amr acr` |
 //! | [`decision`] | `has`: the reference algorithm on `fva`, the same on exact ages from `fvt`; the divergences |
@@ -43,6 +44,7 @@
 //!   app's sqlx pool (`idempotency-sqlx` is its former name).
 //! - `testing`: token minting for your tests.
 
+pub mod access;
 pub mod acr;
 pub mod approval;
 pub mod claims;
@@ -69,6 +71,7 @@ pub mod idempotency;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use access::{AccessToken, AccessTokenVerifier, StepUp, StepUpRequired};
 pub use challenge::{Challenge, INSUFFICIENT_USER_AUTHENTICATION, StepUpChallenge};
 pub use claims::{FactorAge, FactorClaim, SessionClaims};
 pub use clock::{Clock, ManualClock, SystemClock};

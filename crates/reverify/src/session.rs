@@ -13,13 +13,17 @@ use crate::reverification::{ReverificationRequired, ReverificationStatus};
 /// one request sees one consistent answer.
 #[derive(Debug, Clone)]
 pub struct Session {
-    verified: Arc<Verified>,
+    verified: Arc<Verified<SessionClaims>>,
     now: i64,
     status: ReverificationStatus,
 }
 
 impl Session {
-    pub(crate) fn new(verified: Arc<Verified>, now: i64, status: ReverificationStatus) -> Self {
+    pub(crate) fn new(
+        verified: Arc<Verified<SessionClaims>>,
+        now: i64,
+        status: ReverificationStatus,
+    ) -> Self {
         Session {
             verified,
             now,
@@ -98,7 +102,7 @@ impl Session {
 
 /// What the verifier keeps of a token that passed: its claims and its decoded payload.
 #[derive(Debug)]
-pub(crate) struct Verified {
-    pub(crate) claims: SessionClaims,
+pub(crate) struct Verified<C> {
+    pub(crate) claims: C,
     pub(crate) payload: Box<[u8]>,
 }

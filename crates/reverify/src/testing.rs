@@ -28,6 +28,8 @@
 //! #     }
 //! # }
 //! ```
+//!
+//! [`TestIssuer::access_token`] mints RFC 9068 access tokens, for APIs that take them.
 
 use std::time::Duration;
 
@@ -160,6 +162,51 @@ impl TestIssuer {
         }
     }
 
+    /// An access-token verifier for `audience` that trusts this issuer and reads its clock.
+    pub fn access_token_verifier(&self, audience: &str) -> crate::access::AccessTokenVerifier {
+        self.verifier().access_tokens(audience)
+    }
+
+    /// Starts an RFC 9068 access token: header `typ: at+jwt`; user `user_test`, audience
+    /// [`TEST_AUDIENCE`], client `client_test`, no scope, `auth_time` now, `acr`
+    /// `urn:reverify:acr:1fa`, `amr ["pwd"]`, session `sess_test`, valid for 300 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use reverify::access::StepUp;
+    /// use reverify::acr::Acr;
+    /// use reverify::testing::{TestIssuer, TEST_AUDIENCE};
+    /// # let mut f = std::pin::pin!(async {
+    /// let issuer = TestIssuer::new();
+    /// let api = issuer.access_token_verifier(TEST_AUDIENCE);
+    /// let token = issuer.access_token().auth_age(Duration::from_secs(400)).acr(Acr::MultiFactor).sign();
+    /// let token = api.verify(&token).await.unwrap();
+    /// assert!(token.meets(&StepUp::min_acr(Acr::SecondFactor)));
+    /// assert!(!token.meets(&StepUp::max_age(300)));
+    /// # });
+    /// # let std::task::Poll::Ready(()) = f.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) else { unreachable!() };
+    /// ```
+    pub fn access_token(&self) -> AccessTokenBuilder<'_> {
+        let now = self.now();
+        AccessTokenBuilder {
+            issuer: self,
+            typ: Some("at+jwt".into()),
+            claims: serde_json::json!({
+                "iss": self.issuer,
+                "sub": "user_test",
+                "aud": TEST_AUDIENCE,
+                "client_id": "client_test",
+                "iat": now,
+                "exp": now + 300,
+                "jti": hex(&random_bytes::<12>()),
+                "auth_time": now,
+                "acr": crate::acr::Acr::FirstFactor.as_str(),
+                "amr": ["pwd"],
+                "sid": "sess_test",
+            }),
+        }
+    }
+
     /// Signs arbitrary claims with this issuer's key and `kid`.
     pub fn sign_claims(&self, claims: &SessionClaims) -> String {
         let header = serde_json::json!({ "alg": "EdDSA", "typ": "JWT", "kid": self.kid });
@@ -179,6 +226,117 @@ impl TestIssuer {
             "{signing_input}.{}",
             URL_SAFE_NO_PAD.encode(signature.to_bytes())
         )
+    }
+}
+
+/// The audience [`TestIssuer::access_token`] names.
+pub const TEST_AUDIENCE: &str = "https://api.reverify.test";
+
+/// Builds one access token; see [`TestIssuer::access_token`]. Any claim can be set,
+/// replaced or removed, for attack tests.
+#[must_use]
+#[derive(Debug)]
+pub struct AccessTokenBuilder<'a> {
+    issuer: &'a TestIssuer,
+    typ: Option<String>,
+    claims: serde_json::Value,
+}
+
+impl AccessTokenBuilder<'_> {
+    /// Sets claim `name` to `value` (any JSON, for attack tests).
+    pub fn claim(mut self, name: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.claims[name] = value.into();
+        self
+    }
+
+    /// Removes claim `name`.
+    pub fn without(mut self, name: &str) -> Self {
+        if let Some(map) = self.claims.as_object_mut() {
+            map.remove(name);
+        }
+        self
+    }
+
+    /// The user id (`sub`).
+    pub fn user(self, sub: impl Into<String>) -> Self {
+        self.claim("sub", sub.into())
+    }
+
+    /// One audience (`aud` as a string).
+    pub fn aud(self, aud: impl Into<String>) -> Self {
+        self.claim("aud", aud.into())
+    }
+
+    /// Several audiences (`aud` as an array).
+    pub fn audiences<I, S>(self, auds: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let auds: Vec<String> = auds.into_iter().map(Into::into).collect();
+        self.claim("aud", auds)
+    }
+
+    /// The granted scopes, space-separated (`scope`).
+    pub fn scope(self, scope: impl Into<String>) -> Self {
+        self.claim("scope", scope.into())
+    }
+
+    /// The OAuth client (`client_id`).
+    pub fn client_id(self, client_id: impl Into<String>) -> Self {
+        self.claim("client_id", client_id.into())
+    }
+
+    /// `auth_time` at this unix time.
+    pub fn auth_time(self, at: i64) -> Self {
+        self.claim("auth_time", at)
+    }
+
+    /// `auth_time` this long before the clock's now.
+    pub fn auth_age(self, age: Duration) -> Self {
+        let at = self.issuer.now() - age.as_secs() as i64;
+        self.auth_time(at)
+    }
+
+    /// One of Reverify's `acr` values.
+    pub fn acr(self, acr: crate::acr::Acr) -> Self {
+        self.claim("acr", acr.as_str())
+    }
+
+    /// Any `acr` string (an unknown value, for tests).
+    pub fn acr_str(self, acr: &str) -> Self {
+        self.claim("acr", acr)
+    }
+
+    /// The methods (`amr`, RFC 8176).
+    pub fn amr(self, amr: &[&str]) -> Self {
+        self.claim("amr", amr.to_vec())
+    }
+
+    /// The header's `typ` (default `at+jwt`; `None` leaves it out).
+    pub fn typ(mut self, typ: Option<&str>) -> Self {
+        self.typ = typ.map(str::to_owned);
+        self
+    }
+
+    /// Valid for this long from now (`exp`).
+    pub fn lifetime(self, lifetime: Duration) -> Self {
+        let exp = self.issuer.now() + lifetime.as_secs() as i64;
+        self.claim("exp", exp)
+    }
+
+    /// The claims this builder would sign.
+    pub fn claims(&self) -> &serde_json::Value {
+        &self.claims
+    }
+
+    /// Mints the token (EdDSA, the issuer's `kid`).
+    pub fn sign(self) -> String {
+        let mut header = serde_json::json!({ "alg": "EdDSA", "kid": self.issuer.kid });
+        if let Some(typ) = self.typ {
+            header["typ"] = typ.into();
+        }
+        self.issuer.sign_json(&header, &self.claims)
     }
 }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::access::{AccessTokenClaims, AccessTokenVerifier};
 use crate::cache::TokenCache;
 use crate::claims::SessionClaims;
 use crate::clock::{Clock, SystemClock};
@@ -34,12 +35,13 @@ pub struct Verifier {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     issuer: String,
     authorized_parties: Vec<String>,
     leeway: i64,
     keys: KeySource,
-    cache: Option<TokenCache>,
+    cache: Option<TokenCache<Verified<SessionClaims>>>,
+    access_cache: Option<TokenCache<Verified<AccessTokenClaims>>>,
     clock: Arc<dyn Clock>,
     status: ReverificationStatus,
     cookie_name: String,
@@ -82,26 +84,42 @@ impl Verifier {
 
     /// Verifies `token` as of `now` (unix seconds).
     pub async fn verify_at(&self, token: &str, now: i64) -> Result<Session, Error> {
+        let verified = self.verify_kind::<SessionKind>(token, now).await?;
+        Ok(Session::new(verified, now, self.inner.status))
+    }
+
+    /// The path every token takes: the cache, then the signature (the algorithm pinned by
+    /// the key), the header's `typ` and the claims of kind `K`. Session and access tokens
+    /// share the keys and the rules, each kind with its own cache.
+    pub(crate) async fn verify_kind<K: Kind>(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<Arc<Verified<K::Claims>>, Error> {
         let inner = &*self.inner;
         if token.is_empty() {
             return Err(Error::TokenMissing);
         }
+        let cache = K::cache(inner);
         // A cached token is answered only while its keys need no refresh: when a refresh
         // is due, the token takes the full path, so that a key that has left the JWKS (or a
         // key set that can no longer be refreshed) stops it.
-        if let Some(cache) = &inner.cache {
+        if let Some(cache) = cache {
             if inner.keys.usable_without_fetch(now) {
                 if let Some(verified) = cache.get(token, now) {
-                    return Ok(Session::new(verified, now, inner.status));
+                    return Ok(verified);
                 }
             }
         }
         let compact = Compact::parse(token)?;
-        let generation = inner.cache.as_ref().map_or(0, TokenCache::generation);
+        let generation = cache.map_or(0, TokenCache::generation);
         let keys = inner
             .keys
             .keys_for(&compact.kid, now, || {
                 if let Some(cache) = &inner.cache {
+                    cache.clear();
+                }
+                if let Some(cache) = &inner.access_cache {
                     cache.clear();
                 }
             })
@@ -113,47 +131,33 @@ impl Verifier {
         if !key.verify(compact.signing_input.as_bytes(), compact.signature()) {
             return Err(Error::InvalidSignature);
         }
+        // After the signature: an unsigned header says nothing worth answering.
+        if compact.access_token_type != K::ACCESS_TOKEN {
+            return Err(Error::WrongTokenType);
+        }
         let payload = compact.payload()?;
-        let claims: SessionClaims = serde_json::from_slice(&payload).map_err(|e| {
+        let claims: K::Claims = serde_json::from_slice(&payload).map_err(|e| {
             if e.is_data() {
                 Error::InvalidClaims
             } else {
                 Error::TokenMalformed
             }
         })?;
-        self.check_claims(&claims, now)?;
-        let dies_at = claims.exp.saturating_add(inner.leeway);
+        K::check(&claims, inner, now)?;
+        let dies_at = K::exp(&claims).saturating_add(inner.leeway);
         let verified = Arc::new(Verified {
             claims,
             payload: payload.into_boxed_slice(),
         });
-        if let Some(cache) = &inner.cache {
+        if let Some(cache) = cache {
             cache.insert(token, Arc::clone(&verified), dies_at, now, generation);
         }
-        Ok(Session::new(verified, now, inner.status))
+        Ok(verified)
     }
 
-    fn check_claims(&self, claims: &SessionClaims, now: i64) -> Result<(), Error> {
-        let inner = &*self.inner;
-        if claims.iss != inner.issuer {
-            return Err(Error::WrongIssuer);
-        }
-        if claims.sub.is_empty() {
-            return Err(Error::InvalidClaims);
-        }
-        if now >= claims.exp.saturating_add(inner.leeway) {
-            return Err(Error::Expired);
-        }
-        let not_before = claims.nbf.unwrap_or(i64::MIN).max(claims.iat);
-        if now.saturating_add(inner.leeway) < not_before {
-            return Err(Error::NotYetValid);
-        }
-        if let Some(azp) = &claims.azp {
-            if !inner.authorized_parties.is_empty() && !inner.authorized_parties.contains(azp) {
-                return Err(Error::UnauthorizedParty);
-            }
-        }
-        Ok(())
+    /// The leeway in seconds.
+    pub(crate) fn leeway_seconds(&self) -> i64 {
+        self.inner.leeway
     }
 
     /// The clock this verifier reads.
@@ -171,14 +175,138 @@ impl Verifier {
         &self.inner.cookie_name
     }
 
-    /// How many verified tokens the cache holds right now (for metrics).
+    /// How many verified tokens the cache holds right now (for metrics); access tokens
+    /// verified through [`Verifier::access_tokens`] are counted apart, by
+    /// [`AccessTokenVerifier::cached_tokens`].
     pub fn cached_tokens(&self) -> usize {
         self.inner.cache.as_ref().map_or(0, TokenCache::len)
+    }
+
+    /// How many verified access tokens the cache holds right now.
+    pub(crate) fn cached_access_tokens(&self) -> usize {
+        self.inner.access_cache.as_ref().map_or(0, TokenCache::len)
+    }
+
+    /// An [`AccessTokenVerifier`] for `audience` that shares this verifier's keys (one
+    /// JWKS fetch and one key pinning for both), issuer, leeway and clock. Its tokens have
+    /// a cache of their own, as large as this verifier's.
+    ///
+    /// ```
+    /// # fn demo(verifier: reverify::Verifier) {
+    /// let api = verifier.access_tokens("https://api.example.com");
+    /// # }
+    /// ```
+    pub fn access_tokens(&self, audience: impl Into<String>) -> AccessTokenVerifier {
+        AccessTokenVerifier::sharing(self.clone(), audience.into())
     }
 
     /// The issuer tokens must name.
     pub fn issuer(&self) -> &str {
         &self.inner.issuer
+    }
+}
+
+/// A kind of token the verifier knows: its claims, its cache, its checks.
+pub(crate) trait Kind {
+    type Claims: serde::de::DeserializeOwned;
+    /// Whether its header's `typ` must be `at+jwt` (and must not be, for the other kind).
+    const ACCESS_TOKEN: bool;
+    fn cache(inner: &Inner) -> Option<&TokenCache<Verified<Self::Claims>>>;
+    fn check(claims: &Self::Claims, inner: &Inner, now: i64) -> Result<(), Error>;
+    fn exp(claims: &Self::Claims) -> i64;
+}
+
+/// `iss`, `sub`, `exp`, `nbf` and `iat`: the same for every kind of token.
+fn check_registered(
+    inner: &Inner,
+    iss: &str,
+    sub: &str,
+    exp: i64,
+    nbf: Option<i64>,
+    iat: i64,
+    now: i64,
+) -> Result<(), Error> {
+    if iss != inner.issuer {
+        return Err(Error::WrongIssuer);
+    }
+    if sub.is_empty() {
+        return Err(Error::InvalidClaims);
+    }
+    if now >= exp.saturating_add(inner.leeway) {
+        return Err(Error::Expired);
+    }
+    let not_before = nbf.unwrap_or(i64::MIN).max(iat);
+    if now.saturating_add(inner.leeway) < not_before {
+        return Err(Error::NotYetValid);
+    }
+    Ok(())
+}
+
+/// Session tokens: no `typ` or any but `at+jwt`; `azp` among the authorized parties.
+pub(crate) struct SessionKind;
+
+impl Kind for SessionKind {
+    type Claims = SessionClaims;
+    const ACCESS_TOKEN: bool = false;
+
+    fn cache(inner: &Inner) -> Option<&TokenCache<Verified<SessionClaims>>> {
+        inner.cache.as_ref()
+    }
+
+    fn check(claims: &SessionClaims, inner: &Inner, now: i64) -> Result<(), Error> {
+        check_registered(
+            inner,
+            &claims.iss,
+            &claims.sub,
+            claims.exp,
+            claims.nbf,
+            claims.iat,
+            now,
+        )?;
+        if let Some(azp) = &claims.azp {
+            if !inner.authorized_parties.is_empty() && !inner.authorized_parties.contains(azp) {
+                return Err(Error::UnauthorizedParty);
+            }
+        }
+        Ok(())
+    }
+
+    fn exp(claims: &SessionClaims) -> i64 {
+        claims.exp
+    }
+}
+
+/// RFC 9068 access tokens: `typ` `at+jwt`, and `client_id` and `jti` present. The
+/// audience and scopes are checked by the [`AccessTokenVerifier`], on every request
+/// (a cached token too), so one cache serves verifiers of several audiences.
+pub(crate) struct AccessKind;
+
+impl Kind for AccessKind {
+    type Claims = AccessTokenClaims;
+    const ACCESS_TOKEN: bool = true;
+
+    fn cache(inner: &Inner) -> Option<&TokenCache<Verified<AccessTokenClaims>>> {
+        inner.access_cache.as_ref()
+    }
+
+    fn check(claims: &AccessTokenClaims, inner: &Inner, now: i64) -> Result<(), Error> {
+        check_registered(
+            inner,
+            &claims.iss,
+            &claims.sub,
+            claims.exp,
+            claims.nbf,
+            claims.iat,
+            now,
+        )?;
+        if claims.client_id.is_empty() || claims.jti.is_empty() || claims.aud.is_empty() {
+            return Err(Error::InvalidClaims);
+        }
+        Ok(())
+    }
+
+    fn exp(claims: &AccessTokenClaims) -> i64 {
+        claims.exp
     }
 }
 
@@ -342,6 +470,8 @@ impl VerifierBuilder {
                 leeway: self.leeway.as_secs() as i64,
                 keys,
                 cache: (self.cache_capacity > 0).then(|| TokenCache::new(self.cache_capacity)),
+                access_cache: (self.cache_capacity > 0)
+                    .then(|| TokenCache::new(self.cache_capacity)),
                 clock: self.clock,
                 status: self.status,
                 cookie_name: self.cookie_name,

@@ -12,6 +12,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::{Rejection, session_from_parts};
+use crate::access::AccessTokenVerifier;
 use crate::policy::Policy;
 use crate::verifier::Verifier;
 
@@ -171,5 +172,55 @@ where
                 Err(rejection) => Ok(rejection.into_response()),
             }
         })
+    }
+}
+
+/// Makes an [`AccessTokenVerifier`] available to the [`AccessToken`](crate::AccessToken)
+/// and [`SteppedUp`](super::SteppedUp) extractors below it. Verifies nothing by itself.
+#[derive(Debug, Clone)]
+pub struct AccessTokenLayer {
+    verifier: AccessTokenVerifier,
+}
+
+impl AccessTokenLayer {
+    /// A layer that installs `verifier`.
+    pub fn new(verifier: AccessTokenVerifier) -> Self {
+        AccessTokenLayer { verifier }
+    }
+}
+
+impl<S> Layer<S> for AccessTokenLayer {
+    type Service = AccessTokenService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AccessTokenService {
+            inner,
+            verifier: self.verifier.clone(),
+        }
+    }
+}
+
+/// The service of [`AccessTokenLayer`].
+#[derive(Debug, Clone)]
+pub struct AccessTokenService<S> {
+    inner: S,
+    verifier: AccessTokenVerifier,
+}
+
+impl<S, B> Service<Request<B>> for AccessTokenService<S>
+where
+    S: Service<Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        request.extensions_mut().insert(self.verifier.clone());
+        self.inner.call(request)
     }
 }

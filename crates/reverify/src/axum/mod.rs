@@ -37,6 +37,38 @@
 //!   the `__session` cookie (403 `cross_site_request`); put it on routes that change
 //!   state.
 //!
+//! For APIs that take OAuth access tokens (RFC 9068) from Reverify as an OpenID provider:
+//!
+//! ```no_run
+//! use axum::{Router, routing::post};
+//! use reverify::axum::{AccessTokenLayer, MaxAge, Mfa, SteppedUp};
+//! use reverify::AccessTokenVerifier;
+//!
+//! // One line: runs only for a token whose user authenticated within 5 minutes with a
+//! // multi-factor acr; otherwise 401 + `WWW-Authenticate: Bearer
+//! // error="insufficient_user_authentication", …, max_age=300, acr_values="…"` (RFC 9470).
+//! async fn pay(SteppedUp(token, ..): SteppedUp<(MaxAge<300>, Mfa)>) -> String {
+//!     format!("paid for {}", token.user_id())
+//! }
+//!
+//! # fn app() -> Result<Router, reverify::Error> {
+//! let api = AccessTokenVerifier::builder("https://auth.example.com")
+//!     .audience("https://api.example.com")
+//!     .jwks_url("https://auth.example.com/.well-known/jwks.json")
+//!     .build()?;
+//! let app = Router::new()
+//!     .route("/payments", post(pay))
+//!     .layer(AccessTokenLayer::new(api));
+//! # Ok(app) }
+//! ```
+//!
+//! - [`AccessToken`] is an extractor: a verified access token from `Authorization:
+//!   Bearer` (never from a cookie), or 401 (403 `insufficient_scope`).
+//! - [`SteppedUp<R>`] also requires the step-up requirement `R`: [`MaxAge<N>`], an acr
+//!   marker ([`FirstFactor`], [`SecondFactor`], [`Mfa`], [`Phr`]), a pair of them, or a
+//!   [`StepUpMarker`] of your own; for one known at run time,
+//!   `token.require(&StepUp::max_age(n))?` in the handler.
+//!
 //! The token is read from `Authorization: Bearer` first, then from the `__session`
 //! cookie. Extractors find the [`Verifier`] in the request extensions, put there by
 //! [`AuthLayer`] (or by `Extension(verifier)`); a session already verified by a layer is
@@ -54,8 +86,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 pub use csrf::{CROSS_SITE_REQUEST, CrossSiteRequest, CsrfGuard, CsrfGuardService};
-pub use layer::{AuthLayer, AuthService, RequireReverificationLayer, RequireReverificationService};
+pub use layer::{
+    AccessTokenLayer, AccessTokenService, AuthLayer, AuthService, RequireReverificationLayer,
+    RequireReverificationService,
+};
 
+use crate::access::{AccessToken, AccessTokenVerifier, StepUp, StepUpRequired};
+use crate::acr::Acr;
 use crate::error::Error;
 use crate::policy::{self, Policy};
 use crate::reverification::ReverificationRequired;
@@ -230,5 +267,134 @@ impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for Session {
             Err(Error::TokenMissing) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// A step-up requirement known at compile time, for [`SteppedUp`].
+pub trait StepUpMarker: Send + Sync + 'static {
+    /// The requirement.
+    const REQUIREMENT: StepUp;
+}
+
+/// At most `SECONDS` since the user's last authentication (`auth_time`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MaxAge<const SECONDS: u64>;
+
+impl<const SECONDS: u64> StepUpMarker for MaxAge<SECONDS> {
+    const REQUIREMENT: StepUp = StepUp::max_age(SECONDS);
+}
+
+macro_rules! acr_marker {
+    ($(#[$doc:meta])* $name:ident => $acr:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct $name;
+        impl StepUpMarker for $name {
+            const REQUIREMENT: StepUp = StepUp::min_acr($acr);
+        }
+    };
+}
+
+acr_marker!(
+    /// `acr` at least `urn:reverify:acr:1fa`.
+    FirstFactor => Acr::FirstFactor
+);
+acr_marker!(
+    /// `acr` at least `urn:reverify:acr:2fa`.
+    SecondFactor => Acr::SecondFactor
+);
+acr_marker!(
+    /// `acr` at least `urn:reverify:acr:mfa`.
+    Mfa => Acr::MultiFactor
+);
+acr_marker!(
+    /// `acr` `phr` (a passkey with user verification).
+    Phr => Acr::PhishingResistant
+);
+
+impl<A: StepUpMarker, B: StepUpMarker> StepUpMarker for (A, B) {
+    const REQUIREMENT: StepUp = A::REQUIREMENT.and(B::REQUIREMENT);
+}
+
+/// Extracts the access token and requires `R`; the handler does not run otherwise.
+#[derive(Debug, Clone)]
+pub struct SteppedUp<R: StepUpMarker>(pub AccessToken, pub PhantomData<R>);
+
+impl<R: StepUpMarker> std::ops::Deref for SteppedUp<R> {
+    type Target = AccessToken;
+    fn deref(&self) -> &AccessToken {
+        &self.0
+    }
+}
+
+/// Why an access-token extractor refused a request.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AccessRejection {
+    /// No valid access token: 401 (403 `insufficient_scope`, 503, 500; see [`Error::status`]).
+    #[error(transparent)]
+    Auth(#[from] Error),
+    /// The token does not meet the step-up requirement: 401 with the RFC 9470 challenge.
+    #[error(transparent)]
+    StepUp(#[from] StepUpRequired),
+}
+
+impl IntoResponse for AccessRejection {
+    fn into_response(self) -> Response {
+        match self {
+            AccessRejection::Auth(e) => e.into_response(),
+            AccessRejection::StepUp(e) => e.into_response(),
+        }
+    }
+}
+
+impl IntoResponse for StepUpRequired {
+    fn into_response(self) -> Response {
+        json_response(
+            self.status(),
+            self.body().to_string(),
+            Some(self.www_authenticate()),
+        )
+    }
+}
+
+/// The `Authorization: Bearer` token of a request (access tokens never ride on cookies).
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let auth = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = auth.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Verifies the request's access token, once per request.
+pub(crate) async fn access_token_from_parts(parts: &mut Parts) -> Result<AccessToken, Error> {
+    if let Some(token) = parts.extensions.get::<AccessToken>() {
+        return Ok(token.clone());
+    }
+    let verifier = parts
+        .extensions
+        .get::<AccessTokenVerifier>()
+        .ok_or(Error::VerifierMissing)?
+        .clone();
+    let raw = bearer_token(&parts.headers).ok_or(Error::TokenMissing)?;
+    let token = verifier.verify(raw).await?;
+    parts.extensions.insert(token.clone());
+    Ok(token)
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AccessToken {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        access_token_from_parts(parts).await
+    }
+}
+
+impl<S: Send + Sync, R: StepUpMarker> FromRequestParts<S> for SteppedUp<R> {
+    type Rejection = AccessRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let token = access_token_from_parts(parts).await?;
+        token.require(&R::REQUIREMENT)?;
+        Ok(SteppedUp(token, PhantomData))
     }
 }
