@@ -13,6 +13,10 @@
 //! - `eddsa/repeated_token_strict`: the same token again (a browser reuses its token for
 //!   about a minute): served from the cache.
 //! - `policy/*`: the decision alone.
+//! - `access/*`: RFC 9068 access tokens: `verify` (audience and a required scope) plus
+//!   the RFC 9470 step-up check (`max_age=300` and `acr` ≥ mfa), on distinct tokens
+//!   (cache miss + insert) and on a repeated one (cache hit), beside the bare Ed25519
+//!   check of the same tokens.
 //! - `es256/*`, `rs256/*`: distinct tokens with the other accepted algorithms, and their
 //!   bare signature checks.
 #![allow(
@@ -146,6 +150,70 @@ fn eddsa(c: &mut Criterion) {
     clerk_claims.fvt = None;
     g.bench_function("has_strict_fva", |b| {
         b.iter(|| reverify::decision::has(black_box(&clerk_claims), black_box(&STRICT), now))
+    });
+    g.finish();
+}
+
+/// A realistic access token: audience, scopes, client, mfa 2 minutes ago.
+fn mint_access(issuer: &TestIssuer, i: usize) -> String {
+    issuer
+        .access_token()
+        .user(format!("user_2pQ7mZ{i:08}"))
+        .client_id("grafana-prod")
+        .scope("openid profile payments:write")
+        .acr(reverify::acr::Acr::MultiFactor)
+        .amr(&["pwd", "otp", "mfa"])
+        .auth_age(Duration::from_secs(120))
+        .sign()
+}
+
+fn access(c: &mut Criterion) {
+    use reverify::access::StepUp;
+    const PAYMENTS: StepUp = StepUp::max_age(300).acr(reverify::acr::Acr::MultiFactor);
+
+    let issuer = TestIssuer::new();
+    let now = issuer.now();
+    let api = issuer
+        .access_token_verifier(reverify::testing::TEST_AUDIENCE)
+        .with_required_scopes(["payments:write"]);
+    let pool: Vec<String> = (0..4096).map(|i| mint_access(&issuer, i)).collect();
+    let split_pool: Vec<(Vec<u8>, Vec<u8>)> = pool.iter().map(|t| split(t)).collect();
+    let dalek_key = dalek_key(&issuer);
+
+    let mut g = c.benchmark_group("access");
+    g.measurement_time(Duration::from_secs(6));
+    let mut i = 0;
+    g.bench_function("bare_ed25519_verify", |b| {
+        b.iter(|| {
+            let (input, sig) = &split_pool[i % split_pool.len()];
+            i += 1;
+            let sig = ed25519_dalek::Signature::from_slice(sig).unwrap();
+            black_box(dalek_key.verify(black_box(input), &sig).is_ok())
+        })
+    });
+    let mut minted = pool.len();
+    g.bench_function("distinct_token_step_up", |b| {
+        b.iter_custom(|iters| {
+            let batch: Vec<String> = (0..iters)
+                .map(|_| {
+                    minted += 1;
+                    mint_access(&issuer, minted)
+                })
+                .collect();
+            let start = Instant::now();
+            for token in &batch {
+                let token = ready(api.verify_at(black_box(token), now)).unwrap();
+                black_box(token.require(&PAYMENTS).is_ok());
+            }
+            start.elapsed()
+        })
+    });
+    let repeated = &pool[0];
+    g.bench_function("repeated_token_step_up", |b| {
+        b.iter(|| {
+            let token = ready(api.verify_at(black_box(repeated), now)).unwrap();
+            black_box(token.require(&PAYMENTS).is_ok())
+        })
     });
     g.finish();
 }
@@ -290,7 +358,7 @@ fn interleaved_ratio() {
     );
 }
 
-criterion_group!(benches, eddsa, other_algorithms);
+criterion_group!(benches, eddsa, access, other_algorithms);
 
 fn main() {
     benches();

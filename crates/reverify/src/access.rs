@@ -173,9 +173,7 @@ impl AccessToken {
 
     /// Seconds since the user last authenticated (`auth_time`), at [`checked_at`](Self::checked_at).
     pub fn auth_age(&self) -> Option<i64> {
-        self.claims()
-            .auth_time
-            .map(|t| self.now.saturating_sub(t))
+        self.claims().auth_time.map(|t| self.now.saturating_sub(t))
     }
 
     /// The instant (unix seconds) the token was verified and requirements are checked at.
@@ -319,7 +317,8 @@ impl StepUp {
 }
 
 /// The RFC 9470 error code, as [`StepUpRequired::code`].
-pub const INSUFFICIENT_USER_AUTHENTICATION: &str = crate::challenge::INSUFFICIENT_USER_AUTHENTICATION;
+pub const INSUFFICIENT_USER_AUTHENTICATION: &str =
+    crate::challenge::INSUFFICIENT_USER_AUTHENTICATION;
 
 /// An access token does not meet a [`StepUp`] requirement: answer 401 with
 /// [`body`](Self::body) and [`www_authenticate`](Self::www_authenticate); the client
@@ -366,6 +365,29 @@ impl StepUpRequired {
             body["acr_values"] = challenge.acr_values.join(" ").into();
         }
         body
+    }
+
+    /// The body as sent, keys always in this order: `code`, `message`, `max_age`,
+    /// `acr_values`.
+    pub fn body_string(&self) -> String {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            code: &'static str,
+            message: String,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            max_age: Option<u64>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            acr_values: Option<&'a str>,
+        }
+        let challenge = self.requirement.challenge();
+        let acr_values = challenge.acr_values.join(" ");
+        serde_json::to_string(&Body {
+            code: INSUFFICIENT_USER_AUTHENTICATION,
+            message: self.requirement.describe(),
+            max_age: challenge.max_age,
+            acr_values: (!acr_values.is_empty()).then_some(acr_values.as_str()),
+        })
+        .unwrap_or_default()
     }
 
     /// `Bearer error="insufficient_user_authentication", error_description="…",

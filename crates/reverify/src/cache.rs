@@ -51,11 +51,15 @@ impl<T> TokenCache<T> {
     pub(crate) fn new(capacity: usize) -> TokenCache<T> {
         let per_shard = capacity.div_ceil(SHARDS).max(1);
         TokenCache {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard {
-                buckets: HashMap::new(),
-                len: 0,
-                earliest_death: 0,
-            })).collect(),
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        buckets: HashMap::new(),
+                        len: 0,
+                        earliest_death: 0,
+                    })
+                })
+                .collect(),
             per_shard,
             hasher: RandomState::new(),
             generation: AtomicU64::new(0),

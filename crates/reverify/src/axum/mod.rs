@@ -351,7 +351,7 @@ impl IntoResponse for StepUpRequired {
     fn into_response(self) -> Response {
         json_response(
             self.status(),
-            self.body().to_string(),
+            self.body_string(),
             Some(self.www_authenticate()),
         )
     }

@@ -1,6 +1,7 @@
 //! The integration tests of the `reverify` SDK: one binary, one module per area.
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
+mod access_tokens;
 mod acr;
 mod approval;
 mod axum_routes;
