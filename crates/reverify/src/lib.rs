@@ -30,9 +30,9 @@
 //! | [`ReverificationRequired`] | the 403 body and RFC 9470 `WWW-Authenticate` challenge; [`StepUpChallenge`] parses it |
 //! | [`Error`] | why a token was refused, with stable codes and statuses |
 //! | [`clock`] | the only place that reads the system clock; [`ManualClock`] for tests |
-//! | `axum` (feature `axum`) | extractors `Session`, `Reverified<Strict>`, layers (`AuthLayer`, `RequireReverificationLayer`, `CsrfGuard`), `IntoResponse` |
+//! | `axum` (feature `axum`) | extractors `Session`, `Reverified<Strict>`, `AccessToken`, `SteppedUp<MaxAge<300>>`, layers (`AuthLayer`, `AccessTokenLayer`, `RequireReverificationLayer`, `CsrfGuard`), `IntoResponse` |
 //! | `idempotency` (feature `idempotency`) | `IdempotencyLayer`: a retried sensitive call runs once; `IdempotencyStore`, SQLite and PostgreSQL stores (feature `sqlx`) |
-//! | `testing` (feature `testing`) | `TestIssuer`: mint tokens with chosen factor ages, and a matching verifier |
+//! | `testing` (feature `testing`) | `TestIssuer`: mint session tokens with chosen factor ages and access tokens, and matching verifiers |
 //!
 //! ## Features
 //!
