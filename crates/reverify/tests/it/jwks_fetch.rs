@@ -422,3 +422,34 @@ async fn the_ceiling_must_not_be_below_the_floor() {
         .build();
     assert!(matches!(built, Err(Error::Config(_))));
 }
+
+/// Access tokens share the session verifier's keys and have a cache of their own: a
+/// refetch that drops a key, whichever kind of token caused it, clears both caches.
+#[tokio::test]
+async fn a_removed_key_stops_cached_access_tokens_too() {
+    let old = TestIssuer::new();
+    let new = TestIssuer::with_issuer(old.issuer());
+    let clock = old.clock().clone();
+    let served = Served::default();
+    served.serve(Some(old.jwks()));
+    let url = start(served.clone()).await;
+    let v = verifier(&url, &old, &clock);
+    let api = v.access_tokens(reverify::testing::TEST_AUDIENCE);
+    let old_access = old.access_token().lifetime(Duration::from_secs(600)).sign();
+    api.verify(&old_access).await.unwrap();
+    assert_eq!(api.cached_tokens(), 1);
+    assert_eq!(served.fetches(), 1, "one key set for both kinds");
+
+    // The old key is withdrawn; a *session* token signed by the new key makes us refetch.
+    served.serve(Some(new.jwks()));
+    clock.advance(Duration::from_secs(31));
+    new.clock().set(clock.now());
+    v.verify(&new.token().sign()).await.unwrap();
+    assert_eq!(served.fetches(), 2);
+    assert_eq!(api.cached_tokens(), 0);
+    assert_eq!(
+        api.verify(&old_access).await.unwrap_err(),
+        Error::UnknownKey
+    );
+    assert!(api.verify(&new.access_token().sign()).await.is_ok());
+}
