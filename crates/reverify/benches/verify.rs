@@ -16,7 +16,8 @@
 //! - `access/*`: RFC 9068 access tokens: `verify` (audience and a required scope) plus
 //!   the RFC 9470 step-up check (`max_age=300` and `acr` ≥ mfa), on distinct tokens
 //!   (cache miss + insert) and on a repeated one (cache hit), beside the bare Ed25519
-//!   check of the same tokens.
+//!   check of the same tokens; `interleaved/access` alternates the bare check, an access
+//!   token and a session token over 10,000 new tokens each.
 //! - `es256/*`, `rs256/*`: distinct tokens with the other accepted algorithms, and their
 //!   bare signature checks.
 #![allow(
@@ -358,6 +359,60 @@ fn interleaved_ratio() {
     );
 }
 
+/// Access tokens against session tokens, in the same loop: for 10,000 rounds, the bare
+/// Ed25519 check of a new access token, then `verify` + step-up of another new access
+/// token, then `verify` + `has(strict)` of a new session token — so drift hits all three.
+fn interleaved_access() {
+    use reverify::access::StepUp;
+    let requirement = StepUp::max_age(300).acr(reverify::acr::Acr::MultiFactor);
+    let issuer = TestIssuer::new();
+    let now = issuer.now();
+    let verifier = issuer.verifier();
+    let api = verifier
+        .access_tokens(reverify::testing::TEST_AUDIENCE)
+        .with_required_scopes(["payments:write"]);
+    let key = dalek_key(&issuer);
+    let n = 10_000;
+    let bare_tokens: Vec<(Vec<u8>, Vec<u8>)> = (0..n)
+        .map(|i| split(&mint_access(&issuer, 1_000_000 + i)))
+        .collect();
+    let access_tokens: Vec<String> = (0..n).map(|i| mint_access(&issuer, i)).collect();
+    let session_tokens: Vec<String> = (0..n).map(|i| mint(&issuer, i)).collect();
+    let (mut bare, mut access, mut session) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..n {
+        let (input, sig) = &bare_tokens[i];
+        let t0 = Instant::now();
+        let sig = ed25519_dalek::Signature::from_slice(sig).unwrap();
+        black_box(key.verify(black_box(input), &sig).is_ok());
+        let t1 = Instant::now();
+        let token = ready(api.verify_at(black_box(&access_tokens[i]), now)).unwrap();
+        black_box(token.require(&requirement).is_ok());
+        let t2 = Instant::now();
+        let s = ready(verifier.verify_at(black_box(&session_tokens[i]), now)).unwrap();
+        black_box(s.has(&STRICT));
+        let t3 = Instant::now();
+        bare.push(t1 - t0);
+        access.push(t2 - t1);
+        session.push(t3 - t2);
+    }
+    let mean = |v: &[Duration]| v.iter().sum::<Duration>().as_secs_f64() * 1e6 / v.len() as f64;
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2].as_secs_f64() * 1e6
+    };
+    let (mb, ma, ms) = (mean(&bare), mean(&access), mean(&session));
+    let (db, da, ds) = (median(&mut bare), median(&mut access), median(&mut session));
+    println!(
+        "interleaved/access: bare mean {mb:.2} µs median {db:.2} µs; access verify+step-up mean \
+         {ma:.2} µs median {da:.2} µs; session verify+strict mean {ms:.2} µs median {ds:.2} µs; \
+         access/bare {:.3}x (medians {:.3}x), access/session {:.3}x (medians {:.3}x)",
+        ma / mb,
+        da / db,
+        ma / ms,
+        da / ds
+    );
+}
+
 criterion_group!(benches, eddsa, access, other_algorithms);
 
 fn main() {
@@ -366,5 +421,8 @@ fn main() {
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     if filter.is_none_or(|f| "interleaved/eddsa".contains(&f) || f.contains("eddsa")) {
         interleaved_ratio();
+    }
+    if filter.is_none_or(|f| "interleaved/access".contains(&f) || f.contains("access")) {
+        interleaved_access();
     }
 }
