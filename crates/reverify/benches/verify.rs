@@ -419,10 +419,11 @@ fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    if filter.is_none_or(|f| "interleaved/eddsa".contains(&f) || f.contains("eddsa")) {
+    let filter = filter.as_deref();
+    if filter.is_none_or(|f| "interleaved/eddsa".contains(f) || f.contains("eddsa")) {
         interleaved_ratio();
     }
-    if filter.is_none_or(|f| "interleaved/access".contains(&f) || f.contains("access")) {
+    if filter.is_none_or(|f| "interleaved/access".contains(f) || f.contains("access")) {
         interleaved_access();
     }
 }
