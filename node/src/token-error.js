@@ -13,6 +13,7 @@ const MESSAGES = {
   token_not_yet_valid: 'the session token is not valid yet',
   token_issuer_invalid: 'the session token was issued by another issuer',
   token_azp_invalid: 'the session token was issued for another origin',
+  token_type_invalid: 'the token is not of the expected type',
   jwks_unavailable: 'the signing keys are unavailable',
   verifier_config_invalid: 'the token verifier is misconfigured',
 };

@@ -200,7 +200,10 @@ function readStruct(value, text, fields) {
   return out;
 }
 
-const HEADER_FIELDS = ['alg', 'kid', 'crit'];
+const HEADER_FIELDS = ['alg', 'kid', 'crit', 'typ'];
+
+/** RFC 9068 §4: `at+jwt` or `application/at+jwt`, in any case — an access token's type. */
+const isAccessTokenType = (typ) => typeof typ === 'string' && /^(application\/)?at\+jwt$/i.test(typ);
 
 /**
  * Accepted headers, by their base64url text: a header is read once, then found again (an
@@ -219,10 +222,11 @@ function parseHeader(headerB64) {
   if (typeof header !== 'object' || typeof header.alg !== 'string') throw fail('token_malformed');
   if (header.kid !== undefined && header.kid !== null && typeof header.kid !== 'string') throw fail('token_malformed');
   if (header.crit !== undefined && header.crit !== null) throw fail('token_malformed');
+  if (header.typ !== undefined && header.typ !== null && typeof header.typ !== 'string') throw fail('token_malformed');
   // `none`, HMAC and anything else are refused here, before any key is looked up.
   if (!ALGORITHMS.includes(header.alg)) throw fail('token_algorithm_unsupported');
   if (typeof header.kid !== 'string') throw fail('token_key_unknown');
-  const parsed = Object.freeze({ alg: header.alg, kid: header.kid });
+  const parsed = Object.freeze({ alg: header.alg, kid: header.kid, accessToken: isAccessTokenType(header.typ) });
   if (HEADERS.size >= HEADERS_MAX) HEADERS.clear();
   HEADERS.set(headerB64, parsed);
   return parsed;
@@ -233,7 +237,7 @@ function parseCompact(token) {
   const firstDot = token.indexOf('.');
   const secondDot = firstDot < 0 ? -1 : token.indexOf('.', firstDot + 1);
   if (secondDot < 0 || token.indexOf('.', secondDot + 1) >= 0) throw fail('token_malformed');
-  const { alg, kid } = parseHeader(token.slice(0, firstDot));
+  const { alg, kid, accessToken } = parseHeader(token.slice(0, firstDot));
   const signatureB64 = token.slice(secondDot + 1);
   if (signatureB64.length > (MAX_SIGNATURE_LEN * 4) / 3 + 4) throw fail('token_malformed');
   const signature = decodeBase64Url(signatureB64);
@@ -241,6 +245,7 @@ function parseCompact(token) {
   return {
     alg,
     kid,
+    accessToken,
     signingInput: ENCODER.encode(token.slice(0, secondDot)),
     payloadB64: token.slice(firstDot + 1, secondDot),
     signature,
@@ -629,6 +634,9 @@ export function createVerifier(options) {
     let claimsError = null;
     try {
       claims = parseClaims(compact.payloadB64);
+      // A session token has no audience: one with an `aud` is an OpenID Connect ID token
+      // (which a client could replay as the user's session) or an access token.
+      if (!absent(claims.aud)) throw fail('token_type_invalid');
       validFrom = checkClaims(claims, now);
       deepFreeze(claims);
     } catch (e) {
@@ -643,6 +651,8 @@ export function createVerifier(options) {
       }
     }
     if (valid !== true) throw fail('token_signature_invalid');
+    // After the signature: an RFC 9068 access token (`typ: at+jwt`) is not a session token.
+    if (compact.accessToken) throw fail('token_type_invalid');
     if (claimsError !== null) throw claimsError;
     if (cache !== null && epoch === cacheEpoch) cache.insert(token, claims, validFrom, claims.exp + leeway, now);
     return claims;

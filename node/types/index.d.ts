@@ -85,6 +85,7 @@ export type TokenErrorCode =
   | 'token_not_yet_valid'
   | 'token_issuer_invalid'
   | 'token_azp_invalid'
+  | 'token_type_invalid'
   | 'jwks_unavailable'
   | 'verifier_config_invalid';
 

@@ -143,6 +143,9 @@ impl Verifier {
                 Error::TokenMalformed
             }
         })?;
+        if K::foreign(&payload) {
+            return Err(Error::WrongTokenType);
+        }
         K::check(&claims, inner, now)?;
         let dies_at = K::exp(&claims).saturating_add(inner.leeway);
         let verified = Arc::new(Verified {
@@ -214,6 +217,17 @@ pub(crate) trait Kind {
     fn cache(inner: &Inner) -> Option<&TokenCache<Verified<Self::Claims>>>;
     fn check(claims: &Self::Claims, inner: &Inner, now: i64) -> Result<(), Error>;
     fn exp(claims: &Self::Claims) -> i64;
+    /// Whether a payload whose claims parsed is nevertheless another kind of token.
+    fn foreign(_payload: &[u8]) -> bool {
+        false
+    }
+}
+
+/// Reads only whether a JSON object has a non-null `aud`.
+#[derive(serde::Deserialize)]
+struct AudienceProbe {
+    #[serde(default)]
+    aud: Option<serde::de::IgnoredAny>,
 }
 
 /// `iss`, `sub`, `exp`, `nbf` and `iat`: the same for every kind of token.
@@ -273,6 +287,18 @@ impl Kind for SessionKind {
 
     fn exp(claims: &SessionClaims) -> i64 {
         claims.exp
+    }
+
+    /// A session token has no audience: a token with an `aud` is an OpenID Connect ID token
+    /// (issued to a client, which could otherwise replay it to the app as the user's
+    /// session) or an access token, whatever its `typ`.
+    fn foreign(payload: &[u8]) -> bool {
+        // (The claims parsed, so an object that the probe cannot read has `aud` twice.)
+        payload.trim_ascii_start().first() == Some(&b'{')
+            && !matches!(
+                serde_json::from_slice::<AudienceProbe>(payload),
+                Ok(AudienceProbe { aud: None })
+            )
     }
 }
 

@@ -137,10 +137,43 @@ async fn an_access_token_is_not_a_session_token() {
             Error::WrongTokenType
         );
     }
-    // The typ is what tells: the same claims under `typ: JWT` would be a session token
-    // (which is why the provider must type its access tokens).
-    let session_typed = issuer.access_token().typ(Some("JWT")).sign();
-    assert!(verifier.verify(&session_typed).await.is_ok());
+    // Untyped or typed `JWT`, its `aud` still tells: a session token has none.
+    for typ in [Some("JWT"), None] {
+        let token = issuer.access_token().typ(typ).sign();
+        assert_eq!(
+            verifier.verify(&token).await.unwrap_err(),
+            Error::WrongTokenType,
+            "{typ:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_id_token_is_not_a_session_token() {
+    // A client of the OpenID provider holds ID tokens for its users; replayed to the app
+    // as the session token (header or `__session` cookie), one must not sign anyone in.
+    let issuer = TestIssuer::new();
+    let verifier = issuer.verifier();
+    let mut claims = serde_json::to_value(issuer.token().claims()).unwrap();
+    claims["nonce"] = json!("n-0S6_WzA2Mj");
+    for aud in [json!("client_test"), json!(["client_test", "other"])] {
+        claims["aud"] = aud.clone();
+        for header in [
+            json!({"alg": "EdDSA", "typ": "JWT", "kid": issuer.kid()}),
+            json!({"alg": "EdDSA", "kid": issuer.kid()}),
+        ] {
+            let token = issuer.sign_json(&header, &claims);
+            assert_eq!(
+                verifier.verify(&token).await.unwrap_err(),
+                Error::WrongTokenType,
+                "{aud} {header}"
+            );
+        }
+    }
+    // `aud: null` is no audience; without one the same claims are a session token.
+    claims["aud"] = json!(null);
+    let token = issuer.sign_json(&json!({"alg": "EdDSA", "kid": issuer.kid()}), &claims);
+    assert!(verifier.verify(&token).await.is_ok());
 }
 
 #[tokio::test]
