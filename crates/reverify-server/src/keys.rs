@@ -339,6 +339,67 @@ impl KeyRing {
         Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
     }
 
+    /// The claims of a JWT this server signed with a published key of `purpose`, if its
+    /// signature verifies (its times are not checked: an `id_token_hint` may have expired).
+    pub async fn verify_own(
+        &self,
+        jwt: &str,
+        purpose: KeyPurpose,
+        now: i64,
+    ) -> Result<Option<serde_json::Value>, ApiError> {
+        self.fresh(now).await?;
+        let Some((input, signature)) = jwt.rsplit_once('.') else {
+            return Ok(None);
+        };
+        let Some((header, payload)) = input.split_once('.') else {
+            return Ok(None);
+        };
+        let decode = |part: &str| {
+            URL_SAFE_NO_PAD
+                .decode(part)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        };
+        let (Some(header), Some(claims), Ok(signature)) = (
+            decode(header),
+            decode(payload),
+            URL_SAFE_NO_PAD.decode(signature),
+        ) else {
+            return Ok(None);
+        };
+        let loaded = self.loaded.read().unwrap_or_else(|e| e.into_inner());
+        let Some((stored, key)) = loaded.keys.iter().find(|(k, _)| {
+            k.purpose == purpose.as_str() && header["kid"].as_str() == Some(k.kid.as_str())
+        }) else {
+            return Ok(None);
+        };
+        if header["alg"].as_str() != Some(stored.alg.as_str()) {
+            return Ok(None);
+        }
+        let valid = match key {
+            PrivateKey::Rsa(key) => {
+                let public = ring::rsa::PublicKeyComponents::<Vec<u8>>::from(key.public());
+                ring::signature::RsaPublicKeyComponents {
+                    n: &public.n,
+                    e: &public.e,
+                }
+                .verify(
+                    &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                    input.as_bytes(),
+                    &signature,
+                )
+                .is_ok()
+            }
+            PrivateKey::Ed25519(key) => {
+                ed25519_dalek::Signature::from_slice(&signature).is_ok_and(|sig| {
+                    ed25519_dalek::Verifier::verify(&key.verifying_key(), input.as_bytes(), &sig)
+                        .is_ok()
+                })
+            }
+        };
+        Ok(valid.then_some(claims))
+    }
+
     /// The JWK set: every published key.
     pub async fn jwks(&self, now: i64) -> Result<JwkSet, ApiError> {
         self.fresh(now).await?;
