@@ -41,6 +41,7 @@ pub(crate) fn router() -> Api {
         .get("/oauth/authorize", authorize_get)
         .post("/oauth/authorize", authorize_post)
         .get("/oauth/authorize/continue", authorize_continue)
+        .get("/oauth/hosted.js", hosted_js)
         .post("/oauth/token", token_endpoint)
         .get("/oauth/userinfo", userinfo)
         .post("/oauth/userinfo", userinfo)
@@ -91,8 +92,7 @@ fn page(status: StatusCode, title: &str, body_html: &str) -> Response {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta name=\"referrer\" content=\"no-referrer\">\
-         <title>{}</title></head><body><main><h1>{}</h1>{body_html}</main></body></html>",
-        escape(title),
+         <title>{}</title></head><body>{body_html}</body></html>",
         escape(title)
     );
     (
@@ -110,7 +110,10 @@ fn error_page(message: &str) -> Response {
     page(
         StatusCode::BAD_REQUEST,
         "Sign-in request refused",
-        &format!("<p>{}</p>", escape(message)),
+        &format!(
+            "<main><h1>Sign-in request refused</h1><p>{}</p></main>",
+            escape(message)
+        ),
     )
 }
 
@@ -272,32 +275,95 @@ async fn decide(
                     now + PENDING_TTL_SECS,
                 )
                 .await?;
-            Ok(waiting_page(client, need, &id))
+            Ok(waiting_page(state, client, req, need, &id))
         }
     }
 }
 
-/// The page a request waits on. For now it names what is needed and links to the
-/// continuation; the hosted sign-in and reverification UI is not built yet (docs/oidc.md).
-fn waiting_page(client: &Client, need: Interaction, id: &str) -> Response {
-    let what = match need {
-        Interaction::SignIn => "sign in",
-        Interaction::Reverify => "verify it is you again",
-        Interaction::StepUp => "verify with a stronger factor",
-        Interaction::Consent => "allow it to know who you are",
+/// The page a request waits on: the SDK's own elements (`<reverify-sign-in>`, or the
+/// reverification modal at the level the request needs), loaded from this server's
+/// `/sdk/` by `/oauth/hosted.js`; done, the browser goes to the continuation, which
+/// re-evaluates the request. Without JavaScript, a Continue link does the same.
+fn waiting_page(
+    state: &AppState,
+    client: &Client,
+    req: &AuthRequest,
+    need: Interaction,
+    id: &str,
+) -> Response {
+    let base = url::Url::parse(&state.issuer)
+        .map(|u| u.path().trim_end_matches('/').to_owned())
+        .unwrap_or_default();
+    let continue_url = format!("{base}/oauth/authorize/continue?request={id}");
+    let name = escape(&client.row.name);
+    let need_name = match need {
+        Interaction::SignIn => "sign_in",
+        Interaction::Reverify => "reverify",
+        Interaction::StepUp => "step_up",
+        Interaction::Consent => "consent",
+    };
+    // The reverification level: what the requested acr needs, else a first factor.
+    let level = match req
+        .acr
+        .as_deref()
+        .and_then(|a| a.parse::<reverify::acr::Acr>().ok())
+    {
+        Some(reverify::acr::Acr::FirstFactor) | None => "first_factor",
+        Some(reverify::acr::Acr::SecondFactor) => "second_factor",
+        Some(_) => "multi_factor",
+    };
+    let (title, inner) = match need {
+        Interaction::SignIn => (
+            "Sign in",
+            format!(
+                "<p>Sign in to continue to {name}.</p><reverify-sign-in no-passkey></reverify-sign-in>"
+            ),
+        ),
+        Interaction::Reverify | Interaction::StepUp => (
+            "Verify it is you",
+            format!(
+                "<p>{name} asks you to verify it is you{}.</p>\
+                 <p><button type=\"button\" data-action=\"verify\">Verify</button></p>",
+                if need == Interaction::StepUp {
+                    " with a stronger method"
+                } else {
+                    " again"
+                }
+            ),
+        ),
+        Interaction::Consent => (
+            "Not available yet",
+            format!(
+                "<p>{name} is a third-party application; consent to third-party applications is \
+                 not available on this server yet.</p>"
+            ),
+        ),
     };
     let body = format!(
-        "<p>To continue to {}, {what}.</p>\
-         <p data-need=\"{}\" data-request=\"{}\"><a href=\"/oauth/authorize/continue?request={}\">Continue</a></p>",
-        escape(&client.row.name),
-        serde_json::to_value(need)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        "<main data-need=\"{need_name}\" data-request=\"{}\" data-level=\"{level}\" \
+         data-base=\"{}\" data-continue=\"{}\"><h1>{title}</h1>{inner}<p data-status role=\"status\"></p>\
+         <noscript><p><a href=\"{}\">Continue</a> once done.</p></noscript></main>\
+         <script type=\"module\" src=\"{}/oauth/hosted.js\"></script>",
         escape(id),
-        escape(id),
+        escape(&base),
+        escape(&continue_url),
+        escape(&continue_url),
+        escape(&base),
     );
-    page(StatusCode::OK, "Continue signing in", &body)
+    page(StatusCode::OK, title, &body)
+}
+
+/// The hosted page's script (see `oidc/hosted.js`).
+async fn hosted_js(State(state): State<AppState>) -> Result<Response, ApiError> {
+    enabled(&state)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        include_str!("../oidc/hosted.js"),
+    )
+        .into_response())
 }
 
 async fn authorize_continue(
@@ -672,7 +738,11 @@ async fn logout(
             }
             redirect_to(&authorize::redirect_url(&uri, &params))
         }
-        None => page(StatusCode::OK, "Signed out", "<p>You are signed out.</p>"),
+        None => page(
+            StatusCode::OK,
+            "Signed out",
+            "<main><h1>Signed out</h1><p>You are signed out.</p></main>",
+        ),
     };
     if ended {
         let cleared = super::current::with_cookies_cleared(&state, json!({}));

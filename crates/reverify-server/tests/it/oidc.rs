@@ -1649,3 +1649,109 @@ async fn a_code_is_exchanged_once_under_concurrency() {
         server.stop().await;
     }
 }
+
+fn attr(html: &str, name: &str) -> String {
+    html.split(&format!("{name}=\""))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&")
+}
+
+/// `max_age` and `prompt=login` on an existing session: the request waits; the user
+/// reverifies in the same session (the API the hosted page's modal drives); the
+/// continuation issues a code whose ID token carries the new `auth_time`.
+#[tokio::test]
+async fn a_stale_session_reverifies_in_place_and_auth_time_is_the_verification() {
+    let server = provider(TestDb::sqlite().await).await;
+    let b = signed_in_browser(&server, "step@example.com").await;
+    let code = code_for(&server, &b, &app_request(&[])).await;
+    let (_, first) = exchange(&server, &code).await;
+    let signed_in_at = claims_of(first["id_token"].as_str().unwrap())["auth_time"]
+        .as_i64()
+        .unwrap();
+    server.clock.advance(std::time::Duration::from_secs(300));
+
+    for extra in [("max_age", "60"), ("prompt", "login")] {
+        let r = authorize(&server, &b, &app_request(&[extra])).await;
+        assert_eq!(r.status().as_u16(), 200, "{extra:?}");
+        let html = r.text().await.unwrap();
+        assert_eq!(attr(&html, "data-need"), "reverify");
+        assert_eq!(attr(&html, "data-level"), "first_factor");
+        let script = attr(&html, "src");
+        assert_eq!(script, "/oauth/hosted.js");
+        let continue_url = attr(&html, "data-continue");
+        // Not yet.
+        let r = b.get(server.url(&continue_url)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+
+        server.clock.advance(std::time::Duration::from_secs(5));
+        let (status, v) = server
+            .post(
+                &b,
+                "/v1/sessions/current/verifications",
+                json!({"level": "first_factor"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{v}");
+        let id = v["id"].as_str().unwrap();
+        let (status, done) = server
+            .post(
+                &b,
+                &format!("/v1/sessions/current/verifications/{id}/attempt"),
+                json!({"strategy": "password", "password": "correct horse battery"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{done}");
+        let verified_at = server.state.now();
+
+        let r = b.get(server.url(&continue_url)).send().await.unwrap();
+        let p = location_params(&r);
+        assert_eq!(
+            (p["state"].as_str(), p["iss"].as_str()),
+            ("st-1", server.base.as_str())
+        );
+        let (status, tokens) = exchange(&server, &p["code"]).await;
+        assert_eq!(status, 200);
+        let id = claims_of(tokens["id_token"].as_str().unwrap());
+        assert_eq!(id["auth_time"], verified_at, "{extra:?}");
+        assert!(verified_at > signed_in_at);
+        assert_eq!(
+            id["sid"],
+            claims_of(first["id_token"].as_str().unwrap())["sid"],
+            "the same session"
+        );
+        server.clock.advance(std::time::Duration::from_secs(300));
+    }
+
+    // The page's script is served, and the SDK it loads.
+    let r = http_client(false)
+        .get(server.url("/oauth/hosted.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    let js = r.text().await.unwrap();
+    assert!(
+        js.contains("/sdk/index.js")
+            && js.contains("openVerification")
+            && js.contains("reverify-sign-in")
+    );
+    // An unknown or expired waiting request shows a page, redirects nowhere.
+    let r = b
+        .get(server.url("/oauth/authorize/continue?request=oreq_nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.headers().get("location").is_none());
+    server.stop().await;
+}
