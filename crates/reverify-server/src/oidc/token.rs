@@ -83,8 +83,14 @@ impl IntoResponse for OAuthError {
         let body = json!({ "error": self.error, "error_description": self.description });
         let mut response = (self.status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
-        headers.insert(header::PRAGMA, "no-cache".parse().expect("static"));
+        headers.insert(
+            header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        );
+        headers.insert(
+            header::PRAGMA,
+            axum::http::HeaderValue::from_static("no-cache"),
+        );
         if let Some(v) = self.www_authenticate.and_then(|v| v.parse().ok()) {
             headers.insert(header::WWW_AUTHENTICATE, v);
         }
@@ -428,9 +434,10 @@ pub async fn issue_tokens(state: &AppState, grant: &Grant) -> Result<Response, O
         body["refresh_token"] = json!(refresh);
     }
     let mut response = axum::Json(body).into_response();
-    response
-        .headers_mut()
-        .insert(header::PRAGMA, "no-cache".parse().expect("static"));
+    response.headers_mut().insert(
+        header::PRAGMA,
+        axum::http::HeaderValue::from_static("no-cache"),
+    );
     Ok(response)
 }
 

@@ -123,7 +123,7 @@ fn redirect_to(url: &str) -> Response {
     *r.status_mut() = StatusCode::FOUND;
     r.headers_mut().insert(
         header::REFERRER_POLICY,
-        "no-referrer".parse().expect("static"),
+        axum::http::HeaderValue::from_static("no-referrer"),
     );
     r
 }
@@ -580,8 +580,10 @@ async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Result<R
         .map(|(_, t)| t.trim().to_owned());
     let Some(presented) = presented else {
         let mut r = StatusCode::UNAUTHORIZED.into_response();
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("static"));
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Bearer"),
+        );
         return Ok(r);
     };
     let Some(t) = live_token(&state, &presented)
