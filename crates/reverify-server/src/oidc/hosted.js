@@ -13,6 +13,8 @@ const status = main.querySelector('[data-status]');
 if (need === 'sign_in') {
   const el = main.querySelector('reverify-sign-in');
   el.client = client;
+  // The client reports the sign-in (the element's own event may come after a re-render).
+  client.onChange(({ reason }) => reason === 'signed_in' && next());
   el.addEventListener('reverify:signed-in', next);
 } else if (need === 'reverify' || need === 'step_up') {
   const button = main.querySelector('button[data-action="verify"]');
