@@ -401,7 +401,9 @@ pub fn needs(
     {
         return Some(Interaction::StepUp);
     }
-    if !first_party || req.prompt_consent {
+    // A first-party client needs no consent (`prompt=consent` included): there is nothing
+    // to ask.
+    if !first_party {
         return Some(Interaction::Consent);
     }
     None

@@ -392,7 +392,12 @@ async fn authorize_continue(
     if !client.has_redirect_uri(&req.redirect_uri) {
         return Ok(error_page("The application no longer uses this address."));
     }
-    decide(&state, cookie, &client, &req, since).await
+    let response = decide(&state, cookie, &client, &req, since).await?;
+    // Completed (a redirect with a code or an error): the waiting request is used up.
+    if response.status() == StatusCode::FOUND {
+        state.store.delete_oidc_pending(id).await?;
+    }
+    Ok(response)
 }
 
 /// Reads a form body for the token, revocation and introspection endpoints.

@@ -318,6 +318,15 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets a pending request (it was completed).
+    pub async fn delete_oidc_pending(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM oidc_pending_requests WHERE id = $1")
+            .bind(id)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
     /// A live pending request's JSON.
     pub async fn oidc_pending(&self, id: &str, now: i64) -> Result<Option<String>, StoreError> {
         let row: Option<(String,)> = sqlx::query_as(

@@ -1590,6 +1590,9 @@ async fn prompt_max_age_and_acr_decide_between_a_code_an_error_and_the_user() {
     .await;
     assert_eq!(r.status().as_u16(), 302);
     assert!(location_params(&r).contains_key("code"));
+    // A first-party client has nothing to consent to, prompt=consent or not.
+    let r = authorize(&server, &b, &app_request(&[("prompt", "consent")])).await;
+    assert!(location_params(&r).contains_key("code"));
     // A third-party client needs consent (not built yet): prompt=none says so.
     let r = authorize(
         &server,
@@ -1712,6 +1715,12 @@ async fn a_stale_session_reverifies_in_place_and_auth_time_is_the_verification()
         assert_eq!(
             (p["state"].as_str(), p["iss"].as_str()),
             ("st-1", server.base.as_str())
+        );
+        let r = b.get(server.url(&continue_url)).send().await.unwrap();
+        assert_eq!(
+            r.status().as_u16(),
+            400,
+            "a completed waiting request is used up"
         );
         let (status, tokens) = exchange(&server, &p["code"]).await;
         assert_eq!(status, 200);
