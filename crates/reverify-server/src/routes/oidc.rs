@@ -255,6 +255,17 @@ async fn decide(
                 &params,
             )))
         }
+        Some(Interaction::StepUp)
+            if req.acr_essential && !reachable(state, session.as_ref(), req).await? =>
+        {
+            Ok(error_redirect(
+                state,
+                &req.redirect_uri,
+                req.state.as_deref(),
+                "unmet_authentication_requirements",
+                "the user has no factor that meets the essential acr",
+            ))
+        }
         Some(need) if req.prompt_none => Ok(error_redirect(
             state,
             &req.redirect_uri,
@@ -278,6 +289,31 @@ async fn decide(
             Ok(waiting_page(state, client, req, need, &id))
         }
     }
+}
+
+/// Whether the session's user has factors that can reach the request's `acr`: a passkey
+/// for `phr`, an authenticator app or backup codes for `2fa` / `mfa`.
+async fn reachable(
+    state: &AppState,
+    session: Option<&crate::store::SessionRow>,
+    req: &AuthRequest,
+) -> Result<bool, ApiError> {
+    use reverify::acr::Acr;
+    let (Some(session), Some(wanted)) = (
+        session,
+        req.acr.as_deref().and_then(|a| a.parse::<Acr>().ok()),
+    ) else {
+        return Ok(true);
+    };
+    let (passkeys, totp, backup_codes) = state.store.factor_counts(&session.user_id).await?;
+    let best = if passkeys > 0 {
+        Acr::PhishingResistant
+    } else if totp || backup_codes > 0 {
+        Acr::MultiFactor
+    } else {
+        Acr::FirstFactor
+    };
+    Ok(best.satisfies(wanted))
 }
 
 /// The page a request waits on: the SDK's own elements (`<reverify-sign-in>`, or the

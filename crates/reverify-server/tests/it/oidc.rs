@@ -1567,7 +1567,11 @@ async fn prompt_max_age_and_acr_decide_between_a_code_an_error_and_the_user() {
     assert_eq!(location_params(&r)["error"], "interaction_required");
     let claims = r#"{"id_token":{"acr":{"essential":true,"values":["phr"]}}}"#;
     let r = authorize(&server, &b, &app_request(&[("claims", claims)])).await;
-    assert!(r.text().await.unwrap().contains("data-need=\"step_up\""));
+    assert_eq!(
+        location_params(&r)["error"],
+        "unmet_authentication_requirements",
+        "no passkey"
+    );
     let r = authorize(
         &server,
         &b,
@@ -1581,6 +1585,21 @@ async fn prompt_max_age_and_acr_decide_between_a_code_an_error_and_the_user() {
         location_params(&r)["error"],
         "unmet_authentication_requirements"
     );
+    // Essential, and beyond any factor this user has (no passkey, no authenticator app):
+    // unmet, whatever the prompt. Voluntary, it waits for the user (who may add one).
+    let mfa = r#"{"id_token":{"acr":{"essential":true,"value":"urn:reverify:acr:mfa"}}}"#;
+    let r = authorize(&server, &b, &app_request(&[("claims", mfa)])).await;
+    assert_eq!(
+        location_params(&r)["error"],
+        "unmet_authentication_requirements"
+    );
+    let r = authorize(
+        &server,
+        &b,
+        &app_request(&[("acr_values", "urn:reverify:acr:mfa")]),
+    )
+    .await;
+    assert!(r.text().await.unwrap().contains("data-need=\"step_up\""));
     // acr_values the session meets, and unknown ones, are fine.
     let r = authorize(
         &server,
