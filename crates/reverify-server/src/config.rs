@@ -40,6 +40,81 @@ pub struct Config {
     pub totp: TotpConfig,
     /// WebAuthn passkeys.
     pub passkeys: PasskeyConfig,
+    /// The OpenID Connect provider (`docs/oidc.md`).
+    pub oidc: OidcConfig,
+}
+
+/// `[oidc]`: Reverify as an OpenID Connect provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcConfig {
+    /// Serve the OpenID provider (discovery, authorization, token endpoints) and keep an
+    /// RS256 key for its tokens in the JWKS.
+    pub enabled: bool,
+    /// Lifetime of ID tokens, in seconds.
+    pub id_token_lifetime_secs: i64,
+    /// Lifetime of access tokens (RFC 9068 JWTs), in seconds: short, they cannot be
+    /// recalled from a resource server that verifies them offline.
+    pub access_token_lifetime_secs: i64,
+    /// Lifetime of refresh tokens, in seconds (each use rotates it).
+    pub refresh_token_lifetime_secs: i64,
+    /// Clients registered by the configuration file (`[[oidc.clients]]`), rewritten in
+    /// the database at every start; the admin API and the CLI register others.
+    pub clients: Vec<OidcClientConfig>,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        OidcConfig {
+            enabled: false,
+            id_token_lifetime_secs: 300,
+            access_token_lifetime_secs: 300,
+            refresh_token_lifetime_secs: 30 * 86_400,
+            clients: Vec::new(),
+        }
+    }
+}
+
+impl OidcConfig {
+    /// The longest lifetime of the provider's signed tokens (how long a retired key of
+    /// theirs stays published).
+    pub fn longest_token_lifetime(&self) -> i64 {
+        self.id_token_lifetime_secs
+            .max(self.access_token_lifetime_secs)
+    }
+}
+
+/// One `[[oidc.clients]]` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcClientConfig {
+    /// The client id (letters, digits, `.`, `_`, `-`; 1 to 128).
+    pub client_id: String,
+    /// A name for people (consent screen, admin API); empty: the client id.
+    #[serde(default)]
+    pub name: String,
+    /// The secret of a confidential client (at least 32 characters, as strong as an
+    /// admin key; stored hashed). Empty: a public client, which must use PKCE.
+    #[serde(default)]
+    pub client_secret: String,
+    /// `client_secret_basic` (default for confidential clients), `client_secret_post`, or
+    /// `none` (public clients).
+    #[serde(default)]
+    pub token_endpoint_auth_method: String,
+    /// The exact redirect URIs (compared byte for byte).
+    pub redirect_uris: Vec<String>,
+    /// The exact URIs RP-initiated logout may return to.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// The scopes it may ask for; empty: `openid email offline_access`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// A first-party client: no consent screen.
+    #[serde(default)]
+    pub first_party: bool,
+    /// The ID token's algorithm; empty: `RS256`.
+    #[serde(default)]
+    pub id_token_signed_response_alg: String,
 }
 
 /// `[app]`: what the browser UI shows of the product (`GET /v1/environment`).
@@ -686,6 +761,7 @@ impl Config {
             return bad("lockout.window_secs and lockout.duration_secs must be positive");
         }
         self.relying_party()?;
+        self.validate_oidc()?;
         self.app.logo_url()?;
         self.server.trusted_proxies()?;
         self.validate_email()?;
@@ -698,6 +774,33 @@ impl Config {
                  generate` (or `openssl rand -hex 32`), or leave it empty to turn the admin \
                  API off"
             )));
+        }
+        Ok(())
+    }
+
+    fn validate_oidc(&self) -> Result<(), ConfigError> {
+        let o = &self.oidc;
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if !(30..=3600).contains(&o.id_token_lifetime_secs)
+            || !(30..=3600).contains(&o.access_token_lifetime_secs)
+        {
+            return bad(
+                "oidc.id_token_lifetime_secs and oidc.access_token_lifetime_secs must be \
+                 between 30 and 3600"
+                    .into(),
+            );
+        }
+        if !(60..=365 * 86_400).contains(&o.refresh_token_lifetime_secs) {
+            return bad("oidc.refresh_token_lifetime_secs must be between 60 and 31536000".into());
+        }
+        let mut seen = std::collections::HashSet::new();
+        for c in &o.clients {
+            crate::oidc::clients::ClientSpec::from_config(c).map_err(|e| {
+                ConfigError::Invalid(format!("oidc.clients {:?}: {e}", c.client_id))
+            })?;
+            if !seen.insert(c.client_id.as_str()) {
+                return bad(format!("oidc.clients: {:?} is listed twice", c.client_id));
+            }
         }
         Ok(())
     }

@@ -292,6 +292,9 @@ pub enum StartError {
     /// The signing keys could not be read or created.
     #[error("cannot load the signing keys: {0}")]
     Keys(String),
+    /// The `[[oidc.clients]]` could not be registered.
+    #[error("cannot register the configured OpenID clients: {0}")]
+    OidcClients(String),
     /// The password-hashing settings are unusable.
     #[error("cannot set up password hashing: {0}")]
     Passwords(String),

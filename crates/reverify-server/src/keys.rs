@@ -1,4 +1,9 @@
-//! Signing keys, Ed25519 (`EdDSA`, the default) or 2048-bit RSA (`RS256`, for
+//! Signing keys, for two purposes: session tokens ([`KeyPurpose::Session`]) and, when the
+//! OpenID provider is on (`oidc.enabled`), its ID and access tokens ([`KeyPurpose::Oidc`],
+//! always RS256, the algorithm every relying party verifies). Each purpose has its own
+//! signing key and rotates on its own; the JWKS publishes both.
+//!
+//! Session keys: Ed25519 (`EdDSA`, the default) or 2048-bit RSA (`RS256`, for
 //! `sessions.token_format = "clerk_v2"` or `keys.algorithm = "RS256"`): stored in the
 //! database (shared by every instance), published in the JWKS before they sign, kept
 //! published until their last tokens expired.
@@ -48,6 +53,25 @@ pub struct RevokedKey {
     pub replaced_by: Option<String>,
 }
 
+/// What a key signs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPurpose {
+    /// Session tokens (`keys.algorithm`).
+    Session,
+    /// The OpenID provider's ID tokens and access tokens (RS256).
+    Oidc,
+}
+
+impl KeyPurpose {
+    /// The stored value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            KeyPurpose::Session => "session",
+            KeyPurpose::Oidc => "oidc",
+        }
+    }
+}
+
 /// A private key, ready to sign.
 enum PrivateKey {
     Ed25519(SigningKey),
@@ -64,6 +88,8 @@ struct Loaded {
 pub struct KeyRing {
     store: Store,
     algorithm: SigningAlgorithm,
+    /// With the OpenID provider on: the longest lifetime of its tokens.
+    oidc: Option<i64>,
     loaded: Arc<RwLock<Loaded>>,
 }
 
@@ -78,7 +104,12 @@ impl std::fmt::Debug for KeyRing {
 /// The RSA modulus size (the reference's SDKs read a PEM public key of exactly this size).
 pub const RSA_BITS: usize = 2048;
 
-fn generate(algorithm: SigningAlgorithm, now: i64, signs_from: i64) -> Result<StoredKey, ApiError> {
+fn generate(
+    purpose: KeyPurpose,
+    algorithm: SigningAlgorithm,
+    now: i64,
+    signs_from: i64,
+) -> Result<StoredKey, ApiError> {
     let (private_key, public_key) = match algorithm {
         SigningAlgorithm::EdDSA => {
             let seed = crate::secrets::random_bytes::<32>();
@@ -100,6 +131,7 @@ fn generate(algorithm: SigningAlgorithm, now: i64, signs_from: i64) -> Result<St
         signs_from,
         signs_until: None,
         published_until: None,
+        purpose: purpose.as_str().into(),
     })
 }
 
@@ -170,26 +202,33 @@ impl KeyRing {
     /// Loads the keys, creating the first one (of `algorithm`) if the database has none.
     /// When the key that signs last has another algorithm, a key of `algorithm` is rotated
     /// in: published now, signing `publish_ahead` seconds later (see [`KeyRing::rotate`]).
+    /// With `oidc` (the longest lifetime of the OpenID provider's tokens, when it is on),
+    /// the first RS256 key for the OpenID provider is created too if there is
+    /// none (it signs at once: no token of its can be cached anywhere yet).
     pub async fn open(
         store: Store,
         now: i64,
         algorithm: SigningAlgorithm,
         publish_ahead: i64,
         token_lifetime: i64,
+        oidc: Option<i64>,
     ) -> Result<KeyRing, ApiError> {
         let ring = KeyRing {
             store,
             algorithm,
+            oidc,
             loaded: Arc::new(RwLock::new(Loaded {
                 at: i64::MIN,
                 keys: Vec::new(),
             })),
         };
-        let published = ring.store.published_keys(now).await?;
+        let all = ring.store.published_keys(now).await?;
+        let session = KeyPurpose::Session.as_str();
+        let published: Vec<_> = all.iter().filter(|k| k.purpose == session).collect();
         if published.is_empty() {
             if ring
                 .store
-                .insert_first_key(&generate(algorithm, now, now)?)
+                .insert_first_key(&generate(KeyPurpose::Session, algorithm, now, now)?)
                 .await?
             {
                 tracing::info!(alg = algorithm.as_str(), "created the first signing key");
@@ -200,11 +239,27 @@ impl KeyRing {
             .max_by_key(|k| k.signs_from)
             .is_none_or(|k| k.alg != algorithm.as_str())
         {
-            let new = generate(algorithm, now, now + publish_ahead.max(0))?;
+            let new = generate(
+                KeyPurpose::Session,
+                algorithm,
+                now,
+                now + publish_ahead.max(0),
+            )?;
             let retire = new.signs_from + token_lifetime + 60;
             if ring.store.rotate_in_key_unless_alg(&new, retire).await? {
                 tracing::info!(kid = %new.kid, alg = algorithm.as_str(), signs_from = new.signs_from,
                     "keys.algorithm changed: rotated in a new signing key");
+            }
+        }
+        let oidc_key = KeyPurpose::Oidc.as_str();
+        if oidc.is_some()
+            && !all
+                .iter()
+                .any(|k| k.purpose == oidc_key && k.signs_until.is_none())
+        {
+            let first = generate(KeyPurpose::Oidc, SigningAlgorithm::RS256, now, now)?;
+            if ring.store.insert_first_key(&first).await? {
+                tracing::info!(kid = %first.kid, "created the OpenID provider's first signing key");
             }
         }
         ring.reload(now).await?;
@@ -244,12 +299,24 @@ impl KeyRing {
         Ok(())
     }
 
-    /// Signs a JWT with the key that signs at `now`.
+    /// Signs a session token with the session key that signs at `now`.
     pub async fn sign(&self, claims: &serde_json::Value, now: i64) -> Result<String, ApiError> {
+        self.sign_as(KeyPurpose::Session, "JWT", claims, now).await
+    }
+
+    /// Signs a JWT with the key of `purpose` that signs at `now`, with header `typ`
+    /// (`JWT`; `at+jwt` for RFC 9068 access tokens).
+    pub async fn sign_as(
+        &self,
+        purpose: KeyPurpose,
+        typ: &str,
+        claims: &serde_json::Value,
+        now: i64,
+    ) -> Result<String, ApiError> {
         self.fresh(now).await?;
         let loaded = self.loaded.read().unwrap_or_else(|e| e.into_inner());
-        let (stored, key) = active(&loaded, now)?;
-        let header = serde_json::json!({ "alg": stored.alg, "kid": stored.kid, "typ": "JWT" });
+        let (stored, key) = active(&loaded, now, purpose)?;
+        let header = serde_json::json!({ "alg": stored.alg, "kid": stored.kid, "typ": typ });
         let input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header.to_string()),
@@ -270,6 +337,67 @@ impl KeyRing {
             }
         };
         Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+    }
+
+    /// The claims of a JWT this server signed with a published key of `purpose`, if its
+    /// signature verifies (its times are not checked: an `id_token_hint` may have expired).
+    pub async fn verify_own(
+        &self,
+        jwt: &str,
+        purpose: KeyPurpose,
+        now: i64,
+    ) -> Result<Option<serde_json::Value>, ApiError> {
+        self.fresh(now).await?;
+        let Some((input, signature)) = jwt.rsplit_once('.') else {
+            return Ok(None);
+        };
+        let Some((header, payload)) = input.split_once('.') else {
+            return Ok(None);
+        };
+        let decode = |part: &str| {
+            URL_SAFE_NO_PAD
+                .decode(part)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        };
+        let (Some(header), Some(claims), Ok(signature)) = (
+            decode(header),
+            decode(payload),
+            URL_SAFE_NO_PAD.decode(signature),
+        ) else {
+            return Ok(None);
+        };
+        let loaded = self.loaded.read().unwrap_or_else(|e| e.into_inner());
+        let Some((stored, key)) = loaded.keys.iter().find(|(k, _)| {
+            k.purpose == purpose.as_str() && header["kid"].as_str() == Some(k.kid.as_str())
+        }) else {
+            return Ok(None);
+        };
+        if header["alg"].as_str() != Some(stored.alg.as_str()) {
+            return Ok(None);
+        }
+        let valid = match key {
+            PrivateKey::Rsa(key) => {
+                let public = ring::rsa::PublicKeyComponents::<Vec<u8>>::from(key.public());
+                ring::signature::RsaPublicKeyComponents {
+                    n: &public.n,
+                    e: &public.e,
+                }
+                .verify(
+                    &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                    input.as_bytes(),
+                    &signature,
+                )
+                .is_ok()
+            }
+            PrivateKey::Ed25519(key) => {
+                ed25519_dalek::Signature::from_slice(&signature).is_ok_and(|sig| {
+                    ed25519_dalek::Verifier::verify(&key.verifying_key(), input.as_bytes(), &sig)
+                        .is_ok()
+                })
+            }
+        };
+        Ok(valid.then_some(claims))
     }
 
     /// The JWK set: every published key.
@@ -295,7 +423,17 @@ impl KeyRing {
         now: i64,
         token_lifetime: i64,
     ) -> Result<Option<RevokedKey>, ApiError> {
-        let replacement = generate(self.algorithm, now, now)?;
+        let purpose = match self.store.key_purpose(kid).await? {
+            Some(p) if p == KeyPurpose::Oidc.as_str() => KeyPurpose::Oidc,
+            Some(_) => KeyPurpose::Session,
+            None => return Ok(None),
+        };
+        let replacement = generate(purpose, self.algorithm_of(purpose), now, now)?;
+        // The other keys of its purpose stay published for their tokens' lifetime.
+        let token_lifetime = match purpose {
+            KeyPurpose::Session => token_lifetime,
+            KeyPurpose::Oidc => self.oidc.unwrap_or(token_lifetime).max(token_lifetime),
+        };
         let Some(replaced) = self
             .store
             .revoke_key(kid, now, &replacement, now + token_lifetime + 60)
@@ -312,31 +450,71 @@ impl KeyRing {
         }))
     }
 
-    /// Rotates: a new key (of the configured algorithm) published now, signing from `now + publish_ahead`; the current
-    /// key stops signing then and is unpublished `token_lifetime + 60 s` later.
+    /// The algorithm of new keys of `purpose`.
+    fn algorithm_of(&self, purpose: KeyPurpose) -> SigningAlgorithm {
+        match purpose {
+            KeyPurpose::Session => self.algorithm,
+            KeyPurpose::Oidc => SigningAlgorithm::RS256,
+        }
+    }
+
+    /// Whether this ring keeps a key for the OpenID provider (`oidc.enabled`).
+    pub fn has_oidc(&self) -> bool {
+        self.oidc.is_some()
+    }
+
+    /// Rotates the session key: see [`KeyRing::rotate_purpose`].
     pub async fn rotate(
         &self,
         now: i64,
         publish_ahead: i64,
         token_lifetime: i64,
     ) -> Result<String, ApiError> {
-        let new = generate(self.algorithm, now, now + publish_ahead.max(0))?;
+        self.rotate_purpose(KeyPurpose::Session, now, publish_ahead, token_lifetime)
+            .await
+    }
+
+    /// Rotates the key of `purpose`: a new key (of the configured algorithm for session
+    /// keys, RS256 for the OpenID provider's) published now, signing from
+    /// `now + publish_ahead`; the current key of that purpose stops signing then and is
+    /// unpublished `token_lifetime + 60 s` later (the longest lifetime of its tokens).
+    pub async fn rotate_purpose(
+        &self,
+        purpose: KeyPurpose,
+        now: i64,
+        publish_ahead: i64,
+        token_lifetime: i64,
+    ) -> Result<String, ApiError> {
+        let new = generate(
+            purpose,
+            self.algorithm_of(purpose),
+            now,
+            now + publish_ahead.max(0),
+        )?;
         let kid = new.kid.clone();
         self.store
             .rotate_in_key(&new, new.signs_from + token_lifetime + 60)
             .await?;
         self.reload(now).await?;
-        tracing::info!(%kid, signs_from = new.signs_from, "rotated the signing key");
+        tracing::info!(%kid, purpose = purpose.as_str(), signs_from = new.signs_from, "rotated the signing key");
         Ok(kid)
     }
 }
 
-/// The key that signs at `now`: the newest whose signing period holds `now`.
-fn active(loaded: &Loaded, now: i64) -> Result<&(StoredKey, PrivateKey), ApiError> {
+/// The key of `purpose` that signs at `now`: the newest whose signing period holds `now`.
+fn active(
+    loaded: &Loaded,
+    now: i64,
+    purpose: KeyPurpose,
+) -> Result<&(StoredKey, PrivateKey), ApiError> {
     loaded
         .keys
         .iter()
         .rev()
-        .find(|(k, _)| k.signs_from <= now && k.signs_until.is_none_or(|until| now < until))
+        .find(|(k, _)| {
+            k.purpose == purpose.as_str()
+                && k.signs_from <= now
+                && k.signs_until.is_none_or(|until| now < until)
+        })
         .ok_or_else(|| ApiError::internal("no signing key is active"))
 }

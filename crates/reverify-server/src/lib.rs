@@ -20,7 +20,8 @@
 //! | [`config`] | the documented configuration struct; TOML + `REVERIFY_*` environment |
 //! | [`store`] | storage on SQLite and PostgreSQL through one portable code path; migrations |
 //! | [`state`] | [`AppState`]: store, keys, password hasher, mailer, clock |
-//! | [`keys`] | Ed25519 signing keys in the database, JWKS, rotation |
+//! | [`keys`] | signing keys (session tokens; the OpenID provider's RS256) in the database, JWKS, rotation |
+//! | [`oidc`] | the OpenID Connect provider: clients, discovery |
 //! | [`session`] | establishing sessions, minting session tokens |
 //! | [`password`] | Argon2id off the executor, bounded |
 //! | [`strategy`] | the vocabulary of factors: `Strategy` and RFC 8176 `Amr` |
@@ -50,6 +51,7 @@ pub mod email;
 pub mod error;
 mod factors;
 pub mod keys;
+pub mod oidc;
 mod passkeys;
 pub mod password;
 pub mod proxy;

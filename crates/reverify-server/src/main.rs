@@ -8,6 +8,8 @@
 //! reverify admin-key generate       # print a new admin.secret_key
 //! reverify keys revoke KID          # emergency: withdraw a (leaked) signing key now
 //! reverify keys pem [KID]           # PEM public key of an RS256 key (the reference's SDKs)
+//! reverify keys rotate --oidc       # rotate the OpenID provider's RS256 key
+//! reverify oidc clients add|list|remove  # the OpenID provider's clients
 //! ```
 //!
 //! A failure prints `error: <what failed>: <cause>` on stderr and exits with status 1.
@@ -46,6 +48,11 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// The OpenID Connect provider.
+    Oidc {
+        #[command(subcommand)]
+        command: OidcCommand,
     },
     /// Make a strong key for `admin.secret_key`.
     AdminKey {
@@ -91,6 +98,54 @@ enum UsersCommand {
 }
 
 #[derive(Subcommand)]
+enum OidcCommand {
+    /// Registered clients (relying parties).
+    Clients {
+        #[command(subcommand)]
+        command: OidcClientsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OidcClientsCommand {
+    /// Register a client. Prints its id, then (confidential clients) its secret: shown
+    /// this once, stored hashed.
+    Add {
+        /// A name for people (consent screen).
+        #[arg(long)]
+        name: Option<String>,
+        /// The client id (default: generated).
+        #[arg(long)]
+        client_id: Option<String>,
+        /// An exact redirect URI (repeat for several).
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// An exact post-logout redirect URI (repeat for several).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// A public client (no secret; PKCE mandatory): a single-page or native app.
+        #[arg(long)]
+        public: bool,
+        /// Send the secret in the form body (client_secret_post) instead of HTTP Basic.
+        #[arg(long, conflicts_with = "public")]
+        secret_post: bool,
+        /// An allowed scope (repeat; default: every scope the provider knows).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// First-party: no consent screen.
+        #[arg(long)]
+        first_party: bool,
+    },
+    /// List clients: id, type, source, name, redirect URIs.
+    List,
+    /// Remove a client registered by the admin API or the CLI.
+    Remove {
+        /// The client id.
+        client_id: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum AdminKeyCommand {
     /// Print a new random key (256 bits) for `admin.secret_key` / REVERIFY_ADMIN_SECRET_KEY.
     Generate,
@@ -99,7 +154,11 @@ enum AdminKeyCommand {
 #[derive(Subcommand)]
 enum KeysCommand {
     /// Publish a new signing key; it signs after `keys.publish_ahead_secs`.
-    Rotate,
+    Rotate {
+        /// Rotate the OpenID provider's RS256 key instead of the session key.
+        #[arg(long)]
+        oidc: bool,
+    },
     /// Emergency: the key stops signing and leaves the JWKS now (running instances follow
     /// within 30 s); if it was signing, a new key signs at once. Prints the new key's id.
     Revoke {
@@ -257,18 +316,88 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             Ok(())
         }
         Command::Keys {
-            command: KeysCommand::Rotate,
+            command: KeysCommand::Rotate { oidc },
         } => {
             let state = reverify_server::AppState::new(config).await?;
-            let kid = state
-                .keys
-                .rotate(
-                    now,
-                    state.config.keys.publish_ahead_secs,
+            let (purpose, lifetime) = if oidc {
+                if !state.keys.has_oidc() {
+                    return Err("the OpenID provider is off (oidc.enabled = false)".into());
+                }
+                (
+                    reverify_server::keys::KeyPurpose::Oidc,
+                    state.config.oidc.longest_token_lifetime(),
+                )
+            } else {
+                (
+                    reverify_server::keys::KeyPurpose::Session,
                     state.config.sessions.token_lifetime_secs,
                 )
+            };
+            let kid = state
+                .keys
+                .rotate_purpose(purpose, now, state.config.keys.publish_ahead_secs, lifetime)
                 .await?;
             write_line(&kid);
+            Ok(())
+        }
+        Command::Oidc {
+            command: OidcCommand::Clients { command },
+        } => {
+            use reverify_server::oidc::clients;
+            let state = reverify_server::AppState::new(config).await?;
+            match command {
+                OidcClientsCommand::Add {
+                    name,
+                    client_id,
+                    redirect_uris,
+                    post_logout_redirect_uris,
+                    public,
+                    secret_post,
+                    scopes,
+                    first_party,
+                } => {
+                    let method = match (public, secret_post) {
+                        (true, _) => "none",
+                        (false, true) => "client_secret_post",
+                        (false, false) => "client_secret_basic",
+                    };
+                    let input = clients::ClientInput {
+                        client_id,
+                        name,
+                        token_endpoint_auth_method: Some(method.into()),
+                        redirect_uris,
+                        post_logout_redirect_uris,
+                        scopes: (!scopes.is_empty()).then_some(scopes),
+                        first_party,
+                        id_token_signed_response_alg: None,
+                    };
+                    let (client, secret) = clients::register(&state.store, input, now).await?;
+                    write_line(client.id());
+                    if let Some(secret) = secret {
+                        write_line(&secret);
+                    }
+                }
+                OidcClientsCommand::List => {
+                    for row in state.store.oidc_clients().await? {
+                        let c = clients::Client::from_row(row);
+                        write_line(&format!(
+                            "{}\t{}\t{}\t{}\t{}",
+                            c.id(),
+                            if c.is_public() {
+                                "public"
+                            } else {
+                                "confidential"
+                            },
+                            c.row.source,
+                            c.row.name,
+                            c.redirect_uris.join(" ")
+                        ));
+                    }
+                }
+                OidcClientsCommand::Remove { client_id } => {
+                    clients::remove(&state.store, &client_id).await?;
+                }
+            }
             Ok(())
         }
     }

@@ -89,9 +89,16 @@ impl AppState {
             algorithm,
             config.keys.publish_ahead_secs,
             config.sessions.token_lifetime_secs,
+            config
+                .oidc
+                .enabled
+                .then(|| config.oidc.longest_token_lifetime()),
         )
         .await
         .map_err(|e| StartError::Keys(StartError::detail(e)))?;
+        crate::oidc::clients::sync_config(&config, &store, clock.now())
+            .await
+            .map_err(|e| StartError::OidcClients(e.to_string()))?;
         let passwords = Passwords::new(&config.passwords)
             .map_err(|e| StartError::Passwords(StartError::detail(e)))?;
         let mailer =

@@ -7,6 +7,9 @@
 //! - `GET /v1/admin/users/{id}/sessions`, `DELETE /v1/admin/sessions/{id}`
 //! - `GET /v1/admin/audit_events?user_id=&session_id=&kind=&before=&limit=`
 //! - `POST /v1/admin/keys/{kid}/revoke`: emergency revocation of a signing key
+//! - `GET|POST /v1/admin/oidc/clients`, `GET|PATCH|DELETE /v1/admin/oidc/clients/{client_id}`:
+//!   the OpenID provider's clients (a confidential client's secret is answered once, at
+//!   creation or `rotate_secret`)
 
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -19,6 +22,9 @@ use super::web::{ApiJson, Client};
 use crate::admin_key;
 use crate::audit::Event;
 use crate::error::ApiError;
+use crate::oidc::clients::{
+    self as oidc_clients, Client as OidcClient, ClientInput, ClientPatch, RegisterError,
+};
 use crate::ratelimit::Bucket;
 use crate::session;
 use crate::state::AppState;
@@ -35,6 +41,121 @@ pub(crate) fn router() -> Api {
         .delete("/v1/admin/sessions/{id}", revoke_session)
         .get("/v1/admin/audit_events", audit_events)
         .post("/v1/admin/keys/{kid}/revoke", revoke_key)
+        .get("/v1/admin/oidc/clients", list_oidc_clients)
+        .post("/v1/admin/oidc/clients", create_oidc_client)
+        .get("/v1/admin/oidc/clients/{client_id}", get_oidc_client)
+        .patch("/v1/admin/oidc/clients/{client_id}", update_oidc_client)
+        .delete("/v1/admin/oidc/clients/{client_id}", delete_oidc_client)
+}
+
+impl From<RegisterError> for ApiError {
+    fn from(e: RegisterError) -> ApiError {
+        match e {
+            RegisterError::Invalid(e) => ApiError::bad_request("invalid_client_metadata", e.0),
+            RegisterError::Taken => ApiError::Conflict {
+                code: "client_id_taken",
+                message: "a client with this id exists".into(),
+            },
+            RegisterError::FromConfig => ApiError::Conflict {
+                code: "client_from_config",
+                message: "this client is registered in the configuration file \
+                          ([[oidc.clients]]); change it there"
+                    .into(),
+            },
+            RegisterError::NotFound => ApiError::NotFound("client"),
+            RegisterError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// The client's JSON, with its secret when one was just made.
+fn client_json(client: &OidcClient, secret: Option<String>) -> serde_json::Value {
+    let mut body = client.to_json();
+    if let Some(secret) = secret {
+        body["client_secret"] = json!(secret);
+    }
+    body
+}
+
+async fn list_oidc_clients(
+    _: Admin,
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let clients = state.store.oidc_clients().await?;
+    Ok(Json(json!({
+        "clients": clients.into_iter().map(|c| OidcClient::from_row(c).to_json()).collect::<Vec<_>>()
+    })))
+}
+
+async fn create_oidc_client(
+    _: Admin,
+    State(state): State<AppState>,
+    client: Client,
+    ApiJson(body): ApiJson<ClientInput>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (registered, secret) = oidc_clients::register(&state.store, body, state.now()).await?;
+    audit_client(&state, &client, "oidc_client.created", registered.id()).await?;
+    Ok(Json(client_json(&registered, secret)))
+}
+
+async fn get_oidc_client(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(client_id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let row = state
+        .store
+        .oidc_client(&client_id)
+        .await?
+        .ok_or(ApiError::NotFound("client"))?;
+    Ok(Json(OidcClient::from_row(row).to_json()))
+}
+
+async fn update_oidc_client(
+    _: Admin,
+    State(state): State<AppState>,
+    client: Client,
+    Path(client_id): Path<String>,
+    ApiJson(body): ApiJson<ClientPatch>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let rotated = body.rotate_secret;
+    let (updated, secret) =
+        oidc_clients::update(&state.store, &client_id, body, state.now()).await?;
+    let kind = if rotated {
+        "oidc_client.secret_rotated"
+    } else {
+        "oidc_client.updated"
+    };
+    audit_client(&state, &client, kind, updated.id()).await?;
+    Ok(Json(client_json(&updated, secret)))
+}
+
+async fn delete_oidc_client(
+    _: Admin,
+    State(state): State<AppState>,
+    client: Client,
+    Path(client_id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    oidc_clients::remove(&state.store, &client_id).await?;
+    audit_client(&state, &client, "oidc_client.deleted", &client_id).await?;
+    Ok(Json(json!({ "client_id": client_id, "deleted": true })))
+}
+
+async fn audit_client(
+    state: &AppState,
+    client: &Client,
+    kind: &'static str,
+    client_id: &str,
+) -> Result<(), ApiError> {
+    state
+        .audit(Event {
+            kind,
+            user_id: None,
+            session_id: None,
+            client,
+            detail: json!({ "client_id": client_id, "by": "admin" }),
+        })
+        .await
 }
 
 async fn revoke_key(

@@ -8,6 +8,7 @@ mod environment;
 mod flows;
 mod jwks;
 mod me;
+mod oidc;
 mod passkeys;
 mod sdk;
 mod sessions;
@@ -38,6 +39,7 @@ fn api() -> api::Api {
         .merge(dev::router())
         .merge(sdk::router())
         .merge(admin::router())
+        .merge(oidc::router())
 }
 
 /// Every route of the auth server, without middleware.

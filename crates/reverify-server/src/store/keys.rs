@@ -23,10 +23,12 @@ pub struct StoredKey {
     pub signs_until: Option<i64>,
     /// Leaves the JWKS at this time (after its last tokens expired).
     pub published_until: Option<i64>,
+    /// What it signs: `session` (session tokens) or `oidc` (the OpenID provider's ID and
+    /// access tokens). Each purpose has its own signing key and rotates on its own.
+    pub purpose: String,
 }
 
-const COLUMNS: &str =
-    "kid, alg, private_key, public_key, created_at, signs_from, signs_until, published_until";
+const COLUMNS: &str = "kid, alg, private_key, public_key, created_at, signs_from, signs_until, published_until, purpose";
 
 impl Store {
     /// Every key still published at `now`, oldest first.
@@ -61,12 +63,14 @@ impl Store {
         retire_published_at: i64,
     ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
-        sqlx::query("UPDATE signing_keys SET kid = kid WHERE signs_until IS NULL")
+        sqlx::query("UPDATE signing_keys SET kid = kid WHERE signs_until IS NULL AND purpose = $1")
+            .bind(&new.purpose)
             .execute(tx.conn())
             .await?;
         let last: Option<(String,)> = sqlx::query_as(
-            "SELECT alg FROM signing_keys WHERE signs_until IS NULL ORDER BY signs_from DESC, kid DESC LIMIT 1",
+            "SELECT alg FROM signing_keys WHERE signs_until IS NULL AND purpose = $1 ORDER BY signs_from DESC, kid DESC LIMIT 1",
         )
+        .bind(&new.purpose)
         .fetch_optional(tx.conn())
         .await?;
         if last.is_some_and(|(alg,)| alg == new.alg) {
@@ -81,7 +85,8 @@ impl Store {
     /// once. If it signs at `now` or was due to sign later, `replacement` is added, signing
     /// from `now` (no publish-ahead: an emergency), and every other key that would sign past
     /// `now` stops, staying published until `retire_published_at` (their tokens are
-    /// genuine). `None` when there is no such key; otherwise whether `replacement` was added.
+    /// genuine). Only keys of `kid`'s purpose are touched; `replacement` must have it.
+    /// `None` when there is no such key; otherwise whether `replacement` was added.
     pub async fn revoke_key(
         &self,
         kid: &str,
@@ -90,12 +95,13 @@ impl Store {
         retire_published_at: i64,
     ) -> Result<Option<bool>, StoreError> {
         let mut tx = self.write().await?;
-        let found: Option<(Option<i64>, Option<i64>)> =
-            sqlx::query_as("SELECT signs_until, published_until FROM signing_keys WHERE kid = $1")
-                .bind(kid)
-                .fetch_optional(tx.conn())
-                .await?;
-        let Some((signs_until, published_until)) = found else {
+        let found: Option<(Option<i64>, Option<i64>, String)> = sqlx::query_as(
+            "SELECT signs_until, published_until, purpose FROM signing_keys WHERE kid = $1",
+        )
+        .bind(kid)
+        .fetch_optional(tx.conn())
+        .await?;
+        let Some((signs_until, published_until, purpose)) = found else {
             return Ok(None);
         };
         // Only ever shortened: revoking twice, or a key already retired, changes nothing more.
@@ -110,14 +116,15 @@ impl Store {
         .await?;
         let replace = signs_until.is_none_or(|until| until > now);
         if replace {
-            sqlx::query("UPDATE signing_keys SET signs_until = $1, published_until = $2 WHERE (signs_until IS NULL OR signs_until > $1) AND kid <> $3")
+            sqlx::query("UPDATE signing_keys SET signs_until = $1, published_until = $2 WHERE (signs_until IS NULL OR signs_until > $1) AND kid <> $3 AND purpose = $4")
                 .bind(now)
                 .bind(retire_published_at)
                 .bind(kid)
+                .bind(&purpose)
                 .execute(tx.conn())
                 .await?;
             sqlx::query(
-                "INSERT INTO signing_keys (kid, alg, private_key, public_key, created_at, signs_from, signs_until, published_until) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL)",
+                "INSERT INTO signing_keys (kid, alg, private_key, public_key, created_at, signs_from, signs_until, published_until, purpose) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7)",
             )
             .bind(&replacement.kid)
             .bind(&replacement.alg)
@@ -125,6 +132,7 @@ impl Store {
             .bind(&replacement.public_key)
             .bind(replacement.created_at)
             .bind(now)
+            .bind(&purpose)
             .execute(tx.conn())
             .await
             .map_err(StoreError::from_insert)?;
@@ -133,17 +141,34 @@ impl Store {
         Ok(Some(replace))
     }
 
-    /// Inserts the very first key unless one exists (safe when instances start together).
+    /// The purpose of key `kid`, if there is such a key.
+    pub async fn key_purpose(&self, kid: &str) -> Result<Option<String>, StoreError> {
+        let found: Option<(String,)> =
+            sqlx::query_as("SELECT purpose FROM signing_keys WHERE kid = $1")
+                .bind(kid)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(found.map(|(p,)| p))
+    }
+
+    /// Inserts the very first key of `key.purpose` unless one exists (safe when instances
+    /// start together).
     pub async fn insert_first_key(&self, key: &StoredKey) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
-        let existing: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM signing_keys")
-            .fetch_one(tx.conn())
+        // PostgreSQL: serialise starting instances on a row every database has.
+        sqlx::query("UPDATE schema_migrations SET name = name WHERE version = 1")
+            .execute(tx.conn())
             .await?;
+        let existing: (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM signing_keys WHERE purpose = $1")
+                .bind(&key.purpose)
+                .fetch_one(tx.conn())
+                .await?;
         if existing.0 > 0 {
             return Ok(false);
         }
         let done = sqlx::query(
-            "INSERT INTO signing_keys (kid, alg, private_key, public_key, created_at, signs_from, signs_until, published_until) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL) ON CONFLICT (kid) DO NOTHING",
+            "INSERT INTO signing_keys (kid, alg, private_key, public_key, created_at, signs_from, signs_until, published_until, purpose) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7) ON CONFLICT (kid) DO NOTHING",
         )
         .bind(&key.kid)
         .bind(&key.alg)
@@ -151,6 +176,7 @@ impl Store {
         .bind(&key.public_key)
         .bind(key.created_at)
         .bind(key.signs_from)
+        .bind(&key.purpose)
         .execute(tx.conn())
         .await?;
         tx.commit().await?;
@@ -158,20 +184,21 @@ impl Store {
     }
 }
 
-/// Adds `new` inside `tx`, ending the signing period of every key that signs past
-/// `new.signs_from` (published until `retire_published_at`).
+/// Adds `new` inside `tx`, ending the signing period of every key of its purpose that
+/// signs past `new.signs_from` (published until `retire_published_at`).
 async fn rotate_in(
     tx: &mut super::Tx,
     new: &StoredKey,
     retire_published_at: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE signing_keys SET signs_until = $1, published_until = $2 WHERE signs_until IS NULL OR signs_until > $1")
+    sqlx::query("UPDATE signing_keys SET signs_until = $1, published_until = $2 WHERE (signs_until IS NULL OR signs_until > $1) AND purpose = $3")
         .bind(new.signs_from)
         .bind(retire_published_at)
+        .bind(&new.purpose)
         .execute(tx.conn())
         .await?;
     sqlx::query(
-        "INSERT INTO signing_keys (kid, alg, private_key, public_key, created_at, signs_from, signs_until, published_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO signing_keys (kid, alg, private_key, public_key, created_at, signs_from, signs_until, published_until, purpose) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&new.kid)
     .bind(&new.alg)
@@ -181,6 +208,7 @@ async fn rotate_in(
     .bind(new.signs_from)
     .bind(new.signs_until)
     .bind(new.published_until)
+    .bind(&new.purpose)
     .execute(tx.conn())
     .await
     .map_err(StoreError::from_insert)?;

@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "approvals",
         include_str!("../../migrations/0004_approvals.sql"),
     ),
+    (5, "oidc", include_str!("../../migrations/0005_oidc.sql")),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {

@@ -20,6 +20,7 @@ mod csrf;
 mod email;
 mod factors;
 mod machines;
+mod oidc;
 mod openapi;
 mod passkeys;
 mod proxy;

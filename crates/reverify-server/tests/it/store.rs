@@ -227,6 +227,7 @@ async fn signing_keys_rotate_with_overlap() {
             signs_from: from,
             signs_until: None,
             published_until: None,
+            purpose: "session".into(),
         };
         assert!(store.insert_first_key(&key("k1", 100)).await.unwrap());
         assert!(
@@ -267,6 +268,7 @@ async fn revoking_a_key_unpublishes_it_and_hands_signing_to_a_new_one() {
             signs_from: from,
             signs_until: None,
             published_until: None,
+            purpose: "session".into(),
         };
         let kids = |keys: Vec<StoredKey>| keys.into_iter().map(|k| k.kid).collect::<Vec<_>>();
         store.insert_first_key(&key("k1", 100)).await.unwrap();

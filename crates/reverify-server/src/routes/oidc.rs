@@ -1,0 +1,797 @@
+//! The OpenID provider's endpoints (`docs/oidc.md`). All answer 404 while `oidc.enabled`
+//! is off.
+//!
+//! - `GET /.well-known/openid-configuration`: discovery
+//! - `GET|POST /oauth/authorize`: the authorization request; `GET
+//!   /oauth/authorize/continue?request=ID`: a request that waited for the user, once the
+//!   session satisfies it
+//! - `POST /oauth/token`: `authorization_code` and `refresh_token` grants
+//! - `GET|POST /oauth/userinfo`, `POST /oauth/revoke` (RFC 7009), `POST /oauth/introspect`
+//!   (RFC 7662), `GET /oauth/logout` (RP-initiated logout)
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde_json::json;
+
+use super::api::Api;
+use super::current::SessionCookie;
+use crate::error::ApiError;
+use crate::oidc::authorize::{self, AuthRequest, Authentication, Interaction, RawRequest};
+use crate::oidc::clients::Client;
+use crate::oidc::token::{self, Credentials, Grant, OAuthError};
+use crate::secrets;
+use crate::state::AppState;
+use crate::store::Redeemed;
+
+/// How long a request may wait for the user.
+const PENDING_TTL_SECS: i64 = 600;
+
+/// The policy of the provider's HTML pages: nothing but their own inline-free markup.
+const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
+                        connect-src 'self'; img-src 'self' https:; frame-ancestors 'none'; \
+                        base-uri 'none'; form-action 'self'";
+
+pub(crate) fn router() -> Api {
+    Api::new()
+        .get("/.well-known/openid-configuration", discovery)
+        .get("/oauth/authorize", authorize_get)
+        .post("/oauth/authorize", authorize_post)
+        .get("/oauth/authorize/continue", authorize_continue)
+        .get("/oauth/hosted.js", hosted_js)
+        .post("/oauth/token", token_endpoint)
+        .get("/oauth/userinfo", userinfo)
+        .post("/oauth/userinfo", userinfo)
+        .post("/oauth/revoke", revoke)
+        .post("/oauth/introspect", introspect)
+        .get("/oauth/logout", logout)
+}
+
+fn enabled(state: &AppState) -> Result<(), ApiError> {
+    if state.config.oidc.enabled {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound("route"))
+    }
+}
+
+/// Public and the same for everyone: cacheable for five minutes.
+async fn discovery(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    enabled(&state)?;
+    Ok((
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        axum::Json(crate::oidc::discovery::metadata(&state.issuer)),
+    ))
+}
+
+/// Form or query parameters; `None` when one is repeated (RFC 6749 §3.1, §3.2).
+fn params(raw: &[u8]) -> Option<HashMap<String, String>> {
+    let mut map = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(raw) {
+        if map.insert(k.into_owned(), v.into_owned()).is_some() {
+            return None;
+        }
+    }
+    Some(map)
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// A minimal page of the provider (errors, the waiting request).
+fn page(status: StatusCode, title: &str, body_html: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"referrer\" content=\"no-referrer\">\
+         <title>{}</title></head><body>{body_html}</body></html>",
+        escape(title)
+    );
+    (
+        status,
+        [
+            (header::CONTENT_SECURITY_POLICY, PAGE_CSP),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        Html(html),
+    )
+        .into_response()
+}
+
+fn error_page(message: &str) -> Response {
+    page(
+        StatusCode::BAD_REQUEST,
+        "Sign-in request refused",
+        &format!(
+            "<main><h1>Sign-in request refused</h1><p>{}</p></main>",
+            escape(message)
+        ),
+    )
+}
+
+/// A redirect to the client (302, never cached, no referrer).
+fn redirect_to(url: &str) -> Response {
+    let mut r = Redirect::to(url).into_response();
+    *r.status_mut() = StatusCode::FOUND;
+    r.headers_mut().insert(
+        header::REFERRER_POLICY,
+        axum::http::HeaderValue::from_static("no-referrer"),
+    );
+    r
+}
+
+fn error_redirect(
+    state: &AppState,
+    req_uri: &str,
+    s: Option<&str>,
+    error: &str,
+    description: &str,
+) -> Response {
+    let mut params = vec![("error", error), ("error_description", description)];
+    if let Some(s) = s {
+        params.push(("state", s));
+    }
+    params.push(("iss", state.issuer.as_str()));
+    redirect_to(&authorize::redirect_url(req_uri, &params))
+}
+
+async fn authorize_get(
+    State(state): State<AppState>,
+    cookie: SessionCookie,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    enabled(&state)?;
+    authorization(&state, cookie, query.unwrap_or_default().as_bytes()).await
+}
+
+async fn authorize_post(
+    State(state): State<AppState>,
+    cookie: SessionCookie,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    enabled(&state)?;
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form {
+        return Ok(error_page(
+            "The sign-in request must be sent as a form (application/x-www-form-urlencoded).",
+        ));
+    }
+    authorization(&state, cookie, &body).await
+}
+
+async fn load_client(state: &AppState, id: Option<&str>) -> Result<Option<Client>, ApiError> {
+    match id {
+        Some(id) => Ok(state.store.oidc_client(id).await?.map(Client::from_row)),
+        None => Ok(None),
+    }
+}
+
+async fn authorization(
+    state: &AppState,
+    cookie: SessionCookie,
+    raw: &[u8],
+) -> Result<Response, ApiError> {
+    let Some(map) = params(raw) else {
+        return Ok(error_page(
+            "A parameter of this sign-in request is repeated.",
+        ));
+    };
+    let raw: RawRequest = serde_json::to_value(&map)
+        .and_then(serde_json::from_value)
+        .unwrap_or_default();
+    let client = load_client(state, raw.client_id.as_deref()).await?;
+    let redirect_uri = match authorize::redirect_target(&raw, client.as_ref()) {
+        Ok(uri) => uri.to_owned(),
+        Err(e) => return Ok(error_page(&e.0)),
+    };
+    let Some(client) = client else {
+        return Ok(error_page("unknown client"));
+    };
+    let req = match authorize::validate(&raw, &client) {
+        Ok(req) => req,
+        Err(e) => {
+            return Ok(error_redirect(
+                state,
+                &redirect_uri,
+                raw.state.as_deref(),
+                e.error,
+                &e.description,
+            ));
+        }
+    };
+    decide(state, cookie, &client, &req, None).await
+}
+
+/// Issues a code when the session satisfies `req`; otherwise answers `prompt=none` with
+/// its error, or records the request and serves the page that waits for the user.
+/// `since`: for a request that waited, when it was made (`prompt=login` is satisfied by
+/// a verification after it).
+async fn decide(
+    state: &AppState,
+    cookie: SessionCookie,
+    client: &Client,
+    req: &AuthRequest,
+    since: Option<i64>,
+) -> Result<Response, ApiError> {
+    let now = state.now();
+    let session = match cookie {
+        SessionCookie::Active(current) => Some(current.session),
+        SessionCookie::Absent | SessionCookie::Invalid => None,
+    };
+    let authn = session.as_ref().map(Authentication::of);
+    let mut effective = req.clone();
+    if let (Some(since), Some(a)) = (since, &authn)
+        && a.auth_time >= since
+    {
+        // Verified after the request was made: prompt=login is done.
+        effective.prompt_login = false;
+    }
+    let first_party = client.row.first_party != 0;
+    match authorize::needs(&effective, authn.as_ref(), first_party, now) {
+        None => {
+            let (Some(session), Some(authn)) = (session, authn) else {
+                return Err(ApiError::internal("a satisfied request without a session"));
+            };
+            let code = token::issue_code(state, req, &session.id, &session.user_id, &authn).await?;
+            let mut params = vec![("code", code.as_str())];
+            if let Some(s) = &req.state {
+                params.push(("state", s));
+            }
+            params.push(("iss", state.issuer.as_str()));
+            Ok(redirect_to(&authorize::redirect_url(
+                &req.redirect_uri,
+                &params,
+            )))
+        }
+        Some(Interaction::StepUp)
+            if req.acr_essential && !reachable(state, session.as_ref(), req).await? =>
+        {
+            Ok(error_redirect(
+                state,
+                &req.redirect_uri,
+                req.state.as_deref(),
+                "unmet_authentication_requirements",
+                "the user has no factor that meets the essential acr",
+            ))
+        }
+        Some(need) if req.prompt_none => Ok(error_redirect(
+            state,
+            &req.redirect_uri,
+            req.state.as_deref(),
+            need.prompt_none_error(),
+            "the user must interact with the provider",
+        )),
+        Some(need) => {
+            let id = secrets::new_id("oreq");
+            let record = json!({ "request": req, "created_at": since.unwrap_or(now) });
+            state
+                .store
+                .insert_oidc_pending(
+                    &id,
+                    &client.row.client_id,
+                    &record.to_string(),
+                    now,
+                    now + PENDING_TTL_SECS,
+                )
+                .await?;
+            Ok(waiting_page(state, client, req, need, &id))
+        }
+    }
+}
+
+/// Whether the session's user has factors that can reach the request's `acr`: a passkey
+/// for `phr`, an authenticator app or backup codes for `2fa` / `mfa`.
+async fn reachable(
+    state: &AppState,
+    session: Option<&crate::store::SessionRow>,
+    req: &AuthRequest,
+) -> Result<bool, ApiError> {
+    use reverify::acr::Acr;
+    let (Some(session), Some(wanted)) = (
+        session,
+        req.acr.as_deref().and_then(|a| a.parse::<Acr>().ok()),
+    ) else {
+        return Ok(true);
+    };
+    let (passkeys, totp, backup_codes) = state.store.factor_counts(&session.user_id).await?;
+    let best = if passkeys > 0 {
+        Acr::PhishingResistant
+    } else if totp || backup_codes > 0 {
+        Acr::MultiFactor
+    } else {
+        Acr::FirstFactor
+    };
+    Ok(best.satisfies(wanted))
+}
+
+/// The page a request waits on: the SDK's own elements (`<reverify-sign-in>`, or the
+/// reverification modal at the level the request needs), loaded from this server's
+/// `/sdk/` by `/oauth/hosted.js`; done, the browser goes to the continuation, which
+/// re-evaluates the request. Without JavaScript, a Continue link does the same.
+fn waiting_page(
+    state: &AppState,
+    client: &Client,
+    req: &AuthRequest,
+    need: Interaction,
+    id: &str,
+) -> Response {
+    let base = url::Url::parse(&state.issuer)
+        .map(|u| u.path().trim_end_matches('/').to_owned())
+        .unwrap_or_default();
+    let continue_url = format!("{base}/oauth/authorize/continue?request={id}");
+    let name = escape(&client.row.name);
+    let need_name = match need {
+        Interaction::SignIn => "sign_in",
+        Interaction::Reverify => "reverify",
+        Interaction::StepUp => "step_up",
+        Interaction::Consent => "consent",
+    };
+    // The reverification level: what the requested acr needs, else a first factor.
+    let level = match req
+        .acr
+        .as_deref()
+        .and_then(|a| a.parse::<reverify::acr::Acr>().ok())
+    {
+        Some(reverify::acr::Acr::FirstFactor) | None => "first_factor",
+        Some(reverify::acr::Acr::SecondFactor) => "second_factor",
+        Some(_) => "multi_factor",
+    };
+    let (title, inner) = match need {
+        Interaction::SignIn => (
+            "Sign in",
+            format!(
+                "<p>Sign in to continue to {name}.</p><reverify-sign-in no-passkey></reverify-sign-in>"
+            ),
+        ),
+        Interaction::Reverify | Interaction::StepUp => (
+            "Verify it is you",
+            format!(
+                "<p>{name} asks you to verify it is you{}.</p>\
+                 <p><button type=\"button\" data-action=\"verify\">Verify</button></p>",
+                if need == Interaction::StepUp {
+                    " with a stronger method"
+                } else {
+                    " again"
+                }
+            ),
+        ),
+        Interaction::Consent => (
+            "Not available yet",
+            format!(
+                "<p>{name} is a third-party application; consent to third-party applications is \
+                 not available on this server yet.</p>"
+            ),
+        ),
+    };
+    let body = format!(
+        "<main data-need=\"{need_name}\" data-request=\"{}\" data-level=\"{level}\" \
+         data-base=\"{}\" data-continue=\"{}\"><h1>{title}</h1>{inner}<p data-status role=\"status\"></p>\
+         <noscript><p><a href=\"{}\">Continue</a> once done.</p></noscript></main>\
+         <script type=\"module\" src=\"{}/oauth/hosted.js\"></script>",
+        escape(id),
+        escape(&base),
+        escape(&continue_url),
+        escape(&continue_url),
+        escape(&base),
+    );
+    page(StatusCode::OK, title, &body)
+}
+
+/// The hosted page's script (see `oidc/hosted.js`).
+async fn hosted_js(State(state): State<AppState>) -> Result<Response, ApiError> {
+    enabled(&state)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        include_str!("../oidc/hosted.js"),
+    )
+        .into_response())
+}
+
+async fn authorize_continue(
+    State(state): State<AppState>,
+    cookie: SessionCookie,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    enabled(&state)?;
+    let map = params(query.unwrap_or_default().as_bytes()).unwrap_or_default();
+    let Some(id) = map.get("request") else {
+        return Ok(error_page("This link is incomplete."));
+    };
+    let Some(record) = state.store.oidc_pending(id, state.now()).await? else {
+        return Ok(error_page(
+            "This sign-in request expired. Go back to the application and start again.",
+        ));
+    };
+    let record: serde_json::Value = serde_json::from_str(&record)
+        .map_err(|e| ApiError::internal(format!("pending request: {e}")))?;
+    let req: AuthRequest = serde_json::from_value(record["request"].clone())
+        .map_err(|e| ApiError::internal(format!("pending request: {e}")))?;
+    let since = record["created_at"].as_i64();
+    let Some(client) = load_client(&state, Some(&req.client_id)).await? else {
+        return Ok(error_page("The application is no longer registered."));
+    };
+    if !client.has_redirect_uri(&req.redirect_uri) {
+        return Ok(error_page("The application no longer uses this address."));
+    }
+    let response = decide(&state, cookie, &client, &req, since).await?;
+    // Completed (a redirect with a code or an error): the waiting request is used up.
+    if response.status() == StatusCode::FOUND {
+        state.store.delete_oidc_pending(id).await?;
+    }
+    Ok(response)
+}
+
+/// Reads a form body for the token, revocation and introspection endpoints.
+fn form(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(OAuthError::new(
+            "invalid_request",
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    params(body).ok_or_else(|| OAuthError::new("invalid_request", "a parameter is repeated"))
+}
+
+async fn authenticated_client(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<Client, OAuthError> {
+    let creds = Credentials::read(
+        headers,
+        form.get("client_id").cloned(),
+        form.get("client_secret").cloned(),
+    )?;
+    token::authenticate(state, &creds).await
+}
+
+async fn token_endpoint(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    enabled(&state)?;
+    Ok(match token_grant(&state, &headers, &body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    })
+}
+
+async fn token_grant(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, OAuthError> {
+    let form = form(headers, body)?;
+    let client = authenticated_client(state, headers, &form).await?;
+    let now = state.now();
+    let grant: Grant = match form.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => {
+            let code = form
+                .get("code")
+                .ok_or_else(|| OAuthError::new("invalid_request", "code is missing"))?;
+            let row = match state
+                .store
+                .redeem_oidc_code(&token::hash_token(code), client.id(), now)
+                .await?
+            {
+                Redeemed::Won(row) => row,
+                Redeemed::Replayed => {
+                    tracing::warn!(client_id = %client.id(), "authorization code replayed: its tokens are revoked");
+                    return Err(OAuthError::invalid_grant(
+                        "the code was already used; every token issued from it is revoked",
+                    ));
+                }
+                Redeemed::Unknown => {
+                    return Err(OAuthError::invalid_grant("the code is invalid or expired"));
+                }
+            };
+            if form.get("redirect_uri") != Some(&row.redirect_uri) {
+                return Err(OAuthError::invalid_grant(
+                    "redirect_uri does not match the authorization request's",
+                ));
+            }
+            match (&row.code_challenge, form.get("code_verifier")) {
+                (Some(challenge), Some(verifier)) if token::pkce_matches(verifier, challenge) => {}
+                (Some(_), _) => {
+                    return Err(OAuthError::invalid_grant(
+                        "the PKCE code_verifier does not match",
+                    ));
+                }
+                (None, Some(_)) => {
+                    return Err(OAuthError::invalid_grant(
+                        "a code_verifier was sent for a request without code_challenge",
+                    ));
+                }
+                (None, None) => {}
+            }
+            Grant::from(row)
+        }
+        Some("refresh_token") => {
+            let refresh = form
+                .get("refresh_token")
+                .ok_or_else(|| OAuthError::new("invalid_request", "refresh_token is missing"))?;
+            let row = match state
+                .store
+                .redeem_refresh_token(&token::hash_token(refresh), client.id(), now)
+                .await?
+            {
+                Redeemed::Won(row) => row,
+                Redeemed::Replayed => {
+                    tracing::warn!(client_id = %client.id(), "refresh token reused: its family is revoked");
+                    return Err(OAuthError::invalid_grant(
+                        "the refresh token was already used; every token of its grant is revoked",
+                    ));
+                }
+                Redeemed::Unknown => {
+                    return Err(OAuthError::invalid_grant(
+                        "the refresh token is invalid, expired or revoked",
+                    ));
+                }
+            };
+            let mut grant = Grant::from(row);
+            if let Some(scope) = form.get("scope") {
+                let granted: Vec<&str> = grant.scope.split_whitespace().collect();
+                let asked: Vec<&str> = scope.split_whitespace().collect();
+                if asked.is_empty() || asked.iter().any(|s| !granted.contains(s)) {
+                    return Err(OAuthError::new(
+                        "invalid_scope",
+                        "a refresh can only narrow the granted scope",
+                    ));
+                }
+                if !asked.contains(&"offline_access") {
+                    // Keep the refresh token going: narrowing applies to the access token.
+                }
+                grant.scope = asked.join(" ");
+            }
+            grant
+        }
+        Some(_) => {
+            return Err(OAuthError::new(
+                "unsupported_grant_type",
+                "grant_type must be authorization_code or refresh_token",
+            ));
+        }
+        None => return Err(OAuthError::new("invalid_request", "grant_type is missing")),
+    };
+    // The grant lives as long as the Reverify session it came from.
+    let session = state.store.session_by_id(&grant.session_id).await?;
+    if !session.is_some_and(|s| s.ended_at.is_none() && now < s.expires_at) {
+        state
+            .store
+            .revoke_oidc_family(&grant.family_id, now)
+            .await?;
+        return Err(OAuthError::invalid_grant("the user's session has ended"));
+    }
+    token::issue_tokens(state, &grant).await
+}
+
+/// The live token row for a presented token (access or refresh), if any.
+async fn live_token(
+    state: &AppState,
+    presented: &str,
+) -> Result<Option<crate::store::OidcTokenRow>, ApiError> {
+    let now = state.now();
+    let row = state
+        .store
+        .oidc_token_by_hash(&token::hash_token(presented))
+        .await?;
+    Ok(row.filter(|t| t.revoked_at.is_none() && t.used_at.is_none() && now < t.expires_at))
+}
+
+fn bearer_error(error: &str, description: &str) -> Response {
+    let mut r = (
+        StatusCode::UNAUTHORIZED,
+        axum::Json(json!({ "error": error, "error_description": description })),
+    )
+        .into_response();
+    if let Ok(v) = format!("Bearer error=\"{error}\", error_description=\"{description}\"").parse()
+    {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    r
+}
+
+async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    enabled(&state)?;
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_owned());
+    let Some(presented) = presented else {
+        let mut r = StatusCode::UNAUTHORIZED.into_response();
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Bearer"),
+        );
+        return Ok(r);
+    };
+    let Some(t) = live_token(&state, &presented)
+        .await?
+        .filter(|t| t.kind == "access")
+    else {
+        return Ok(bearer_error(
+            "invalid_token",
+            "the access token is invalid, expired or revoked",
+        ));
+    };
+    let scopes: Vec<&str> = t.scope.split_whitespace().collect();
+    if !scopes.contains(&"openid") {
+        return Ok(bearer_error(
+            "insufficient_scope",
+            "the openid scope is needed",
+        ));
+    }
+    let Some(user) = state.store.user_by_id(&t.user_id).await? else {
+        return Ok(bearer_error("invalid_token", "the user no longer exists"));
+    };
+    let mut body = json!({ "sub": t.user_id });
+    if scopes.contains(&"email") {
+        body["email"] = json!(user.email);
+        body["email_verified"] = json!(true);
+    }
+    Ok(axum::Json(body).into_response())
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    enabled(&state)?;
+    let run = async {
+        let form = form(&headers, &body)?;
+        let client = authenticated_client(&state, &headers, &form).await?;
+        let presented = form
+            .get("token")
+            .ok_or_else(|| OAuthError::new("invalid_request", "token is missing"))?;
+        let row = state
+            .store
+            .oidc_token_by_hash(&token::hash_token(presented))
+            .await?;
+        // RFC 7009 §2.2: unknown tokens, and other clients' tokens, answer 200 too.
+        if let Some(row) = row.filter(|r| r.client_id == client.id()) {
+            state.store.revoke_oidc_token(&row, state.now()).await?;
+        }
+        Ok::<_, OAuthError>(StatusCode::OK.into_response())
+    };
+    Ok(run.await.unwrap_or_else(IntoResponse::into_response))
+}
+
+async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    enabled(&state)?;
+    let run = async {
+        let form = form(&headers, &body)?;
+        let client = authenticated_client(&state, &headers, &form).await?;
+        if client.is_public() {
+            return Err(OAuthError::invalid_client(false));
+        }
+        let presented = form
+            .get("token")
+            .ok_or_else(|| OAuthError::new("invalid_request", "token is missing"))?;
+        let row = live_token(&state, presented)
+            .await?
+            .filter(|t| t.client_id == client.id());
+        let body = match row {
+            None => json!({ "active": false }),
+            Some(t) => json!({
+                "active": true,
+                "token_type": if t.kind == "access" { "Bearer" } else { "refresh_token" },
+                "scope": t.scope,
+                "client_id": t.client_id,
+                "sub": t.user_id,
+                "aud": t.client_id,
+                "iss": state.issuer,
+                "exp": t.expires_at,
+                "iat": t.created_at,
+                "auth_time": t.auth_time,
+                "acr": t.acr,
+                "amr": t.amr.split_whitespace().collect::<Vec<_>>(),
+                "sid": t.session_id,
+            }),
+        };
+        Ok::<_, OAuthError>(axum::Json(body).into_response())
+    };
+    Ok(run.await.unwrap_or_else(IntoResponse::into_response))
+}
+
+/// RP-initiated logout: with a valid `id_token_hint` of ours, the session it names ends
+/// (when it is this browser's), and the browser goes to `post_logout_redirect_uri` if it
+/// is exactly one the client registered, with `state`.
+async fn logout(
+    State(state): State<AppState>,
+    cookie: SessionCookie,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    enabled(&state)?;
+    let Some(map) = params(query.unwrap_or_default().as_bytes()) else {
+        return Ok(error_page(
+            "A parameter of this sign-out request is repeated.",
+        ));
+    };
+    let now = state.now();
+    let claims = match map.get("id_token_hint") {
+        Some(hint) => state
+            .keys
+            .verify_own(hint, crate::keys::KeyPurpose::Oidc, now)
+            .await?
+            .filter(|c| c["iss"].as_str() == Some(state.issuer.as_str())),
+        None => None,
+    };
+    let Some(claims) = claims else {
+        return Ok(error_page(
+            "This sign-out request does not say which sign-in it ends (id_token_hint); \
+             sign out from the application instead.",
+        ));
+    };
+    let client_id = claims["aud"].as_str().unwrap_or_default();
+    if map.get("client_id").is_some_and(|c| c != client_id) {
+        return Ok(error_page(
+            "This sign-out request names two different applications.",
+        ));
+    }
+    let client = load_client(&state, Some(client_id)).await?;
+    let target = match (map.get("post_logout_redirect_uri"), &client) {
+        (Some(uri), Some(c)) if c.has_post_logout_redirect_uri(uri) => Some(uri.clone()),
+        (Some(_), _) => {
+            return Ok(error_page(
+                "This sign-out request would send you to an address the application did not register; it was stopped.",
+            ));
+        }
+        (None, _) => None,
+    };
+    let mut ended = false;
+    if let SessionCookie::Active(current) = &cookie
+        && claims["sid"].as_str() == Some(current.session.id.as_str())
+    {
+        ended = state
+            .end_session(&current.session.id, "oidc_logout")
+            .await?;
+    }
+    let mut response = match target {
+        Some(uri) => {
+            let mut params = Vec::new();
+            if let Some(s) = map.get("state") {
+                params.push(("state", s.as_str()));
+            }
+            redirect_to(&authorize::redirect_url(&uri, &params))
+        }
+        None => page(
+            StatusCode::OK,
+            "Signed out",
+            "<main><h1>Signed out</h1><p>You are signed out.</p></main>",
+        ),
+    };
+    if ended {
+        let cleared = super::current::with_cookies_cleared(&state, json!({}));
+        for v in cleared.headers().get_all(header::SET_COOKIE) {
+            response.headers_mut().append(header::SET_COOKIE, v.clone());
+        }
+    }
+    Ok(response)
+}
