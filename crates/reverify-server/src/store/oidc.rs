@@ -125,24 +125,47 @@ impl Store {
         client_id: &str,
         now: i64,
     ) -> Result<Redeemed<OidcCodeRow>, StoreError> {
-        let won: Option<OidcCodeRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "UPDATE oidc_codes SET used_at = $1 WHERE code_hash = $2 AND client_id = $3 AND used_at IS NULL AND expires_at > $1 RETURNING {CODE_COLUMNS}"
-        )))
-        .bind(now)
-        .bind(code_hash)
-        .bind(client_id)
-        .fetch_optional(self.writer())
-        .await?;
-        if let Some(code) = won {
-            return Ok(Redeemed::Won(code));
-        }
-        let used: Option<(String, Option<i64>)> = sqlx::query_as(
+        self.redeem_once(
+            format!(
+                "UPDATE oidc_codes SET used_at = $1 WHERE code_hash = $2 AND client_id = $3 AND used_at IS NULL AND expires_at > $1 RETURNING {CODE_COLUMNS}"
+            ),
             "SELECT family_id, used_at FROM oidc_codes WHERE code_hash = $1 AND client_id = $2",
+            code_hash,
+            client_id,
+            now,
         )
-        .bind(code_hash)
-        .bind(client_id)
-        .fetch_optional(self.pool())
-        .await?;
+        .await
+    }
+
+    /// The one way codes and refresh tokens are redeemed: `claim` (`$1` now, `$2` the hash,
+    /// `$3` the client) marks a live one used and returns it, in one statement, so that
+    /// of concurrent callers exactly one wins; otherwise `lookup` (`$1` the hash, `$2` the
+    /// client) tells a replay, whose family is then revoked, from an unknown one.
+    async fn redeem_once<T>(
+        &self,
+        claim: String,
+        lookup: &'static str,
+        hash: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<Redeemed<T>, StoreError>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        let won: Option<T> = sqlx::query_as(sqlx::AssertSqlSafe(claim))
+            .bind(now)
+            .bind(hash)
+            .bind(client_id)
+            .fetch_optional(self.writer())
+            .await?;
+        if let Some(row) = won {
+            return Ok(Redeemed::Won(row));
+        }
+        let used: Option<(String, Option<i64>)> = sqlx::query_as(lookup)
+            .bind(hash)
+            .bind(client_id)
+            .fetch_optional(self.pool())
+            .await?;
         match used {
             Some((family, Some(_))) => {
                 self.revoke_oidc_family(&family, now).await?;
@@ -231,31 +254,16 @@ impl Store {
         client_id: &str,
         now: i64,
     ) -> Result<Redeemed<OidcTokenRow>, StoreError> {
-        let won: Option<OidcTokenRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "UPDATE oidc_tokens SET used_at = $1 WHERE token_hash = $2 AND client_id = $3 AND kind = 'refresh' AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1 RETURNING {TOKEN_COLUMNS}"
-        )))
-        .bind(now)
-        .bind(token_hash)
-        .bind(client_id)
-        .fetch_optional(self.writer())
-        .await?;
-        if let Some(t) = won {
-            return Ok(Redeemed::Won(t));
-        }
-        let used: Option<(String, Option<i64>)> = sqlx::query_as(
+        self.redeem_once(
+            format!(
+                "UPDATE oidc_tokens SET used_at = $1 WHERE token_hash = $2 AND client_id = $3 AND kind = 'refresh' AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1 RETURNING {TOKEN_COLUMNS}"
+            ),
             "SELECT family_id, used_at FROM oidc_tokens WHERE token_hash = $1 AND client_id = $2 AND kind = 'refresh'",
+            token_hash,
+            client_id,
+            now,
         )
-        .bind(token_hash)
-        .bind(client_id)
-        .fetch_optional(self.pool())
-        .await?;
-        match used {
-            Some((family, Some(_))) => {
-                self.revoke_oidc_family(&family, now).await?;
-                Ok(Redeemed::Replayed)
-            }
-            _ => Ok(Redeemed::Unknown),
-        }
+        .await
     }
 
     /// A token by id (an access token's `jti`).
