@@ -60,6 +60,7 @@ pub(crate) async fn establish(
             (true, true) => Some(now),
             (true, false) => Some(0),
         },
+        phr_at: crate::verification::is_phr(&verified.amr).then_some(now),
         amr: Amr::join(&verified.amr),
         ip: client.ip.clone(),
         user_agent: client.user_agent.clone(),

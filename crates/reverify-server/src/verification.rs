@@ -17,7 +17,7 @@ use crate::audit::Event;
 use crate::client::Client;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{SessionRow, Store, User, VerificationRow};
+use crate::store::{FactorTimes, SessionRow, Store, User, VerificationRow};
 use crate::strategy::{Amr, Strategy};
 use crate::{factors, secrets, validate};
 
@@ -210,6 +210,11 @@ pub fn session_amr(session: &SessionRow, row: &VerificationRow) -> String {
         &Amr::parse_list(&row.amr),
         multi,
     )
+}
+
+/// Whether these methods include a passkey that verified its user (`phr`).
+pub fn is_phr(amr: &[Amr]) -> bool {
+    amr.contains(&Amr::Hwk) && amr.contains(&Amr::User)
 }
 
 /// An attempt as submitted.
@@ -460,15 +465,15 @@ pub(crate) async fn attempt(
     // From here on the transaction changes the session: committing it evicts and
     // announces the change on every instance.
     let mut tx = state.store.changing_sessions(tx);
-    if !Store::record_factors_tx(
-        &mut tx,
-        session_id,
-        row.first_factor_at,
-        row.second_factor_at,
-        &amr,
-    )
-    .await?
-    {
+    let times = FactorTimes {
+        first: row.first_factor_at,
+        second: row.second_factor_at,
+        // A passkey that verified its user sets both factors' times at once.
+        phr: row
+            .first_factor_at
+            .filter(|_| is_phr(&Amr::parse_list(&row.amr))),
+    };
+    if !Store::record_factors_tx(&mut tx, session_id, times, &amr).await? {
         return Err(ApiError::SignedOut);
     }
     state

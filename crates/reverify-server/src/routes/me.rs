@@ -28,7 +28,7 @@ use crate::reverification::require_sensitive;
 use crate::secrets;
 use crate::session::{self, TOKEN_COOKIE};
 use crate::state::AppState;
-use crate::store::Store;
+use crate::store::{FactorTimes, Store};
 use crate::strategy::Amr;
 use crate::totp;
 use crate::validate;
@@ -222,7 +222,11 @@ async fn confirm_totp(
     // one: the code just typed proves possession, as a TOTP verification would.
     Store::set_second_factor_enrolled(&mut tx, &user_id, true).await?;
     let amr = Amr::merge(&Amr::parse_list(&current.session.amr), &[Amr::Otp], true);
-    Store::record_factors_tx(&mut tx, &current.session.id, None, Some(now), &amr).await?;
+    let times = FactorTimes {
+        second: Some(now),
+        ..FactorTimes::default()
+    };
+    Store::record_factors_tx(&mut tx, &current.session.id, times, &amr).await?;
     state
         .audit_tx(
             &mut tx,

@@ -23,6 +23,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0004_approvals.sql"),
     ),
     (5, "oidc", include_str!("../../migrations/0005_oidc.sql")),
+    (
+        8,
+        "session_phr",
+        include_str!("../../migrations/0008_session_phr.sql"),
+    ),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {

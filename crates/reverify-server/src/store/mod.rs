@@ -42,7 +42,7 @@ pub use oidc::{OidcCodeRow, OidcTokenRow, Redeemed};
 pub use oidc_clients::OidcClientRow;
 pub use outbox::OutboxMessage;
 pub use passkeys::{CeremonyRow, PasskeyRow};
-pub use sessions::{NewSession, SessionRow};
+pub use sessions::{FactorTimes, NewSession, SessionRow};
 pub use users::User;
 pub use verifications::VerificationRow;
 

@@ -25,6 +25,8 @@ pub struct SessionRow {
     pub first_factor_at: Option<i64>,
     /// Last second-factor verification in this session.
     pub second_factor_at: Option<i64>,
+    /// Last verification by a passkey that verified its user (`phr`).
+    pub phr_at: Option<i64>,
     /// RFC 8176 methods used in this session, space-separated.
     pub amr: String,
     /// Client IP at sign-in.
@@ -36,7 +38,18 @@ pub struct SessionRow {
 /// What a new session starts with.
 pub type NewSession = SessionRow;
 
-const COLUMNS: &str = "id, user_id, secret_hash, created_at, last_active_at, expires_at, ended_at, end_reason, first_factor_at, second_factor_at, amr, ip, user_agent";
+/// The factor times a verification records on a session (`None`: unchanged).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FactorTimes {
+    /// A first factor's.
+    pub first: Option<i64>,
+    /// A second factor's.
+    pub second: Option<i64>,
+    /// A passkey's that verified its user (`phr`).
+    pub phr: Option<i64>,
+}
+
+const COLUMNS: &str = "id, user_id, secret_hash, created_at, last_active_at, expires_at, ended_at, end_reason, first_factor_at, second_factor_at, phr_at, amr, ip, user_agent";
 
 impl SessionRow {
     /// Whether the session can be used at `now`.
@@ -49,8 +62,8 @@ impl Store {
     /// Inserts a session inside a transaction.
     pub(crate) async fn insert_session(tx: &mut Tx, s: &NewSession) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO sessions (id, user_id, secret_hash, created_at, last_active_at, expires_at, ended_at, end_reason, first_factor_at, second_factor_at, amr, ip, user_agent) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            "INSERT INTO sessions (id, user_id, secret_hash, created_at, last_active_at, expires_at, ended_at, end_reason, first_factor_at, second_factor_at, phr_at, amr, ip, user_agent) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(&s.id)
         .bind(&s.user_id)
@@ -62,6 +75,7 @@ impl Store {
         .bind(&s.end_reason)
         .bind(s.first_factor_at)
         .bind(s.second_factor_at)
+        .bind(s.phr_at)
         .bind(&s.amr)
         .bind(&s.ip)
         .bind(&s.user_agent)
@@ -157,13 +171,11 @@ impl Store {
     pub async fn record_factors(
         &self,
         id: &str,
-        first_factor_at: Option<i64>,
-        second_factor_at: Option<i64>,
+        times: FactorTimes,
         amr: &str,
     ) -> Result<bool, StoreError> {
         let mut tx = self.write_sessions().await?;
-        let done =
-            Store::record_factors_tx(&mut tx, id, first_factor_at, second_factor_at, amr).await?;
+        let done = Store::record_factors_tx(&mut tx, id, times, amr).await?;
         tx.commit().await?;
         Ok(done)
     }
@@ -192,21 +204,22 @@ impl Store {
     pub(crate) async fn record_factors_tx(
         tx: &mut SessionWrite,
         id: &str,
-        first_factor_at: Option<i64>,
-        second_factor_at: Option<i64>,
+        times: FactorTimes,
         amr: &str,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE sessions SET \
                first_factor_at = CASE WHEN $1 IS NULL THEN first_factor_at WHEN first_factor_at IS NULL OR first_factor_at < $1 THEN $1 ELSE first_factor_at END, \
                second_factor_at = CASE WHEN $2 IS NULL OR second_factor_at IS NULL THEN second_factor_at WHEN second_factor_at < $2 THEN $2 ELSE second_factor_at END, \
+               phr_at = CASE WHEN $5 IS NULL THEN phr_at WHEN phr_at IS NULL OR phr_at < $5 THEN $5 ELSE phr_at END, \
                amr = $3 \
              WHERE id = $4 AND ended_at IS NULL",
         )
-        .bind(first_factor_at)
-        .bind(second_factor_at)
+        .bind(times.first)
+        .bind(times.second)
         .bind(amr)
         .bind(id)
+        .bind(times.phr)
         .execute(tx.tx.conn())
         .await?;
         tx.changed.push(Change::Session(id.to_owned()));

@@ -14,7 +14,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use super::{SessionRow, StoreError};
 
-const SESSION_BY_SECRET: &str = "SELECT id, user_id, secret_hash, created_at, last_active_at, expires_at, ended_at, end_reason, first_factor_at, second_factor_at, amr, ip, user_agent FROM sessions WHERE secret_hash = ?1";
+const SESSION_BY_SECRET: &str = "SELECT id, user_id, secret_hash, created_at, last_active_at, expires_at, ended_at, end_reason, first_factor_at, second_factor_at, phr_at, amr, ip, user_agent FROM sessions WHERE secret_hash = ?1";
 
 pub(crate) struct SqliteReader {
     path: PathBuf,
@@ -80,9 +80,10 @@ impl SqliteReader {
                     end_reason: r.get(7)?,
                     first_factor_at: r.get(8)?,
                     second_factor_at: r.get(9)?,
-                    amr: r.get(10)?,
-                    ip: r.get(11)?,
-                    user_agent: r.get(12)?,
+                    phr_at: r.get(10)?,
+                    amr: r.get(11)?,
+                    ip: r.get(12)?,
+                    user_agent: r.get(13)?,
                 })
             })
             .optional()

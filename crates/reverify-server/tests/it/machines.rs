@@ -160,6 +160,7 @@ fn the_sessions_methods_say_mfa_only_with_both_factors() {
         end_reason: None,
         first_factor_at: first,
         second_factor_at: None,
+        phr_at: None,
         amr: amr.into(),
         ip: None,
         user_agent: None,

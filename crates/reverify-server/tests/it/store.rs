@@ -1,7 +1,7 @@
 //! The storage suite: every test runs against SQLite and (when reachable) PostgreSQL.
 
 use reverify_server::store::{
-    Flow, FlowKind, OutboxMessage, SessionRow, Store, StoreError, StoredKey, User,
+    FactorTimes, Flow, FlowKind, OutboxMessage, SessionRow, Store, StoreError, StoredKey, User,
 };
 
 use crate::support::TestDb;
@@ -16,6 +16,10 @@ fn user(id: &str, email: &str) -> User {
     }
 }
 
+fn times(first: Option<i64>, second: Option<i64>, phr: Option<i64>) -> FactorTimes {
+    FactorTimes { first, second, phr }
+}
+
 fn session(id: &str, user_id: &str, secret_hash: &str) -> SessionRow {
     SessionRow {
         id: id.into(),
@@ -28,6 +32,7 @@ fn session(id: &str, user_id: &str, secret_hash: &str) -> SessionRow {
         end_reason: None,
         first_factor_at: Some(1000),
         second_factor_at: None,
+        phr_at: None,
         amr: "pwd".into(),
         ip: Some("127.0.0.1".into()),
         user_agent: Some("test".into()),
@@ -169,11 +174,11 @@ async fn sessions_touch_coarsely_end_once_and_factor_times_only_move_forward() {
         );
 
         store
-            .record_factors("sess_1", None, Some(2000), "pwd otp mfa")
+            .record_factors("sess_1", times(None, Some(2000), None), "pwd otp mfa")
             .await
             .unwrap();
         store
-            .record_factors("sess_1", Some(1500), Some(1900), "pwd otp mfa")
+            .record_factors("sess_1", times(Some(1500), Some(1900), None), "pwd otp mfa")
             .await
             .unwrap();
         let s = store.session_by_id("sess_1").await.unwrap().unwrap();
@@ -185,11 +190,33 @@ async fn sessions_touch_coarsely_end_once_and_factor_times_only_move_forward() {
         // time: a passkey with user verification must not leave one behind (issue 9, 3).
         insert_session(&store, &session("sess_4", "user_a", "h4")).await;
         store
-            .record_factors("sess_4", Some(1500), Some(1500), "hwk user mfa")
+            .record_factors(
+                "sess_4",
+                times(Some(1500), Some(1500), Some(1500)),
+                "hwk user mfa",
+            )
             .await
             .unwrap();
         let s = store.session_by_id("sess_4").await.unwrap().unwrap();
-        assert_eq!((s.first_factor_at, s.second_factor_at), (Some(1500), None));
+        assert_eq!(
+            (s.first_factor_at, s.second_factor_at, s.phr_at),
+            (Some(1500), None, Some(1500))
+        );
+        // The passkey's time only moves forward, and a verification without one keeps it.
+        store
+            .record_factors(
+                "sess_4",
+                times(Some(1400), None, Some(1400)),
+                "hwk user mfa",
+            )
+            .await
+            .unwrap();
+        store
+            .record_factors("sess_4", times(Some(1600), None, None), "pwd hwk user mfa")
+            .await
+            .unwrap();
+        let s = store.session_by_id("sess_4").await.unwrap().unwrap();
+        assert_eq!((s.first_factor_at, s.phr_at), (Some(1600), Some(1500)));
         assert!(store.end_session("sess_4", 1100, "sign_out").await.unwrap());
 
         assert!(store.end_session("sess_2", 1100, "sign_out").await.unwrap());
