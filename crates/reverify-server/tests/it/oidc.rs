@@ -232,6 +232,22 @@ fn registrations_are_validated() {
         })
         .contains("absolute URI")
     );
+    for ok in [
+        "https://api.example.com",
+        "https://api.example.com/v1?x=1",
+        "urn:example:api",
+        "http://localhost:8080/",
+    ] {
+        assert_eq!(clients::check_resource(ok), Ok(()), "{ok}");
+    }
+    for bad in [
+        "/v1",
+        "https://api.example.com/a b",
+        "",
+        "https://api.example.com/#",
+    ] {
+        assert!(clients::check_resource(bad).is_err(), "{bad}");
+    }
     for alg in ["RS256", "EdDSA", "ES256"] {
         let spec = clients::ClientSpec::from_input(
             ClientInput {
