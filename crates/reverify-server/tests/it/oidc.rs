@@ -441,6 +441,35 @@ async fn admins_manage_clients() {
         );
         assert_eq!(patched["name"], "Wiki");
         assert!(patched.get("client_secret").is_none());
+        // The ID token algorithm and the resource indicators: set, kept, refused when bad.
+        let (status, patched) = admin(
+            &server,
+            Method::PATCH,
+            &format!("{path}/{id}"),
+            Some(json!({"id_token_signed_response_alg": "ES256", "resources": ["https://api.example.com"]})),
+        )
+        .await;
+        assert_eq!(status, 200, "{patched}");
+        assert_eq!(patched["id_token_signed_response_alg"], "ES256");
+        assert_eq!(patched["resources"], json!(["https://api.example.com"]));
+        for bad in [
+            json!({"id_token_signed_response_alg": "HS256"}),
+            json!({"id_token_signed_response_alg": "es256"}),
+            json!({"resources": ["https://api.example.com#frag"]}),
+        ] {
+            let (status, body) = admin(
+                &server,
+                Method::PATCH,
+                &format!("{path}/{id}"),
+                Some(bad.clone()),
+            )
+            .await;
+            assert_eq!(status, 400, "{bad}: {body}");
+            assert!(body["code"].is_string(), "{body}");
+        }
+        let (_, kept) = admin(&server, Method::GET, &format!("{path}/{id}"), None).await;
+        assert_eq!(kept["id_token_signed_response_alg"], "ES256");
+        assert_eq!(kept["resources"], json!(["https://api.example.com"]));
         let (_, rotated) = admin(
             &server,
             Method::PATCH,
@@ -485,6 +514,7 @@ async fn admins_manage_clients() {
             [
                 "oidc_client.deleted",
                 "oidc_client.secret_rotated",
+                "oidc_client.updated",
                 "oidc_client.updated",
                 "oidc_client.created"
             ]
