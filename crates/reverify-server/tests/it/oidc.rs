@@ -290,6 +290,20 @@ fn registrations_are_validated() {
     let mut mixed = config_client("mixed", SECRET);
     mixed.token_endpoint_auth_method = "none".into();
     assert!(load(mixed).unwrap_err().contains("public client"));
+    let mut ed = config_client("ed", SECRET);
+    ed.id_token_signed_response_alg = "EdDSA".into();
+    ed.resources = vec!["https://api.example.com".into()];
+    assert!(load(ed).is_ok());
+    let mut hs = config_client("hs", SECRET);
+    hs.id_token_signed_response_alg = "HS256".into();
+    let err = load(hs).unwrap_err();
+    assert!(
+        err.contains("\"hs\"") && err.contains("id_token_signed_response_alg"),
+        "{err}"
+    );
+    let mut frag = config_client("frag", SECRET);
+    frag.resources = vec!["https://api.example.com/#x".into()];
+    assert!(load(frag).unwrap_err().contains("fragment"));
     let mut twice = Config::default();
     twice.oidc.clients = vec![config_client("a", SECRET), config_client("a", SECRET)];
     assert!(twice.validate().unwrap_err().to_string().contains("twice"));
