@@ -112,9 +112,13 @@ pub struct OidcClientConfig {
     /// A first-party client: no consent screen.
     #[serde(default)]
     pub first_party: bool,
-    /// The ID token's algorithm; empty: `RS256`.
+    /// The ID token's algorithm: `RS256` (empty: the default), `EdDSA` or `ES256`.
     #[serde(default)]
     pub id_token_signed_response_alg: String,
+    /// The resource indicators (RFC 8707) it may ask access tokens for: absolute URIs
+    /// without fragment; an access token asked for one has it as its `aud`.
+    #[serde(default)]
+    pub resources: Vec<String>,
 }
 
 /// `[app]`: what the browser UI shows of the product (`GET /v1/environment`).

@@ -1,7 +1,10 @@
-//! Signing keys, for two purposes: session tokens ([`KeyPurpose::Session`]) and, when the
-//! OpenID provider is on (`oidc.enabled`), its ID and access tokens ([`KeyPurpose::Oidc`],
-//! always RS256, the algorithm every relying party verifies). Each purpose has its own
-//! signing key and rotates on its own; the JWKS publishes both.
+//! Signing keys, for two uses: session tokens ([`KeyPurpose::Session`]) and, when the
+//! OpenID provider is on (`oidc.enabled`), its ID and access tokens: one key per algorithm
+//! a client may ask its ID tokens in ([`KeyPurpose::Oidc`] RS256, the algorithm every
+//! relying party verifies, which also signs every access token; [`KeyPurpose::OidcEdDSA`]
+//! and [`KeyPurpose::OidcES256`] for clients registered with
+//! `id_token_signed_response_alg` `EdDSA` or `ES256`). Each purpose has its own signing key
+//! and rotates on its own; the JWKS publishes them all (design note 50).
 //!
 //! Session keys: Ed25519 (`EdDSA`, the default) or 2048-bit RSA (`RS256`, for
 //! `sessions.token_format = "clerk_v2"` or `keys.algorithm = "RS256"`): stored in the
@@ -30,7 +33,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signer, SigningKey};
 use reverify::{Jwk, JwkSet};
-use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+use ring::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+};
 
 use crate::config::SigningAlgorithm;
 use crate::error::ApiError;
@@ -58,16 +63,60 @@ pub struct RevokedKey {
 pub enum KeyPurpose {
     /// Session tokens (`keys.algorithm`).
     Session,
-    /// The OpenID provider's ID tokens and access tokens (RS256).
+    /// The OpenID provider's access tokens and RS256 ID tokens.
     Oidc,
+    /// The OpenID provider's ID tokens for clients registered with `EdDSA` (Ed25519).
+    OidcEdDSA,
+    /// The OpenID provider's ID tokens for clients registered with `ES256` (P-256).
+    OidcES256,
 }
 
 impl KeyPurpose {
+    /// The OpenID provider's purposes, one per ID token algorithm (RS256 first).
+    pub const OIDC: [KeyPurpose; 3] = [
+        KeyPurpose::Oidc,
+        KeyPurpose::OidcEdDSA,
+        KeyPurpose::OidcES256,
+    ];
+
     /// The stored value.
     pub const fn as_str(self) -> &'static str {
         match self {
             KeyPurpose::Session => "session",
             KeyPurpose::Oidc => "oidc",
+            KeyPurpose::OidcEdDSA => "oidc_eddsa",
+            KeyPurpose::OidcES256 => "oidc_es256",
+        }
+    }
+
+    /// Parses a stored value.
+    pub fn parse(s: &str) -> Option<KeyPurpose> {
+        [KeyPurpose::Session]
+            .into_iter()
+            .chain(KeyPurpose::OIDC)
+            .find(|p| p.as_str() == s)
+    }
+
+    /// Whether it is one of the OpenID provider's.
+    pub const fn is_oidc(self) -> bool {
+        !matches!(self, KeyPurpose::Session)
+    }
+
+    /// The provider's purpose for ID tokens in `alg` (`RS256`, `EdDSA`, `ES256`).
+    pub fn for_id_token_alg(alg: &str) -> Option<KeyPurpose> {
+        KeyPurpose::OIDC
+            .into_iter()
+            .find(|p| p.oidc_alg() == Some(alg))
+    }
+
+    /// The algorithm of an OpenID provider's purpose (`None` for session keys, whose
+    /// algorithm is `keys.algorithm`).
+    pub const fn oidc_alg(self) -> Option<&'static str> {
+        match self {
+            KeyPurpose::Session => None,
+            KeyPurpose::Oidc => Some("RS256"),
+            KeyPurpose::OidcEdDSA => Some("EdDSA"),
+            KeyPurpose::OidcES256 => Some("ES256"),
         }
     }
 }
@@ -76,6 +125,7 @@ impl KeyPurpose {
 enum PrivateKey {
     Ed25519(SigningKey),
     Rsa(RsaKeyPair),
+    P256(EcdsaKeyPair),
 }
 
 struct Loaded {
@@ -106,17 +156,23 @@ pub const RSA_BITS: usize = 2048;
 
 fn generate(
     purpose: KeyPurpose,
-    algorithm: SigningAlgorithm,
+    algorithm: &str,
     now: i64,
     signs_from: i64,
 ) -> Result<StoredKey, ApiError> {
     let (private_key, public_key) = match algorithm {
-        SigningAlgorithm::EdDSA => {
+        "EdDSA" => {
             let seed = crate::secrets::random_bytes::<32>();
             let key = SigningKey::from_bytes(&seed);
             (seed.to_vec(), key.verifying_key().to_bytes().to_vec())
         }
-        SigningAlgorithm::RS256 => generate_rsa()?,
+        "RS256" => generate_rsa()?,
+        "ES256" => generate_p256()?,
+        other => {
+            return Err(ApiError::internal(format!(
+                "no key generation for {other:?}"
+            )));
+        }
     };
     // The kid is derived from the public key (for RSA, from the end of the DER: the
     // modulus, not the fixed SubjectPublicKeyInfo prefix).
@@ -124,7 +180,7 @@ fn generate(
     let kid = format!("ins_{}", &URL_SAFE_NO_PAD.encode(&tail[..12]));
     Ok(StoredKey {
         kid,
-        alg: algorithm.as_str().into(),
+        alg: algorithm.into(),
         private_key: URL_SAFE_NO_PAD.encode(private_key),
         public_key: URL_SAFE_NO_PAD.encode(public_key),
         created_at: now,
@@ -150,6 +206,20 @@ fn generate_rsa() -> Result<(Vec<u8>, Vec<u8>), ApiError> {
     Ok((private.as_bytes().to_vec(), public.as_bytes().to_vec()))
 }
 
+/// A new P-256 key: its PKCS#8 DER and its uncompressed public point (65 bytes).
+fn generate_p256() -> Result<(Vec<u8>, Vec<u8>), ApiError> {
+    let rng = ring::rand::SystemRandom::new();
+    let failed = || ApiError::internal("P-256 key generation failed");
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+        .map_err(|_| failed())?;
+    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+        .map_err(|_| failed())?;
+    Ok((
+        pkcs8.as_ref().to_vec(),
+        ring::signature::KeyPair::public_key(&key).as_ref().to_vec(),
+    ))
+}
+
 fn decode(stored: StoredKey) -> Result<(StoredKey, PrivateKey), ApiError> {
     let corrupt = || ApiError::internal(format!("signing key {} is corrupt", stored.kid));
     let bytes = URL_SAFE_NO_PAD
@@ -161,6 +231,14 @@ fn decode(stored: StoredKey) -> Result<(StoredKey, PrivateKey), ApiError> {
             PrivateKey::Ed25519(SigningKey::from_bytes(&seed))
         }
         "RS256" => PrivateKey::Rsa(RsaKeyPair::from_pkcs8(&bytes).map_err(|_| corrupt())?),
+        "ES256" => PrivateKey::P256(
+            EcdsaKeyPair::from_pkcs8(
+                &ECDSA_P256_SHA256_FIXED_SIGNING,
+                &bytes,
+                &ring::rand::SystemRandom::new(),
+            )
+            .map_err(|_| corrupt())?,
+        ),
         other => {
             return Err(ApiError::internal(format!(
                 "signing key {} has an unknown algorithm {other:?}",
@@ -195,6 +273,20 @@ fn jwk_of(stored: &StoredKey, key: &PrivateKey) -> Jwk {
             let public = ring::rsa::PublicKeyComponents::<Vec<u8>>::from(key.public());
             Jwk::rsa(&stored.kid, &public.n, &public.e)
         }
+        PrivateKey::P256(key) => {
+            // The uncompressed point: 0x04, then x and y (32 bytes each).
+            let point = ring::signature::KeyPair::public_key(key).as_ref();
+            Jwk {
+                kty: "EC".into(),
+                kid: Some(stored.kid.clone()),
+                use_: Some("sig".into()),
+                alg: Some("ES256".into()),
+                crv: Some("P-256".into()),
+                x: Some(URL_SAFE_NO_PAD.encode(&point[1..33])),
+                y: Some(URL_SAFE_NO_PAD.encode(&point[33..65])),
+                ..Jwk::default()
+            }
+        }
     }
 }
 
@@ -203,8 +295,9 @@ impl KeyRing {
     /// When the key that signs last has another algorithm, a key of `algorithm` is rotated
     /// in: published now, signing `publish_ahead` seconds later (see [`KeyRing::rotate`]).
     /// With `oidc` (the longest lifetime of the OpenID provider's tokens, when it is on),
-    /// the first RS256 key for the OpenID provider is created too if there is
-    /// none (it signs at once: no token of its can be cached anywhere yet).
+    /// the OpenID provider's first key of each algorithm (RS256, EdDSA, ES256) is created
+    /// too where there is none (it signs at once: no token of its can be cached anywhere
+    /// yet).
     pub async fn open(
         store: Store,
         now: i64,
@@ -228,7 +321,12 @@ impl KeyRing {
         if published.is_empty() {
             if ring
                 .store
-                .insert_first_key(&generate(KeyPurpose::Session, algorithm, now, now)?)
+                .insert_first_key(&generate(
+                    KeyPurpose::Session,
+                    algorithm.as_str(),
+                    now,
+                    now,
+                )?)
                 .await?
             {
                 tracing::info!(alg = algorithm.as_str(), "created the first signing key");
@@ -241,7 +339,7 @@ impl KeyRing {
         {
             let new = generate(
                 KeyPurpose::Session,
-                algorithm,
+                algorithm.as_str(),
                 now,
                 now + publish_ahead.max(0),
             )?;
@@ -251,15 +349,18 @@ impl KeyRing {
                     "keys.algorithm changed: rotated in a new signing key");
             }
         }
-        let oidc_key = KeyPurpose::Oidc.as_str();
-        if oidc.is_some()
-            && !all
-                .iter()
-                .any(|k| k.purpose == oidc_key && k.signs_until.is_none())
-        {
-            let first = generate(KeyPurpose::Oidc, SigningAlgorithm::RS256, now, now)?;
+        for purpose in KeyPurpose::OIDC {
+            if oidc.is_none()
+                || all
+                    .iter()
+                    .any(|k| k.purpose == purpose.as_str() && k.signs_until.is_none())
+            {
+                continue;
+            }
+            let first = generate(purpose, ring.algorithm_of(purpose), now, now)?;
             if ring.store.insert_first_key(&first).await? {
-                tracing::info!(kid = %first.kid, "created the OpenID provider's first signing key");
+                tracing::info!(kid = %first.kid, alg = %first.alg,
+                    "created the OpenID provider's first signing key of this algorithm");
             }
         }
         ring.reload(now).await?;
@@ -335,12 +436,20 @@ impl KeyRing {
                 .map_err(|_| ApiError::internal("RSA signing failed"))?;
                 signature
             }
+            // JWS wants r || s (RFC 7518 §3.4), which is ring's FIXED form, not ASN.1.
+            PrivateKey::P256(key) => key
+                .sign(&ring::rand::SystemRandom::new(), input.as_bytes())
+                .map_err(|_| ApiError::internal("ECDSA signing failed"))?
+                .as_ref()
+                .to_vec(),
         };
         Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
     }
 
     /// The claims of a JWT this server signed with a published key of `purpose`, if its
     /// signature verifies (its times are not checked: an `id_token_hint` may have expired).
+    /// Any of the OpenID provider's purposes stands for all of them: an ID token may be
+    /// signed in any of its algorithms.
     pub async fn verify_own(
         &self,
         jwt: &str,
@@ -369,7 +478,9 @@ impl KeyRing {
         };
         let loaded = self.loaded.read().unwrap_or_else(|e| e.into_inner());
         let Some((stored, key)) = loaded.keys.iter().find(|(k, _)| {
-            k.purpose == purpose.as_str() && header["kid"].as_str() == Some(k.kid.as_str())
+            KeyPurpose::parse(&k.purpose)
+                .is_some_and(|p| p == purpose || (p.is_oidc() && purpose.is_oidc()))
+                && header["kid"].as_str() == Some(k.kid.as_str())
         }) else {
             return Ok(None);
         };
@@ -396,6 +507,12 @@ impl KeyRing {
                         .is_ok()
                 })
             }
+            PrivateKey::P256(key) => ring::signature::UnparsedPublicKey::new(
+                &ring::signature::ECDSA_P256_SHA256_FIXED,
+                ring::signature::KeyPair::public_key(key).as_ref(),
+            )
+            .verify(input.as_bytes(), &signature)
+            .is_ok(),
         };
         Ok(valid.then_some(claims))
     }
@@ -424,15 +541,15 @@ impl KeyRing {
         token_lifetime: i64,
     ) -> Result<Option<RevokedKey>, ApiError> {
         let purpose = match self.store.key_purpose(kid).await? {
-            Some(p) if p == KeyPurpose::Oidc.as_str() => KeyPurpose::Oidc,
-            Some(_) => KeyPurpose::Session,
+            Some(p) => KeyPurpose::parse(&p).unwrap_or(KeyPurpose::Session),
             None => return Ok(None),
         };
         let replacement = generate(purpose, self.algorithm_of(purpose), now, now)?;
         // The other keys of its purpose stay published for their tokens' lifetime.
-        let token_lifetime = match purpose {
-            KeyPurpose::Session => token_lifetime,
-            KeyPurpose::Oidc => self.oidc.unwrap_or(token_lifetime).max(token_lifetime),
+        let token_lifetime = if purpose.is_oidc() {
+            self.oidc.unwrap_or(token_lifetime).max(token_lifetime)
+        } else {
+            token_lifetime
         };
         let Some(replaced) = self
             .store
@@ -451,11 +568,8 @@ impl KeyRing {
     }
 
     /// The algorithm of new keys of `purpose`.
-    fn algorithm_of(&self, purpose: KeyPurpose) -> SigningAlgorithm {
-        match purpose {
-            KeyPurpose::Session => self.algorithm,
-            KeyPurpose::Oidc => SigningAlgorithm::RS256,
-        }
+    fn algorithm_of(&self, purpose: KeyPurpose) -> &'static str {
+        purpose.oidc_alg().unwrap_or(self.algorithm.as_str())
     }
 
     /// Whether this ring keeps a key for the OpenID provider (`oidc.enabled`).
@@ -475,7 +589,7 @@ impl KeyRing {
     }
 
     /// Rotates the key of `purpose`: a new key (of the configured algorithm for session
-    /// keys, RS256 for the OpenID provider's) published now, signing from
+    /// keys, the purpose's own for the OpenID provider's) published now, signing from
     /// `now + publish_ahead`; the current key of that purpose stops signing then and is
     /// unpublished `token_lifetime + 60 s` later (the longest lifetime of its tokens).
     pub async fn rotate_purpose(

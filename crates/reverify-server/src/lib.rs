@@ -20,7 +20,7 @@
 //! | [`config`] | the documented configuration struct; TOML + `REVERIFY_*` environment |
 //! | [`store`] | storage on SQLite and PostgreSQL through one portable code path; migrations |
 //! | [`state`] | [`AppState`]: store, keys, password hasher, mailer, clock |
-//! | [`keys`] | signing keys (session tokens; the OpenID provider's RS256) in the database, JWKS, rotation |
+//! | [`keys`] | signing keys (session tokens; the OpenID provider's, one per ID token algorithm: RS256, EdDSA, ES256) in the database, JWKS, rotation |
 //! | [`oidc`] | the OpenID Connect provider: clients, discovery |
 //! | [`session`] | establishing sessions, minting session tokens |
 //! | [`password`] | Argon2id off the executor, bounded |

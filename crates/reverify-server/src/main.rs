@@ -8,7 +8,7 @@
 //! reverify admin-key generate       # print a new admin.secret_key
 //! reverify keys revoke KID          # emergency: withdraw a (leaked) signing key now
 //! reverify keys pem [KID]           # PEM public key of an RS256 key (the reference's SDKs)
-//! reverify keys rotate --oidc       # rotate the OpenID provider's RS256 key
+//! reverify keys rotate --oidc       # rotate the OpenID provider's keys (RS256, EdDSA, ES256)
 //! reverify oidc clients add|list|remove  # the OpenID provider's clients
 //! ```
 //!
@@ -135,6 +135,13 @@ enum OidcClientsCommand {
         /// First-party: no consent screen.
         #[arg(long)]
         first_party: bool,
+        /// The ID token's signature algorithm: RS256 (default), EdDSA or ES256.
+        #[arg(long = "id-token-alg")]
+        id_token_alg: Option<String>,
+        /// A resource indicator (RFC 8707) the client may ask access tokens for: an
+        /// absolute URI without fragment (repeat for several).
+        #[arg(long = "resource")]
+        resources: Vec<String>,
     },
     /// List clients: id, type, source, name, redirect URIs.
     List,
@@ -155,7 +162,8 @@ enum AdminKeyCommand {
 enum KeysCommand {
     /// Publish a new signing key; it signs after `keys.publish_ahead_secs`.
     Rotate {
-        /// Rotate the OpenID provider's RS256 key instead of the session key.
+        /// Rotate the OpenID provider's keys (RS256, EdDSA, ES256; one kid printed per
+        /// line) instead of the session key.
         #[arg(long)]
         oidc: bool,
     },
@@ -319,25 +327,29 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             command: KeysCommand::Rotate { oidc },
         } => {
             let state = reverify_server::AppState::new(config).await?;
-            let (purpose, lifetime) = if oidc {
+            use reverify_server::keys::KeyPurpose;
+            // The provider's keys (one per ID token algorithm) rotate together.
+            let (purposes, lifetime) = if oidc {
                 if !state.keys.has_oidc() {
                     return Err("the OpenID provider is off (oidc.enabled = false)".into());
                 }
                 (
-                    reverify_server::keys::KeyPurpose::Oidc,
+                    KeyPurpose::OIDC.to_vec(),
                     state.config.oidc.longest_token_lifetime(),
                 )
             } else {
                 (
-                    reverify_server::keys::KeyPurpose::Session,
+                    vec![KeyPurpose::Session],
                     state.config.sessions.token_lifetime_secs,
                 )
             };
-            let kid = state
-                .keys
-                .rotate_purpose(purpose, now, state.config.keys.publish_ahead_secs, lifetime)
-                .await?;
-            write_line(&kid);
+            for purpose in purposes {
+                let kid = state
+                    .keys
+                    .rotate_purpose(purpose, now, state.config.keys.publish_ahead_secs, lifetime)
+                    .await?;
+                write_line(&kid);
+            }
             Ok(())
         }
         Command::Oidc {
@@ -355,6 +367,8 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
                     secret_post,
                     scopes,
                     first_party,
+                    id_token_alg,
+                    resources,
                 } => {
                     let method = match (public, secret_post) {
                         (true, _) => "none",
@@ -369,7 +383,8 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
                         post_logout_redirect_uris,
                         scopes: (!scopes.is_empty()).then_some(scopes),
                         first_party,
-                        id_token_signed_response_alg: None,
+                        id_token_signed_response_alg: id_token_alg,
+                        resources,
                     };
                     let (client, secret) = clients::register(&state.store, input, now).await?;
                     write_line(client.id());

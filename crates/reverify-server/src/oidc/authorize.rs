@@ -38,6 +38,7 @@ pub struct RawRequest {
     pub id_token_hint: Option<String>,
     pub ui_locales: Option<String>,
     pub display: Option<String>,
+    pub resource: Option<String>,
 }
 
 /// A validated request (fields: the parameters of the same name, `prompt` split).
@@ -59,6 +60,10 @@ pub struct AuthRequest {
     pub acr: Option<String>,
     /// Whether `acr` was requested as essential.
     pub acr_essential: bool,
+    /// The resource indicator (RFC 8707) the authorization is for, registered for the
+    /// client (absent from requests recorded before it existed).
+    #[serde(default)]
+    pub resource: Option<String>,
 }
 
 /// An error that goes back to the client (`error`, `error_description`).
@@ -302,6 +307,20 @@ pub fn validate(raw: &RawRequest, client: &Client) -> Result<AuthRequest, Redire
     };
     bounded(&raw.state, "state")?;
     bounded(&raw.nonce, "nonce")?;
+    if let Some(resource) = &raw.resource {
+        if super::clients::check_resource(resource).is_err() {
+            return Err(redirect_error(
+                "invalid_target",
+                "resource must be an absolute URI without fragment",
+            ));
+        }
+        if !client.has_resource(resource) {
+            return Err(redirect_error(
+                "invalid_target",
+                "this resource is not registered for the client",
+            ));
+        }
+    }
     Ok(AuthRequest {
         client_id: client.id().to_owned(),
         redirect_uri: raw.redirect_uri.clone().unwrap_or_default(),
@@ -315,6 +334,7 @@ pub fn validate(raw: &RawRequest, client: &Client) -> Result<AuthRequest, Redire
         prompt_consent,
         acr: acr.map(|a| a.as_str().to_owned()),
         acr_essential,
+        resource: raw.resource.clone(),
     })
 }
 

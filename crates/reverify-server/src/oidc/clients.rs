@@ -52,8 +52,9 @@ impl AuthMethod {
     }
 }
 
-/// The ID token algorithms a client may register: those the key ring signs.
-pub const ID_TOKEN_ALGS: [&str; 1] = ["RS256"];
+/// The ID token algorithms a client may register: those the key ring signs (one key of
+/// each, see `crate::keys`). RS256 is the default.
+pub const ID_TOKEN_ALGS: [&str; 3] = ["RS256", "EdDSA", "ES256"];
 
 /// A registration, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +75,8 @@ pub struct ClientSpec {
     pub first_party: bool,
     /// The ID token algorithm.
     pub id_token_alg: String,
+    /// The resource indicators (RFC 8707) it may ask access tokens for.
+    pub resources: Vec<String>,
 }
 
 /// What a registration says, before validation (admin API body, CLI flags).
@@ -101,9 +104,12 @@ pub struct ClientInput {
     /// First-party: no consent screen.
     #[serde(default)]
     pub first_party: bool,
-    /// `RS256` (default).
+    /// `RS256` (default), `EdDSA` or `ES256`.
     #[serde(default)]
     pub id_token_signed_response_alg: Option<String>,
+    /// Resource indicators (RFC 8707): absolute URIs without fragment.
+    #[serde(default)]
+    pub resources: Vec<String>,
 }
 
 /// Why a registration is refused (the message says what to change).
@@ -153,6 +159,23 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), InvalidClient> {
         _ => invalid(format!(
             "redirect URI {uri:?} must be https, or http on a loopback host"
         )),
+    }
+}
+
+/// Checks one resource indicator (RFC 8707 §2): an absolute URI, without fragment,
+/// printable ASCII, at most 2000 bytes. Used for registration and for requests.
+pub fn check_resource(uri: &str) -> Result<(), InvalidClient> {
+    if uri.len() > 2000 || !uri.chars().all(|c| c.is_ascii_graphic()) {
+        return invalid(format!(
+            "resource {uri:?} must be printable ASCII without spaces, at most 2000 bytes"
+        ));
+    }
+    if uri.contains('#') {
+        return invalid(format!("resource {uri:?} must not have a fragment"));
+    }
+    match url::Url::parse(uri) {
+        Ok(url) if !url.cannot_be_a_base() || url.scheme() == "urn" => Ok(()),
+        _ => invalid(format!("resource {uri:?} is not an absolute URI")),
     }
 }
 
@@ -206,6 +229,10 @@ impl ClientSpec {
         if !scopes.iter().any(|s| s == "openid") {
             return invalid("the scopes must include openid");
         }
+        if input.resources.len() > 20 {
+            return invalid("at most 20 resources");
+        }
+        input.resources.iter().try_for_each(|r| check_resource(r))?;
         let id_token_alg = match input.id_token_signed_response_alg.as_deref() {
             None | Some("") => "RS256".to_owned(),
             Some(a) if ID_TOKEN_ALGS.contains(&a) => a.to_owned(),
@@ -232,6 +259,7 @@ impl ClientSpec {
             scopes,
             first_party: input.first_party,
             id_token_alg,
+            resources: input.resources,
         })
     }
 
@@ -256,6 +284,7 @@ impl ClientSpec {
                 scopes: Some(c.scopes.clone()),
                 first_party: c.first_party,
                 id_token_signed_response_alg: Some(c.id_token_signed_response_alg.clone()),
+                resources: c.resources.clone(),
             },
             String::new(),
         )?;
@@ -296,6 +325,7 @@ impl ClientSpec {
             allowed_scopes: list(&self.scopes),
             first_party: i64::from(self.first_party),
             id_token_signed_response_alg: self.id_token_alg.clone(),
+            resources: list(&self.resources),
             source: source.into(),
             created_at: now,
             updated_at: now,
@@ -384,9 +414,12 @@ pub struct ClientPatch {
     /// First-party.
     #[serde(default)]
     pub first_party: Option<bool>,
-    /// `RS256`.
+    /// `RS256`, `EdDSA` or `ES256`.
     #[serde(default)]
     pub id_token_signed_response_alg: Option<String>,
+    /// Resource indicators (replaces the list).
+    #[serde(default)]
+    pub resources: Option<Vec<String>>,
     /// Make a new secret (answered once).
     #[serde(default)]
     pub rotate_secret: bool,
@@ -437,6 +470,7 @@ pub async fn update(
                     .id_token_signed_response_alg
                     .unwrap_or_else(|| current.row.id_token_signed_response_alg.clone()),
             ),
+            resources: patch.resources.unwrap_or_else(|| current.resources.clone()),
         },
         String::new(),
     )?;
@@ -496,6 +530,8 @@ pub struct Client {
     pub post_logout_redirect_uris: Vec<String>,
     /// Its allowed scopes.
     pub scopes: Vec<String>,
+    /// Its resource indicators (RFC 8707).
+    pub resources: Vec<String>,
 }
 
 impl Client {
@@ -506,6 +542,7 @@ impl Client {
             redirect_uris: list(&row.redirect_uris),
             post_logout_redirect_uris: list(&row.post_logout_redirect_uris),
             scopes: list(&row.allowed_scopes),
+            resources: list(&row.resources),
             row,
         }
     }
@@ -535,6 +572,11 @@ impl Client {
         self.post_logout_redirect_uris.iter().any(|r| r == uri)
     }
 
+    /// Whether `resource` is one of its resource indicators, exactly.
+    pub fn has_resource(&self, resource: &str) -> bool {
+        self.resources.iter().any(|r| r == resource)
+    }
+
     /// Whether `secret` is its secret (constant time over the hashes).
     pub fn secret_matches(&self, secret: &str) -> bool {
         self.row
@@ -555,6 +597,7 @@ impl Client {
             "scopes": self.scopes,
             "first_party": self.row.first_party != 0,
             "id_token_signed_response_alg": self.row.id_token_signed_response_alg,
+            "resources": self.resources,
             "source": self.row.source,
             "created_at": self.row.created_at,
             "updated_at": self.row.updated_at,

@@ -18,6 +18,80 @@ use crate::store::{OidcCodeRow, OidcTokenRow, StoreError};
 /// How long a code can be exchanged.
 pub const CODE_TTL_SECS: i64 = 60;
 
+/// How long dead codes, tokens and waiting requests are kept before [`purge`] deletes
+/// them (a client asking about one shortly after it died still gets the same answer).
+pub const RETENTION_SECS: i64 = 3600;
+
+/// The most rows of each kind one purge pass deletes (a short write, whatever piled up).
+pub const PURGE_BATCH: i64 = 500;
+
+/// Deletes dead codes, tokens and waiting requests (see
+/// [`crate::store::Store::purge_oidc`]), at most [`PURGE_BATCH`] of each kind.
+pub async fn purge(
+    store: &crate::store::Store,
+    now: i64,
+) -> Result<crate::store::Purged, StoreError> {
+    let purged = store
+        .purge_oidc(now, now - RETENTION_SECS, PURGE_BATCH)
+        .await?;
+    if purged.total() > 0 {
+        tracing::debug!(?purged, "purged dead OpenID codes, tokens and requests");
+    }
+    Ok(purged)
+}
+
+/// Runs [`purge`] in the background about once every 64 calls (as passkey ceremonies are
+/// purged by their creation): called where rows are added, so that the purge keeps pace
+/// with them, without a timer of its own on every instance.
+pub fn maybe_purge(state: &AppState, now: i64) {
+    if secrets::random_bytes::<1>()[0] >= 4 {
+        return;
+    }
+    let store = state.store.clone();
+    tokio::spawn(async move {
+        if let Err(e) = purge(&store, now).await {
+            tracing::warn!(error = %e, "purging OpenID codes and tokens failed");
+        }
+    });
+}
+
+/// The `invalid_target` error (RFC 8707 §2).
+fn invalid_target(description: impl Into<String>) -> OAuthError {
+    OAuthError::new("invalid_target", description)
+}
+
+/// The audience of the access token a token request gets (RFC 8707, design note 51):
+/// the `resource` it names, which must be registered for the client and, if the grant was
+/// authorized for one resource, be that one; without `resource`, the grant's resource if
+/// it has one, else `None` (the client id).
+pub fn resolve_resource(
+    client: &Client,
+    grant_resource: Option<&str>,
+    asked: Option<&str>,
+) -> Result<Option<String>, OAuthError> {
+    let resource = match (asked, grant_resource) {
+        (Some(asked), _) => {
+            if super::clients::check_resource(asked).is_err() {
+                return Err(invalid_target(
+                    "resource must be an absolute URI without fragment",
+                ));
+            }
+            if grant_resource.is_some_and(|g| g != asked) {
+                return Err(invalid_target("the authorization was for another resource"));
+            }
+            asked
+        }
+        (None, Some(granted)) => granted,
+        (None, None) => return Ok(None),
+    };
+    if !client.has_resource(resource) {
+        return Err(invalid_target(
+            "this resource is not registered for the client",
+        ));
+    }
+    Ok(Some(resource.to_owned()))
+}
+
 /// An OAuth error answer (RFC 6749 §5.2): JSON `error` and `error_description`,
 /// `Cache-Control: no-store`; 401 with `WWW-Authenticate` for a failed HTTP Basic client
 /// authentication.
@@ -275,8 +349,10 @@ pub async fn issue_code(
             created_at: now,
             expires_at: now + CODE_TTL_SECS,
             used_at: None,
+            resource: req.resource.clone(),
         })
         .await?;
+    maybe_purge(state, now);
     Ok(code)
 }
 
@@ -294,6 +370,8 @@ pub struct Grant {
     pub auth_time: i64,
     pub acr: String,
     pub amr: String,
+    /// The resource the authorization was restricted to (RFC 8707).
+    pub resource: Option<String>,
 }
 
 impl From<OidcCodeRow> for Grant {
@@ -308,6 +386,7 @@ impl From<OidcCodeRow> for Grant {
             auth_time: c.auth_time,
             acr: c.acr,
             amr: c.amr,
+            resource: c.resource,
         }
     }
 }
@@ -324,13 +403,20 @@ impl From<OidcTokenRow> for Grant {
             auth_time: t.auth_time,
             acr: t.acr,
             amr: t.amr,
+            resource: t.resource,
         }
     }
 }
 
-/// Mints the ID token, the access token and (with `offline_access`) a refresh token for
-/// `grant`, stores them, and answers the token response.
-pub async fn issue_tokens(state: &AppState, grant: &Grant) -> Result<Response, OAuthError> {
+/// Mints the ID token (in the client's `id_token_signed_response_alg`), the access token
+/// (RS256, for `audience` or else the client) and (with `offline_access`) a refresh token
+/// for `grant`, stores them, and answers the token response.
+pub async fn issue_tokens(
+    state: &AppState,
+    client: &Client,
+    grant: &Grant,
+    audience: Option<&str>,
+) -> Result<Response, OAuthError> {
     let now = state.now();
     let oidc = &state.config.oidc;
     let issuer = &state.issuer;
@@ -365,7 +451,7 @@ pub async fn issue_tokens(state: &AppState, grant: &Grant) -> Result<Response, O
     let access_claims = json!({
         "iss": issuer,
         "sub": grant.user_id,
-        "aud": grant.client_id,
+        "aud": audience.unwrap_or(&grant.client_id),
         "client_id": grant.client_id,
         "exp": now + oidc.access_token_lifetime_secs,
         "iat": now,
@@ -376,37 +462,52 @@ pub async fn issue_tokens(state: &AppState, grant: &Grant) -> Result<Response, O
         "amr": amr,
         "sid": grant.session_id,
     });
+    // Registration allows only the algorithms the ring has a key for; a row that says
+    // otherwise (edited by hand) fails loudly rather than falling back to another.
+    let id_purpose = KeyPurpose::for_id_token_alg(&client.row.id_token_signed_response_alg)
+        .ok_or_else(|| {
+            ApiError::internal(format!(
+                "client {} has an unknown id_token_signed_response_alg",
+                client.id()
+            ))
+        })?;
     let id_token = state
         .keys
-        .sign_as(KeyPurpose::Oidc, "JWT", &id_claims, now)
+        .sign_as(id_purpose, "JWT", &id_claims, now)
         .await?;
+    // Access tokens stay RS256 whatever the client's ID token algorithm: their verifier is
+    // the resource server, not the client (design note 50).
     let access_token = state
         .keys
         .sign_as(KeyPurpose::Oidc, "at+jwt", &access_claims, now)
         .await?;
-    let row = |id: String, kind: &str, hash: String, expires_at: i64| OidcTokenRow {
-        id,
-        kind: kind.to_owned(),
-        token_hash: Some(hash),
-        family_id: grant.family_id.clone(),
-        client_id: grant.client_id.clone(),
-        user_id: grant.user_id.clone(),
-        session_id: grant.session_id.clone(),
-        scope: grant.scope.clone(),
-        nonce: grant.nonce.clone(),
-        auth_time: grant.auth_time,
-        acr: grant.acr.clone(),
-        amr: grant.amr.clone(),
-        created_at: now,
-        expires_at,
-        used_at: None,
-        revoked_at: None,
+    let row = |id: String, kind: &str, hash: String, expires_at: i64, resource: Option<String>| {
+        OidcTokenRow {
+            id,
+            kind: kind.to_owned(),
+            token_hash: Some(hash),
+            family_id: grant.family_id.clone(),
+            client_id: grant.client_id.clone(),
+            user_id: grant.user_id.clone(),
+            session_id: grant.session_id.clone(),
+            scope: grant.scope.clone(),
+            nonce: grant.nonce.clone(),
+            auth_time: grant.auth_time,
+            acr: grant.acr.clone(),
+            amr: grant.amr.clone(),
+            created_at: now,
+            expires_at,
+            used_at: None,
+            revoked_at: None,
+            resource,
+        }
     };
     let mut rows = vec![row(
         jti,
         "access",
         hash_token(&access_token),
         now + oidc.access_token_lifetime_secs,
+        audience.map(str::to_owned),
     )];
     let refresh_token = scopes.contains(&"offline_access").then(secrets::new_secret);
     if let Some(refresh) = &refresh_token {
@@ -415,6 +516,7 @@ pub async fn issue_tokens(state: &AppState, grant: &Grant) -> Result<Response, O
             "refresh",
             hash_token(refresh),
             now + oidc.refresh_token_lifetime_secs,
+            grant.resource.clone(),
         ));
     }
     // This exchange won its code or refresh token, so it answers; a replay that raced it
@@ -423,6 +525,7 @@ pub async fn issue_tokens(state: &AppState, grant: &Grant) -> Result<Response, O
     if !state.store.insert_oidc_tokens(&rows, now).await? {
         tracing::warn!(client_id = %grant.client_id, "tokens issued to a grant revoked by a concurrent replay");
     }
+    maybe_purge(state, now);
     let mut body = json!({
         "access_token": access_token,
         "token_type": "Bearer",

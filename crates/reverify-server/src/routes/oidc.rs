@@ -481,9 +481,25 @@ async fn token_grant(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, OAuthError> {
+    // RFC 8707 allows several; one access token has one audience here (design note 51).
+    if url::form_urlencoded::parse(body)
+        .filter(|(k, _)| k == "resource")
+        .count()
+        > 1
+    {
+        return Err(OAuthError::new(
+            "invalid_target",
+            "name one resource per token request",
+        ));
+    }
     let form = form(headers, body)?;
     let client = authenticated_client(state, headers, &form).await?;
     let now = state.now();
+    let asked_resource = form.get("resource").map(String::as_str);
+    // Refused before the code or refresh token is used up: an unregistered resource
+    // (and, below, another resource than a refresh token's grant) costs the client
+    // nothing, and its retry with the same refresh token is no reuse.
+    token::resolve_resource(&client, None, asked_resource)?;
     let grant: Grant = match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => {
             let code = form
@@ -530,6 +546,14 @@ async fn token_grant(
             let refresh = form
                 .get("refresh_token")
                 .ok_or_else(|| OAuthError::new("invalid_request", "refresh_token is missing"))?;
+            if let Some(found) = state
+                .store
+                .oidc_token_by_hash(&token::hash_token(refresh))
+                .await?
+                .filter(|t| t.kind == "refresh" && t.client_id == client.id())
+            {
+                token::resolve_resource(&client, found.resource.as_deref(), asked_resource)?;
+            }
             let row = match state
                 .store
                 .redeem_refresh_token(&token::hash_token(refresh), client.id(), now)
@@ -582,7 +606,8 @@ async fn token_grant(
             .await?;
         return Err(OAuthError::invalid_grant("the user's session has ended"));
     }
-    token::issue_tokens(state, &grant).await
+    let audience = token::resolve_resource(&client, grant.resource.as_deref(), asked_resource)?;
+    token::issue_tokens(state, &client, &grant, audience.as_deref()).await
 }
 
 /// The live token row for a presented token (access or refresh), if any.
@@ -627,9 +652,10 @@ async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Result<R
         );
         return Ok(r);
     };
+    // An access token for another resource server (RFC 8707) is not for userinfo.
     let Some(t) = live_token(&state, &presented)
         .await?
-        .filter(|t| t.kind == "access")
+        .filter(|t| t.kind == "access" && t.resource.is_none())
     else {
         return Ok(bearer_error(
             "invalid_token",
@@ -705,7 +731,10 @@ async fn introspect(
                 "scope": t.scope,
                 "client_id": t.client_id,
                 "sub": t.user_id,
-                "aud": t.client_id,
+                "aud": match (&t.kind[..], &t.resource) {
+                    ("access", Some(resource)) => resource,
+                    _ => &t.client_id,
+                },
                 "iss": state.issuer,
                 "exp": t.expires_at,
                 "iat": t.created_at,

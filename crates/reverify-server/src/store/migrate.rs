@@ -24,6 +24,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (5, "oidc", include_str!("../../migrations/0005_oidc.sql")),
     (
+        7,
+        "oidc_tokens",
+        include_str!("../../migrations/0007_oidc_tokens.sql"),
+    ),
+    (
         8,
         "session_phr",
         include_str!("../../migrations/0008_session_phr.sql"),

@@ -38,7 +38,7 @@ pub use factors::TotpFactor;
 pub use flows::{Flow, FlowKind};
 pub use keys::StoredKey;
 pub use lockouts::{Limit, Reserved};
-pub use oidc::{OidcCodeRow, OidcTokenRow, Redeemed};
+pub use oidc::{OidcCodeRow, OidcTokenRow, Purged, Redeemed};
 pub use oidc_clients::OidcClientRow;
 pub use outbox::OutboxMessage;
 pub use passkeys::{CeremonyRow, PasskeyRow};

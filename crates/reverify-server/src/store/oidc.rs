@@ -35,6 +35,8 @@ pub struct OidcCodeRow {
     pub expires_at: i64,
     /// Set by the exchange.
     pub used_at: Option<i64>,
+    /// The resource (RFC 8707) the authorization request was restricted to.
+    pub resource: Option<String>,
 }
 
 /// A refresh or access token as stored.
@@ -72,10 +74,13 @@ pub struct OidcTokenRow {
     pub used_at: Option<i64>,
     /// When it was revoked.
     pub revoked_at: Option<i64>,
+    /// A refresh token: the resource its grant is restricted to (RFC 8707). An access
+    /// token: its audience (`None`: the client id).
+    pub resource: Option<String>,
 }
 
-const CODE_COLUMNS: &str = "code_hash, family_id, client_id, redirect_uri, code_challenge, nonce, scope, session_id, user_id, auth_time, acr, amr, created_at, expires_at, used_at";
-const TOKEN_COLUMNS: &str = "id, kind, token_hash, family_id, client_id, user_id, session_id, scope, nonce, auth_time, acr, amr, created_at, expires_at, used_at, revoked_at";
+const CODE_COLUMNS: &str = "code_hash, family_id, client_id, redirect_uri, code_challenge, nonce, scope, session_id, user_id, auth_time, acr, amr, created_at, expires_at, used_at, resource";
+const TOKEN_COLUMNS: &str = "id, kind, token_hash, family_id, client_id, user_id, session_id, scope, nonce, auth_time, acr, amr, created_at, expires_at, used_at, revoked_at, resource";
 
 /// What reserving a code or a refresh token found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +97,7 @@ impl Store {
     /// Stores a new code.
     pub async fn insert_oidc_code(&self, c: &OidcCodeRow) -> Result<(), StoreError> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO oidc_codes ({CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+            "INSERT INTO oidc_codes ({CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         )))
         .bind(&c.code_hash)
         .bind(&c.family_id)
@@ -109,6 +114,7 @@ impl Store {
         .bind(c.created_at)
         .bind(c.expires_at)
         .bind(c.used_at)
+        .bind(&c.resource)
         .execute(self.writer())
         .await
         .map_err(StoreError::from_insert)?;
@@ -207,7 +213,7 @@ impl Store {
         let mut tx = self.write().await?;
         for t in tokens {
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO oidc_tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                "INSERT INTO oidc_tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
             )))
             .bind(&t.id)
             .bind(&t.kind)
@@ -225,6 +231,7 @@ impl Store {
             .bind(t.expires_at)
             .bind(t.used_at)
             .bind(t.revoked_at)
+            .bind(&t.resource)
             .execute(tx.conn())
             .await
             .map_err(StoreError::from_insert)?;
@@ -345,5 +352,90 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         Ok(row.map(|(r,)| r))
+    }
+}
+
+/// What one purge pass deleted (see [`Store::purge_oidc`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Codes.
+    pub codes: u64,
+    /// Access tokens.
+    pub access_tokens: u64,
+    /// Refresh tokens.
+    pub refresh_tokens: u64,
+    /// Waiting authorization requests.
+    pub pending: u64,
+}
+
+impl Purged {
+    /// Rows deleted in all.
+    pub fn total(&self) -> u64 {
+        self.codes + self.access_tokens + self.refresh_tokens + self.pending
+    }
+}
+
+impl Store {
+    /// Deletes at most `batch` rows of each kind that nothing can use any more, each kind
+    /// by one statement (so instances purging at once only ever delete dead rows; on
+    /// PostgreSQL they skip the rows another one is deleting):
+    /// - waiting authorization requests expired before `before`;
+    /// - access tokens expired before `before`;
+    /// - refresh tokens expired or revoked before `before` whose family has no live
+    ///   refresh token any more: a rotated token is kept while its grant lives, so that
+    ///   presenting it again is still seen as a reuse and revokes the grant;
+    /// - codes expired before `before` none of whose tokens are left (a used code is kept
+    ///   while its grant lives: its replay revokes the grant, and it carries the family's
+    ///   revocation mark).
+    ///
+    /// `now` tells live refresh tokens; `before` is `now` minus a retention margin.
+    pub async fn purge_oidc(
+        &self,
+        now: i64,
+        before: i64,
+        batch: i64,
+    ) -> Result<Purged, StoreError> {
+        let skip_locked = match self.backend() {
+            super::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            super::Backend::Sqlite => "",
+        };
+        let run = |sql: String| async move {
+            let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(before)
+                .bind(batch)
+                .bind(now)
+                .execute(self.writer())
+                .await?;
+            Ok::<u64, StoreError>(done.rows_affected())
+        };
+        // `$3` (now) is bound to every statement; those that do not need it compare it
+        // trivially so that each binds the same three parameters.
+        let pending = run(format!(
+            "DELETE FROM oidc_pending_requests WHERE id IN (SELECT id FROM oidc_pending_requests WHERE expires_at < $1 AND $3 >= $1 LIMIT $2{skip_locked})"
+        ))
+        .await?;
+        let access_tokens = run(format!(
+            "DELETE FROM oidc_tokens WHERE id IN (SELECT id FROM oidc_tokens WHERE kind = 'access' AND expires_at < $1 AND $3 >= $1 LIMIT $2{skip_locked})"
+        ))
+        .await?;
+        let refresh_tokens = run(format!(
+            "DELETE FROM oidc_tokens WHERE id IN (SELECT t.id FROM oidc_tokens t WHERE t.kind = 'refresh' \
+             AND (t.expires_at < $1 OR t.revoked_at < $1) \
+             AND NOT EXISTS (SELECT 1 FROM oidc_tokens l WHERE l.family_id = t.family_id AND l.kind = 'refresh' \
+                 AND l.used_at IS NULL AND l.revoked_at IS NULL AND l.expires_at > $3) \
+             LIMIT $2{skip_locked})"
+        ))
+        .await?;
+        let codes = run(format!(
+            "DELETE FROM oidc_codes WHERE code_hash IN (SELECT c.code_hash FROM oidc_codes c WHERE c.expires_at < $1 AND $3 >= $1 \
+             AND NOT EXISTS (SELECT 1 FROM oidc_tokens t WHERE t.family_id = c.family_id) LIMIT $2{skip_locked})"
+        ))
+        .await?;
+        Ok(Purged {
+            codes,
+            access_tokens,
+            refresh_tokens,
+            pending,
+        })
     }
 }

@@ -21,8 +21,10 @@ pub struct OidcClientRow {
     pub allowed_scopes: String,
     /// 1: first-party (no consent screen).
     pub first_party: i64,
-    /// `RS256`.
+    /// `RS256`, `EdDSA` or `ES256`.
     pub id_token_signed_response_alg: String,
+    /// JSON array: the resource indicators (RFC 8707) it may ask access tokens for.
+    pub resources: String,
     /// `config` or `admin`.
     pub source: String,
     /// Creation time.
@@ -31,9 +33,9 @@ pub struct OidcClientRow {
     pub updated_at: i64,
 }
 
-const COLUMNS: &str = "client_id, name, secret_hash, token_endpoint_auth_method, redirect_uris, post_logout_redirect_uris, allowed_scopes, first_party, id_token_signed_response_alg, source, created_at, updated_at";
+const COLUMNS: &str = "client_id, name, secret_hash, token_endpoint_auth_method, redirect_uris, post_logout_redirect_uris, allowed_scopes, first_party, id_token_signed_response_alg, source, created_at, updated_at, resources";
 
-const INSERT: &str = "INSERT INTO oidc_clients (client_id, name, secret_hash, token_endpoint_auth_method, redirect_uris, post_logout_redirect_uris, allowed_scopes, first_party, id_token_signed_response_alg, source, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+const INSERT: &str = "INSERT INTO oidc_clients (client_id, name, secret_hash, token_endpoint_auth_method, redirect_uris, post_logout_redirect_uris, allowed_scopes, first_party, id_token_signed_response_alg, source, created_at, updated_at, resources) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
 
 fn bind_all<'q>(
     q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
@@ -51,6 +53,7 @@ fn bind_all<'q>(
         .bind(&c.source)
         .bind(c.created_at)
         .bind(c.updated_at)
+        .bind(&c.resources)
 }
 
 impl Store {
@@ -91,7 +94,7 @@ impl Store {
         new_secret_hash: Option<&str>,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE oidc_clients SET name = $1, token_endpoint_auth_method = $2, redirect_uris = $3, post_logout_redirect_uris = $4, allowed_scopes = $5, first_party = $6, id_token_signed_response_alg = $7, updated_at = $8, secret_hash = COALESCE($9, secret_hash) WHERE client_id = $10 AND source = $11",
+            "UPDATE oidc_clients SET name = $1, token_endpoint_auth_method = $2, redirect_uris = $3, post_logout_redirect_uris = $4, allowed_scopes = $5, first_party = $6, id_token_signed_response_alg = $7, updated_at = $8, secret_hash = COALESCE($9, secret_hash), resources = $12 WHERE client_id = $10 AND source = $11",
         )
         .bind(&c.name)
         .bind(&c.token_endpoint_auth_method)
@@ -104,6 +107,7 @@ impl Store {
         .bind(new_secret_hash)
         .bind(&c.client_id)
         .bind(&c.source)
+        .bind(&c.resources)
         .execute(self.writer())
         .await?;
         Ok(done.rows_affected() > 0)
@@ -147,7 +151,7 @@ impl Store {
                 }
                 Some(_) => {
                     sqlx::query(
-                        "UPDATE oidc_clients SET name = $1, secret_hash = $2, token_endpoint_auth_method = $3, redirect_uris = $4, post_logout_redirect_uris = $5, allowed_scopes = $6, first_party = $7, id_token_signed_response_alg = $8, updated_at = $9 WHERE client_id = $10 AND source = 'config'",
+                        "UPDATE oidc_clients SET name = $1, secret_hash = $2, token_endpoint_auth_method = $3, redirect_uris = $4, post_logout_redirect_uris = $5, allowed_scopes = $6, first_party = $7, id_token_signed_response_alg = $8, updated_at = $9, resources = $11 WHERE client_id = $10 AND source = 'config'",
                     )
                     .bind(&c.name)
                     .bind(&c.secret_hash)
@@ -159,6 +163,7 @@ impl Store {
                     .bind(&c.id_token_signed_response_alg)
                     .bind(c.updated_at)
                     .bind(&c.client_id)
+                    .bind(&c.resources)
                     .execute(tx.conn())
                     .await?;
                 }

@@ -54,6 +54,41 @@ async fn migrate_users_and_keys_from_the_command_line() {
     let rotated = reverify(&url, &["keys", "rotate"], &[]);
     ok(&rotated);
     assert!(stdout(&rotated).starts_with("ins_"));
+    // The OpenID provider's keys rotate together: one new kid per algorithm.
+    let oidc = [("REVERIFY_OIDC_ENABLED", "true")];
+    assert!(
+        !reverify(&url, &["keys", "rotate", "--oidc"], &[])
+            .status
+            .success(),
+        "provider off"
+    );
+    let rotated = reverify(&url, &["keys", "rotate", "--oidc"], &oidc);
+    ok(&rotated);
+    let kids: Vec<String> = stdout(&rotated).lines().map(str::to_owned).collect();
+    assert_eq!(kids.len(), 3, "{kids:?}");
+    let store = reverify_server::store::Store::open(&url, 1).await.unwrap();
+    let keys = store.published_keys(i64::MAX / 2).await.unwrap();
+    let mut algs: Vec<(String, String)> = kids
+        .iter()
+        .map(|kid| {
+            let k = keys
+                .iter()
+                .find(|k| k.kid == *kid)
+                .expect("rotated key stored");
+            (k.purpose.clone(), k.alg.clone())
+        })
+        .collect();
+    algs.sort();
+    assert_eq!(
+        algs,
+        [
+            ("oidc", "RS256"),
+            ("oidc_eddsa", "EdDSA"),
+            ("oidc_es256", "ES256")
+        ]
+        .map(|(p, a)| (p.to_owned(), a.to_owned()))
+    );
+    store.close().await;
 
     ok(&reverify(&url, &["users", "delete", &id], &[]));
     assert!(

@@ -23,6 +23,7 @@ fn config_client(id: &str, secret: &str) -> OidcClientConfig {
         scopes: Vec::new(),
         first_party: false,
         id_token_signed_response_alg: String::new(),
+        resources: Vec::new(),
     }
 }
 
@@ -219,6 +220,47 @@ fn registrations_are_validated() {
     );
     assert!(
         bad(ClientInput {
+            resources: vec!["https://api.example.com/#x".into()],
+            ..input(&["https://a.example/"])
+        })
+        .contains("fragment")
+    );
+    assert!(
+        bad(ClientInput {
+            resources: vec!["api.example.com".into()],
+            ..input(&["https://a.example/"])
+        })
+        .contains("absolute URI")
+    );
+    for ok in [
+        "https://api.example.com",
+        "https://api.example.com/v1?x=1",
+        "urn:example:api",
+        "http://localhost:8080/",
+    ] {
+        assert_eq!(clients::check_resource(ok), Ok(()), "{ok}");
+    }
+    for bad in [
+        "/v1",
+        "https://api.example.com/a b",
+        "",
+        "https://api.example.com/#",
+    ] {
+        assert!(clients::check_resource(bad).is_err(), "{bad}");
+    }
+    for alg in ["RS256", "EdDSA", "ES256"] {
+        let spec = clients::ClientSpec::from_input(
+            ClientInput {
+                id_token_signed_response_alg: Some(alg.into()),
+                ..input(&["https://a.example/"])
+            },
+            "id".into(),
+        )
+        .unwrap();
+        assert_eq!(spec.id_token_alg, alg);
+    }
+    assert!(
+        bad(ClientInput {
             token_endpoint_auth_method: Some("private_key_jwt".into()),
             ..input(&["https://a.example/"])
         })
@@ -248,6 +290,20 @@ fn registrations_are_validated() {
     let mut mixed = config_client("mixed", SECRET);
     mixed.token_endpoint_auth_method = "none".into();
     assert!(load(mixed).unwrap_err().contains("public client"));
+    let mut ed = config_client("ed", SECRET);
+    ed.id_token_signed_response_alg = "EdDSA".into();
+    ed.resources = vec!["https://api.example.com".into()];
+    assert!(load(ed).is_ok());
+    let mut hs = config_client("hs", SECRET);
+    hs.id_token_signed_response_alg = "HS256".into();
+    let err = load(hs).unwrap_err();
+    assert!(
+        err.contains("\"hs\"") && err.contains("id_token_signed_response_alg"),
+        "{err}"
+    );
+    let mut frag = config_client("frag", SECRET);
+    frag.resources = vec!["https://api.example.com/#x".into()];
+    assert!(load(frag).unwrap_err().contains("fragment"));
     let mut twice = Config::default();
     twice.oidc.clients = vec![config_client("a", SECRET), config_client("a", SECRET)];
     assert!(twice.validate().unwrap_err().to_string().contains("twice"));
@@ -365,6 +421,8 @@ async fn admins_manage_clients() {
             json!({"redirect_uris": []}),
             json!({"redirect_uris": ["http://evil.example/cb"]}),
             json!({"redirect_uris": ["https://a.example/cb"], "id_token_signed_response_alg": "none"}),
+            json!({"redirect_uris": ["https://a.example/cb"], "id_token_signed_response_alg": "HS256"}),
+            json!({"redirect_uris": ["https://a.example/cb"], "resources": ["not a uri"]}),
             json!({"redirect_uris": ["https://a.example/cb"], "unknown": 1}),
         ] {
             let (status, body) = admin(&server, Method::POST, path, Some(bad.clone())).await;
@@ -397,6 +455,35 @@ async fn admins_manage_clients() {
         );
         assert_eq!(patched["name"], "Wiki");
         assert!(patched.get("client_secret").is_none());
+        // The ID token algorithm and the resource indicators: set, kept, refused when bad.
+        let (status, patched) = admin(
+            &server,
+            Method::PATCH,
+            &format!("{path}/{id}"),
+            Some(json!({"id_token_signed_response_alg": "ES256", "resources": ["https://api.example.com"]})),
+        )
+        .await;
+        assert_eq!(status, 200, "{patched}");
+        assert_eq!(patched["id_token_signed_response_alg"], "ES256");
+        assert_eq!(patched["resources"], json!(["https://api.example.com"]));
+        for bad in [
+            json!({"id_token_signed_response_alg": "HS256"}),
+            json!({"id_token_signed_response_alg": "es256"}),
+            json!({"resources": ["https://api.example.com#frag"]}),
+        ] {
+            let (status, body) = admin(
+                &server,
+                Method::PATCH,
+                &format!("{path}/{id}"),
+                Some(bad.clone()),
+            )
+            .await;
+            assert_eq!(status, 400, "{bad}: {body}");
+            assert!(body["code"].is_string(), "{body}");
+        }
+        let (_, kept) = admin(&server, Method::GET, &format!("{path}/{id}"), None).await;
+        assert_eq!(kept["id_token_signed_response_alg"], "ES256");
+        assert_eq!(kept["resources"], json!(["https://api.example.com"]));
         let (_, rotated) = admin(
             &server,
             Method::PATCH,
@@ -441,6 +528,7 @@ async fn admins_manage_clients() {
             [
                 "oidc_client.deleted",
                 "oidc_client.secret_rotated",
+                "oidc_client.updated",
                 "oidc_client.updated",
                 "oidc_client.created"
             ]
@@ -493,6 +581,39 @@ async fn clients_from_the_command_line() {
         "http://localhost:3000/cb",
     ]);
     assert_eq!(out(&public), "cli-spa", "no secret for a public client");
+    let ed = run(&[
+        "oidc",
+        "clients",
+        "add",
+        "--client-id",
+        "cli-ed",
+        "--id-token-alg",
+        "EdDSA",
+        "--resource",
+        "https://api.example.com",
+        "--redirect-uri",
+        "https://ed.example.com/cb",
+    ]);
+    assert!(
+        ed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ed.stderr)
+    );
+    let bad_alg = run(&[
+        "oidc",
+        "clients",
+        "add",
+        "--id-token-alg",
+        "HS256",
+        "--redirect-uri",
+        "https://ed.example.com/cb",
+    ]);
+    assert!(!bad_alg.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad_alg.stderr).contains("id_token_signed_response_alg"),
+        "{}",
+        String::from_utf8_lossy(&bad_alg.stderr)
+    );
     let refused = run(&[
         "oidc",
         "clients",
@@ -556,8 +677,13 @@ async fn the_provider_has_an_rs256_key_of_its_own() {
             .iter()
             .map(|k| (k.purpose.as_str(), k.alg.as_str()))
             .collect();
-        assert_eq!(purposes.len(), 2, "{purposes:?}");
+        assert_eq!(purposes.len(), 4, "{purposes:?}");
         assert!(purposes.contains(&("session", "EdDSA")) && purposes.contains(&("oidc", "RS256")));
+        assert!(
+            purposes.contains(&("oidc_eddsa", "EdDSA"))
+                && purposes.contains(&("oidc_es256", "ES256")),
+            "one provider key per ID token algorithm: {purposes:?}"
+        );
         let oidc_kid = published
             .iter()
             .find(|k| k.purpose == "oidc")
@@ -727,7 +853,7 @@ async fn discovery_describes_the_provider() {
     assert_eq!(meta["subject_types_supported"], json!(["public"]));
     assert_eq!(
         meta["id_token_signing_alg_values_supported"],
-        json!(["RS256"])
+        json!(["RS256", "EdDSA", "ES256"])
     );
     assert_eq!(
         meta["token_endpoint_auth_methods_supported"],
@@ -767,6 +893,9 @@ impl FormBody for reqwest::RequestBuilder {
 const RP: &str = "https://rp.example.com/cb";
 const VERIFIER: &str = "dBjftJeZ4CVP-mJ92K9W3yJgHHzHYTmK5X9bo1b0Ymk";
 const CHALLENGE: &str = "VOiiDEFT1amT2FN2MBTqoy1_dTL3OWswVuCv3x3keC8";
+/// Resource indicators `app` registered (RFC 8707).
+const API: &str = "https://api.example.com";
+const REPORTS: &str = "urn:example:reports";
 
 fn rp_clients() -> Vec<OidcClientConfig> {
     let mut app = config_client("app", SECRET);
@@ -779,7 +908,14 @@ fn rp_clients() -> Vec<OidcClientConfig> {
     spa.first_party = true;
     spa.redirect_uris = vec!["http://127.0.0.1:5173/cb".into()];
     let third = config_client("third-party", SECRET);
-    vec![app, post, spa, third]
+    app.resources = vec![API.into(), REPORTS.into()];
+    let mut ed = config_client("ed-app", SECRET);
+    ed.first_party = true;
+    ed.id_token_signed_response_alg = "EdDSA".into();
+    let mut es = config_client("es-app", SECRET);
+    es.first_party = true;
+    es.id_token_signed_response_alg = "ES256".into();
+    vec![app, post, spa, third, ed, es]
 }
 
 async fn provider(db: TestDb) -> TestServer {
@@ -1782,4 +1918,548 @@ async fn a_stale_session_reverifies_in_place_and_auth_time_is_the_verification()
     assert_eq!(r.status().as_u16(), 400);
     assert!(r.headers().get("location").is_none());
     server.stop().await;
+}
+
+// ---- ID token algorithms, resource indicators, purge, refresh races ---------------------
+
+/// A token request as `client` (HTTP Basic with the test secret).
+async fn token_as(server: &TestServer, client: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    let (status, _, body) = token(server, Some((client, SECRET)), form).await;
+    (status, body)
+}
+
+async fn exchange_as(
+    server: &TestServer,
+    client: &str,
+    code: &str,
+    extra: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", RP),
+        ("code_verifier", VERIFIER),
+    ];
+    form.extend_from_slice(extra);
+    token_as(server, client, &form).await
+}
+
+async fn refresh_as(
+    server: &TestServer,
+    client: &str,
+    refresh_token: &str,
+    extra: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut form = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+    ];
+    form.extend_from_slice(extra);
+    token_as(server, client, &form).await
+}
+
+/// The JWKS entry for a token's `kid`.
+async fn jwk_for(server: &TestServer, jwt: &str) -> Value {
+    let (_, jwks) = server
+        .get(&http_client(false), "/.well-known/jwks.json")
+        .await;
+    let kid = header_of(jwt)["kid"].as_str().unwrap().to_owned();
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid.as_str())
+        .unwrap_or_else(|| panic!("{kid} is not published"))
+        .clone()
+}
+
+/// Verifies a JWS with ring, from the published JWK alone (none of the server's code).
+fn verify_independently(jwt: &str, jwk: &Value) -> bool {
+    use base64::Engine;
+    use ring::signature::{ECDSA_P256_SHA256_FIXED, ED25519, UnparsedPublicKey};
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (input, sig) = jwt.rsplit_once('.').unwrap();
+    let Ok(sig) = b64.decode(sig) else {
+        return false;
+    };
+    let coord = |name: &str| b64.decode(jwk[name].as_str().unwrap()).unwrap();
+    match jwk["kty"].as_str().unwrap() {
+        "RSA" => verify_rs256(jwt, &serde_json::from_value(jwk.clone()).unwrap()),
+        "OKP" => UnparsedPublicKey::new(&ED25519, coord("x"))
+            .verify(input.as_bytes(), &sig)
+            .is_ok(),
+        "EC" => {
+            // JWS ES256 is r || s, 64 bytes (RFC 7518 §3.4), not DER.
+            assert_eq!(sig.len(), 64, "ES256 signatures are r || s");
+            let mut point = vec![4u8];
+            point.extend(coord("x"));
+            point.extend(coord("y"));
+            UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
+                .verify(input.as_bytes(), &sig)
+                .is_ok()
+        }
+        other => panic!("unexpected kty {other}"),
+    }
+}
+
+/// The same JWS with one claim changed (its signature no longer matches).
+fn tampered(jwt: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut parts: Vec<String> = jwt.split('.').map(str::to_owned).collect();
+    let mut claims = claims_of(jwt);
+    claims["sub"] = json!("user_someone_else");
+    parts[1] = b64.encode(claims.to_string());
+    parts.join(".")
+}
+
+/// A client registered with `id_token_signed_response_alg` EdDSA or ES256 gets ID tokens
+/// signed by the provider's key of that algorithm, published with the right `kty`, `crv`
+/// and `alg`, verifiable from the JWKS alone; access tokens stay RS256; each algorithm's
+/// key rotates and is revoked on its own, seen by every instance.
+#[tokio::test]
+async fn id_tokens_are_signed_in_the_algorithm_the_client_registered() {
+    use reverify_server::keys::KeyPurpose;
+    for db in TestDb::all().await {
+        let server = provider(db).await;
+        let b = signed_in_browser(&server, "algs@example.com").await;
+        let (_, meta) = server
+            .get(&http_client(false), "/.well-known/openid-configuration")
+            .await;
+        assert_eq!(
+            meta["id_token_signing_alg_values_supported"],
+            json!(["RS256", "EdDSA", "ES256"])
+        );
+        let mut id_tokens = Vec::new();
+        for (client, alg, kty, crv) in [
+            ("app", "RS256", "RSA", None),
+            ("ed-app", "EdDSA", "OKP", Some("Ed25519")),
+            ("es-app", "ES256", "EC", Some("P-256")),
+        ] {
+            let code = code_for(&server, &b, &app_request(&[("client_id", client)])).await;
+            let (status, body) = exchange_as(&server, client, &code, &[]).await;
+            assert_eq!(status, 200, "{client}: {body}");
+            let id_token = body["id_token"].as_str().unwrap().to_owned();
+            assert_eq!(header_of(&id_token)["alg"], alg, "{client}");
+            assert_eq!(header_of(&id_token)["typ"], "JWT");
+            let jwk = jwk_for(&server, &id_token).await;
+            assert_eq!(jwk["alg"], alg);
+            assert_eq!(jwk["kty"], kty);
+            assert_eq!(jwk["crv"].as_str(), crv);
+            assert_eq!(jwk["use"], "sig");
+            assert!(verify_independently(&id_token, &jwk), "{client}: {alg}");
+            assert!(
+                !verify_independently(&tampered(&id_token), &jwk),
+                "{client}: a changed claim fails"
+            );
+            let claims = claims_of(&id_token);
+            assert_eq!(
+                (claims["aud"].as_str(), claims["nonce"].as_str()),
+                (Some(client), Some("n-1"))
+            );
+            // Access tokens: RS256 whatever the client's ID token algorithm.
+            let access = body["access_token"].as_str().unwrap();
+            assert_eq!(header_of(access)["alg"], "RS256");
+            assert!(verify_independently(
+                access,
+                &jwk_for(&server, access).await
+            ));
+            id_tokens.push((client, id_token));
+        }
+
+        // An EdDSA ID token is a valid logout hint (it ends the session it names).
+        let (_, ed_token) = &id_tokens[1];
+        let r = b
+            .get(server.url(&format!("/oauth/logout?id_token_hint={ed_token}")))
+            .send()
+            .await
+            .unwrap();
+        let page = r.text().await.unwrap();
+        assert!(!page.contains("Sign-in request refused"), "{page}");
+
+        // Revoking the EdDSA key: an EdDSA key replaces it; the RS256 and ES256 keys sign on.
+        let keys = &server.state.keys;
+        let now = server.state.now();
+        let signing = |published: &[reverify_server::store::StoredKey], purpose: &str| {
+            published
+                .iter()
+                .filter(|k| k.purpose == purpose && k.signs_until.is_none())
+                .map(|k| k.kid.clone())
+                .collect::<Vec<_>>()
+        };
+        let published = keys.published(now).await.unwrap();
+        let (rs, ed, es) = (
+            signing(&published, "oidc"),
+            signing(&published, "oidc_eddsa"),
+            signing(&published, "oidc_es256"),
+        );
+        assert_eq!((rs.len(), ed.len(), es.len()), (1, 1, 1));
+        let revoked = keys.revoke(&ed[0], now, 60).await.unwrap().unwrap();
+        let replacement = revoked.replaced_by.unwrap();
+        let published = keys.published(now).await.unwrap();
+        let r = published.iter().find(|k| k.kid == replacement).unwrap();
+        assert_eq!(
+            (r.purpose.as_str(), r.alg.as_str()),
+            ("oidc_eddsa", "EdDSA")
+        );
+        assert!(
+            !published.iter().any(|k| k.kid == ed[0]),
+            "revoked: unpublished"
+        );
+        assert_eq!(signing(&published, "oidc"), rs);
+        assert_eq!(signing(&published, "oidc_es256"), es);
+
+        // Rotating the provider's keys: each algorithm gets its own new key.
+        let mut rotated = Vec::new();
+        for purpose in KeyPurpose::OIDC {
+            rotated.push(keys.rotate_purpose(purpose, now, 0, 300).await.unwrap());
+        }
+        let published = keys.published(now).await.unwrap();
+        for (purpose, kid) in KeyPurpose::OIDC.iter().zip(&rotated) {
+            let k = published.iter().find(|k| k.kid == *kid).unwrap();
+            assert_eq!(k.purpose, purpose.as_str());
+            assert_eq!(Some(k.alg.as_str()), purpose.oidc_alg());
+        }
+
+        // Another instance on the same database signs with the same keys and creates none.
+        let second = server.second_instance().await;
+        let theirs = second.state.keys.published(now).await.unwrap();
+        for purpose in ["oidc", "oidc_eddsa", "oidc_es256"] {
+            assert_eq!(signing(&theirs, purpose).len(), 1, "{purpose}");
+        }
+        let b2 = signed_in_browser(&second, "algs2@example.com").await;
+        let code = code_for(&second, &b2, &app_request(&[("client_id", "es-app")])).await;
+        let (status, body) = exchange_as(&second, "es-app", &code, &[]).await;
+        assert_eq!(status, 200, "{body}");
+        let id_token = body["id_token"].as_str().unwrap();
+        assert_eq!(header_of(id_token)["kid"], rotated[2].as_str());
+        assert!(verify_independently(
+            id_token,
+            &jwk_for(&server, id_token).await
+        ));
+        server.stop().await;
+    }
+}
+
+/// RFC 8707: a client names a registered resource (at authorize, at the token endpoint,
+/// or both); its access token's `aud` is that resource, which the SDK's
+/// `AccessTokenVerifier` of that resource server accepts and any other refuses.
+#[tokio::test]
+async fn access_tokens_are_for_the_resource_the_client_names() {
+    for db in TestDb::all().await {
+        let server = provider(db).await;
+        let b = signed_in_browser(&server, "res@example.com").await;
+        let verifier = |audience: &str, jwks: reverify::JwkSet| {
+            reverify::AccessTokenVerifier::builder(server.base.clone())
+                .audience(audience)
+                .jwks(jwks)
+                .build()
+                .unwrap()
+        };
+        let (_, jwks) = server
+            .get(&http_client(false), "/.well-known/jwks.json")
+            .await;
+        let jwks: reverify::JwkSet = serde_json::from_value(jwks).unwrap();
+
+        // At authorize: unregistered, or not an absolute URI: invalid_target, to the client.
+        for bad in [
+            "https://other.example.com",
+            "https://api.example.com#x",
+            "relative/path",
+        ] {
+            let r = authorize(&server, &b, &app_request(&[("resource", bad)])).await;
+            let p = location_params(&r);
+            assert_eq!(p["error"], "invalid_target", "{bad}: {p:?}");
+            assert_eq!(p["state"], "st-1");
+        }
+
+        // Authorized for API.
+        let code = code_for(&server, &b, &app_request(&[("resource", API)])).await;
+        // Refused before the code is used: an unregistered resource, two resources.
+        let (status, body) = exchange_as(
+            &server,
+            "app",
+            &code,
+            &[("resource", "https://other.example.com")],
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_target")),
+            "{body}"
+        );
+        let (status, body) = exchange_as(
+            &server,
+            "app",
+            &code,
+            &[("resource", API), ("resource", REPORTS)],
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_target")),
+            "{body}"
+        );
+        let (status, body) = exchange_as(&server, "app", &code, &[]).await;
+        assert_eq!(status, 200, "{body}");
+        let access = body["access_token"].as_str().unwrap().to_owned();
+        let refresh = body["refresh_token"].as_str().unwrap().to_owned();
+        let claims = claims_of(&access);
+        assert_eq!(
+            (claims["aud"].as_str(), claims["client_id"].as_str()),
+            (Some(API), Some("app"))
+        );
+        assert_eq!(claims_of(body["id_token"].as_str().unwrap())["aud"], "app");
+        let now = server.state.now();
+        let token = verifier(API, jwks.clone())
+            .verify_at(&access, now)
+            .await
+            .unwrap();
+        assert_eq!(token.client_id(), "app");
+        let refused = verifier(REPORTS, jwks.clone())
+            .verify_at(&access, now)
+            .await;
+        assert!(refused.is_err(), "another resource server refuses it");
+        assert!(
+            verifier("app", jwks.clone())
+                .verify_at(&access, now)
+                .await
+                .is_err()
+        );
+        // Introspection says its audience; userinfo is not its resource.
+        assert_eq!(introspect(&server, &access).await["aud"], API);
+        let r = http_client(false)
+            .get(server.url("/oauth/userinfo"))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401);
+
+        // A refresh of a grant for API cannot name another resource (and its token is not
+        // used up by the attempt); without one, it stays for API.
+        let (status, body) = refresh_as(&server, "app", &refresh, &[("resource", REPORTS)]).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_target")),
+            "{body}"
+        );
+        let (status, body) = refresh_as(&server, "app", &refresh, &[]).await;
+        assert_eq!(
+            status, 200,
+            "the refresh token survived the refused attempt: {body}"
+        );
+        assert_eq!(
+            claims_of(body["access_token"].as_str().unwrap())["aud"],
+            API
+        );
+
+        // A grant authorized without a resource: each token request may name one of the
+        // client's; without one, the access token is for the client (as before RFC 8707).
+        let code = code_for(&server, &b, &app_request(&[])).await;
+        let (status, body) = exchange_as(&server, "app", &code, &[("resource", REPORTS)]).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            claims_of(body["access_token"].as_str().unwrap())["aud"],
+            REPORTS
+        );
+        let refresh = body["refresh_token"].as_str().unwrap().to_owned();
+        let (status, body) = refresh_as(&server, "app", &refresh, &[("resource", API)]).await;
+        assert_eq!(status, 200, "{body}");
+        let for_api = body["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(claims_of(&for_api)["aud"], API);
+        assert!(
+            verifier(API, jwks.clone())
+                .verify_at(&for_api, now)
+                .await
+                .is_ok()
+        );
+        let refresh = body["refresh_token"].as_str().unwrap().to_owned();
+        let (status, body) = refresh_as(&server, "app", &refresh, &[]).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            claims_of(body["access_token"].as_str().unwrap())["aud"],
+            "app"
+        );
+        // A client with no resources registered gets invalid_target for any.
+        let code = code_for(&server, &b, &app_request(&[("client_id", "ed-app")])).await;
+        let (status, body) = exchange_as(&server, "ed-app", &code, &[("resource", API)]).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_target")),
+            "{body}"
+        );
+        server.stop().await;
+    }
+}
+
+async fn count(server: &TestServer, table: &str, condition: &str) -> i64 {
+    server
+        .state
+        .store
+        .scalar_text(&format!(
+            "SELECT CAST(COUNT(*) AS TEXT) FROM {table} WHERE {condition}"
+        ))
+        .await
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Expired codes, access tokens and waiting requests are purged once past the retention;
+/// refresh tokens only once their grant is dead (a rotated one is kept while its grant
+/// lives, so that its reuse still revokes the grant), and a code after its tokens; in
+/// batches, by several instances at once.
+#[tokio::test]
+async fn dead_codes_tokens_and_waiting_requests_are_purged() {
+    use reverify_server::oidc::token::{RETENTION_SECS, purge};
+    for db in TestDb::all().await {
+        let server = provider(db).await;
+        let store = &server.state.store;
+        let b = signed_in_browser(&server, "purge@example.com").await;
+        // A code never exchanged.
+        let _unused = code_for(&server, &b, &app_request(&[])).await;
+        // A grant refreshed once: r1 rotated, r2 live.
+        let code = code_for(&server, &b, &app_request(&[])).await;
+        let (_, body) = exchange_as(&server, "app", &code, &[]).await;
+        let r1 = body["refresh_token"].as_str().unwrap().to_owned();
+        let (status, body) = refresh_as(&server, "app", &r1, &[]).await;
+        assert_eq!(status, 200);
+        let r2 = body["refresh_token"].as_str().unwrap().to_owned();
+        // A grant its client revoked.
+        let code = code_for(&server, &b, &app_request(&[])).await;
+        let (_, body) = exchange_as(&server, "app", &code, &[]).await;
+        let r3 = body["refresh_token"].as_str().unwrap().to_owned();
+        let r = http_client(false)
+            .post(server.url("/oauth/revoke"))
+            .basic_auth("app", Some(SECRET))
+            .form_body(&[("token", r3.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        // A request waiting for a browser without a session.
+        let r = authorize(&server, &browser(), &app_request(&[])).await;
+        assert_eq!(r.status().as_u16(), 200);
+        assert_eq!(count(&server, "oidc_pending_requests", "1 = 1").await, 1);
+        assert_eq!(count(&server, "oidc_codes", "1 = 1").await, 3);
+        assert_eq!(count(&server, "oidc_tokens", "kind = 'access'").await, 3);
+        assert_eq!(count(&server, "oidc_tokens", "kind = 'refresh'").await, 3);
+
+        let now = server.state.now();
+        assert_eq!(
+            purge(store, now).await.unwrap().total(),
+            0,
+            "nothing is dead yet"
+        );
+        // Past every expiry (code 60 s, access token 300 s, waiting request 600 s) and
+        // the retention: all but the live grant's refresh tokens and code go.
+        let later = now + 600 + RETENTION_SECS + 1;
+        let purged = purge(store, later).await.unwrap();
+        assert_eq!(
+            (
+                purged.pending,
+                purged.access_tokens,
+                purged.refresh_tokens,
+                purged.codes
+            ),
+            (1, 3, 1, 2),
+            "{purged:?}"
+        );
+        assert_eq!(
+            purge(store, later).await.unwrap().total(),
+            0,
+            "nothing left to do"
+        );
+        assert_eq!(count(&server, "oidc_tokens", "kind = 'refresh'").await, 2);
+        // The rotated r1 is still known: presenting it again revokes its grant.
+        let (status, body) = refresh_as(&server, "app", &r1, &[]).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_grant"))
+        );
+        let (status, _) = refresh_as(&server, "app", &r2, &[]).await;
+        assert_eq!(status, 400, "the reuse revoked the live token");
+        // Once revoked for longer than the retention, the grant goes entirely.
+        let much_later = later + RETENTION_SECS;
+        let purged = purge(store, much_later).await.unwrap();
+        assert_eq!((purged.refresh_tokens, purged.codes), (2, 1), "{purged:?}");
+        assert_eq!(count(&server, "oidc_tokens", "1 = 1").await, 0);
+        assert_eq!(count(&server, "oidc_codes", "1 = 1").await, 0);
+
+        // Batches, and two instances purging at once.
+        for _ in 0..5 {
+            code_for(&server, &b, &app_request(&[])).await;
+        }
+        let t = server.state.now() + 60 + RETENTION_SECS + 1;
+        let one = store.purge_oidc(t, t - RETENTION_SECS, 1).await.unwrap();
+        assert_eq!(one.codes, 1, "one batch of one");
+        let second = server.second_instance().await;
+        let (a, b2) = tokio::join!(
+            store.purge_oidc(t, t - RETENTION_SECS, 2),
+            second.state.store.purge_oidc(t, t - RETENTION_SECS, 2)
+        );
+        let deleted = a.unwrap().codes + b2.unwrap().codes;
+        assert!((2..=4).contains(&deleted), "{deleted}");
+        purge(store, t).await.unwrap();
+        assert_eq!(count(&server, "oidc_codes", "1 = 1").await, 0);
+        server.stop().await;
+    }
+}
+
+/// 100 refreshes of one refresh token at once: exactly one wins; the 99 others are
+/// reuses of a rotated token (RFC 9700 §4.14.2), fail `invalid_grant`, and revoke the
+/// grant — the winner's new tokens included.
+#[tokio::test]
+async fn a_refresh_token_is_used_once_under_concurrency_and_its_reuse_revokes_the_grant() {
+    for db in TestDb::all().await {
+        let server = provider(db).await;
+        let b = signed_in_browser(&server, "racer@example.com").await;
+        let code = code_for(&server, &b, &app_request(&[])).await;
+        let (status, body) = exchange_as(&server, "app", &code, &[]).await;
+        assert_eq!(status, 200, "{body}");
+        let refresh = body["refresh_token"].as_str().unwrap().to_owned();
+        let client = http_client(false);
+        let mut attempts = tokio::task::JoinSet::new();
+        for _ in 0..100 {
+            let req = client
+                .post(server.url("/oauth/token"))
+                .basic_auth("app", Some(SECRET))
+                .form_body(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh.as_str()),
+                ]);
+            attempts
+                .spawn(async move { crate::support::status_json(req.send().await.unwrap()).await });
+        }
+        let answers = attempts.join_all().await;
+        let won: Vec<&Value> = answers
+            .iter()
+            .filter(|(s, _)| *s == 200)
+            .map(|(_, b)| b)
+            .collect();
+        let refused = answers
+            .iter()
+            .filter(|(s, b)| *s == 400 && b["error"] == "invalid_grant")
+            .count();
+        assert_eq!((won.len(), refused), (1, 99), "{answers:?}");
+        // The grant is revoked: nothing of it is live, the winner's refresh token included.
+        assert_eq!(count(&server, "oidc_tokens", "revoked_at IS NULL").await, 0);
+        let (status, body) = refresh_as(
+            &server,
+            "app",
+            won[0]["refresh_token"].as_str().unwrap(),
+            &[],
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_grant"))
+        );
+        assert_eq!(
+            introspect(&server, won[0]["access_token"].as_str().unwrap()).await["active"],
+            false
+        );
+        server.stop().await;
+    }
 }
