@@ -40,6 +40,7 @@ let work, server, app, base, appUrl, context, page, secret;
 let ACCOUNT;
 let lastStep = 0;
 const problems = [];
+let authorizeRequests = 0; // the browser's authorization requests to Reverify
 
 const freePort = () =>
   new Promise((resolve) => {
@@ -127,8 +128,10 @@ const modal = () => page.locator('reverify-verification-modal dialog[open]');
 
 /** Clicks one of the app's buttons; expects Reverify's modal (not a sign-in form). */
 async function clickAndExpectModal(label) {
+  const asked = authorizeRequests;
   await page.getByRole('button', { name: label }).click();
   await modal().waitFor({ timeout: 15_000 });
+  assert.equal(authorizeRequests, asked + 1, 'one authorization request');
   assert.ok(page.url().startsWith(base + '/oauth/authorize'), page.url());
   assert.equal(await page.locator('reverify-sign-in').count(), 0, 'no new sign-in');
 }
@@ -214,6 +217,7 @@ before(async () => {
   page = context.pages()[0] || (await context.newPage());
   page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
   page.on('pageerror', (e) => problems.push(String(e)));
+  page.on('request', (r) => r.url().startsWith(base + '/oauth/authorize?') && authorizeRequests++);
 });
 
 after(async () => {
@@ -253,7 +257,10 @@ test('max_age: a stale session is asked for its authenticator app code, in the s
 
   // Fresh enough: the action runs at once, no trip to Reverify.
   await page.goto(appUrl);
+  const asked = authorizeRequests;
   await page.getByRole('button', { name: /Rotate the API key/ }).click();
+  await page.locator('[data-log] li').first().waitFor(); // the same URL: wait for the answer
+  assert.equal(authorizeRequests, asked, 'no trip to Reverify');
   assert.deepEqual((await appClaims()).log, [`API key rotated (verified at ${iso(signedIn.auth_time)})`]);
 
   await sleep((MAX_AGE + 1) * 1000);
