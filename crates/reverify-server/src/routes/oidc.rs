@@ -286,7 +286,7 @@ async fn decide(
                     now + PENDING_TTL_SECS,
                 )
                 .await?;
-            Ok(waiting_page(state, client, req, need, &id))
+            Ok(waiting_page(state, client, req, authn.as_ref(), need, &id))
         }
     }
 }
@@ -324,6 +324,7 @@ fn waiting_page(
     state: &AppState,
     client: &Client,
     req: &AuthRequest,
+    authn: Option<&Authentication>,
     need: Interaction,
     id: &str,
 ) -> Response {
@@ -338,16 +339,7 @@ fn waiting_page(
         Interaction::StepUp => "step_up",
         Interaction::Consent => "consent",
     };
-    // The reverification level: what the requested acr needs, else a first factor.
-    let level = match req
-        .acr
-        .as_deref()
-        .and_then(|a| a.parse::<reverify::acr::Acr>().ok())
-    {
-        Some(reverify::acr::Acr::FirstFactor) | None => "first_factor",
-        Some(reverify::acr::Acr::SecondFactor) => "second_factor",
-        Some(_) => "multi_factor",
-    };
+    let level = level_for(req, authn, need);
     let (title, inner) = match need {
         Interaction::SignIn => (
             "Sign in",
@@ -387,6 +379,25 @@ fn waiting_page(
         escape(&base),
     );
     page(StatusCode::OK, title, &body)
+}
+
+/// The reverification level the page asks for: what the requested acr needs; and for a
+/// fresher verification (`max_age`, `prompt=login`), at least what the session already
+/// claims, so that the new `auth_time` is not paired with an `acr` it did not prove: a
+/// session at `mfa` verifies its second factor again (an authenticator app, a backup code
+/// or a passkey with user verification), one at `1fa` a first factor.
+fn level_for(req: &AuthRequest, authn: Option<&Authentication>, need: Interaction) -> &'static str {
+    use reverify::acr::Acr;
+    let wanted = req.acr.as_deref().and_then(|a| a.parse::<Acr>().ok());
+    let held = match need {
+        Interaction::Reverify => authn.map(|a| a.acr.min(Acr::SecondFactor)),
+        _ => None,
+    };
+    match wanted.max(held) {
+        Some(Acr::FirstFactor) | None => "first_factor",
+        Some(Acr::SecondFactor) => "second_factor",
+        Some(_) => "multi_factor",
+    }
 }
 
 /// The hosted page's script (see `oidc/hosted.js`).

@@ -2463,3 +2463,78 @@ async fn a_refresh_token_is_used_once_under_concurrency_and_its_reuse_revokes_th
         server.stop().await;
     }
 }
+
+/// A stale session at `mfa` is asked for its second factor again (not only a password),
+/// so that the new `auth_time` comes with the `acr` it proved: the page's level is
+/// `second_factor`, a TOTP code alone completes it, the ID token says `mfa` at that time,
+/// in the same session. A session at `1fa` is asked for a first factor; an `acr` request
+/// above the session's still decides.
+#[tokio::test]
+async fn a_stale_mfa_session_reverifies_its_second_factor() {
+    let server = provider(TestDb::sqlite().await).await;
+    let b = signed_in_browser(&server, "otp@example.com").await;
+    let code = code_for(&server, &b, &app_request(&[])).await;
+    let (_, first) = exchange(&server, &code).await;
+    let first = claims_of(first["id_token"].as_str().unwrap());
+    assert_eq!(first["acr"], "urn:reverify:acr:1fa");
+    server.clock.advance(std::time::Duration::from_secs(300));
+    let r = authorize(&server, &b, &app_request(&[("max_age", "60")])).await;
+    assert_eq!(attr(&r.text().await.unwrap(), "data-level"), "first_factor");
+
+    // Enrolling the app verifies it in this session: `mfa` from now on.
+    let (secret, _) = crate::steps::enroll_totp(&server, &b).await;
+    let code = code_for(&server, &b, &app_request(&[])).await;
+    let (_, enrolled) = exchange(&server, &code).await;
+    assert_eq!(
+        claims_of(enrolled["id_token"].as_str().unwrap())["acr"],
+        "urn:reverify:acr:mfa"
+    );
+    server.clock.advance(std::time::Duration::from_secs(300));
+    for (extra, level) in [
+        (("max_age", "60"), "second_factor"),
+        (("prompt", "login"), "second_factor"),
+        (("acr_values", "phr"), "multi_factor"),
+    ] {
+        let mut pairs = vec![extra];
+        if extra.0 == "acr_values" {
+            pairs.push(("max_age", "60"));
+        }
+        let r = authorize(&server, &b, &app_request(&pairs)).await;
+        let html = r.text().await.unwrap();
+        assert_eq!(attr(&html, "data-need"), "reverify", "{extra:?}");
+        assert_eq!(attr(&html, "data-level"), level, "{extra:?}");
+    }
+
+    let r = authorize(&server, &b, &app_request(&[("max_age", "60")])).await;
+    let continue_url = attr(&r.text().await.unwrap(), "data-continue");
+    crate::steps::next_step(&server);
+    let (status, v) = server
+        .post(
+            &b,
+            "/v1/sessions/current/verifications",
+            json!({"level": "second_factor"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["status"], "needs_second_factor", "{v}");
+    let (status, done) = server
+        .post(
+            &b,
+            &format!(
+                "/v1/sessions/current/verifications/{}/attempt",
+                v["id"].as_str().unwrap()
+            ),
+            json!({"strategy": "totp", "code": crate::steps::totp_now(&server, &secret)}),
+        )
+        .await;
+    assert_eq!(status, 200, "{done}");
+    let verified_at = server.state.now();
+    let r = b.get(server.url(&continue_url)).send().await.unwrap();
+    let (status, tokens) = exchange(&server, &location_params(&r)["code"]).await;
+    assert_eq!(status, 200, "{tokens}");
+    let id = claims_of(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id["auth_time"], verified_at);
+    assert_eq!(id["acr"], "urn:reverify:acr:mfa");
+    assert_eq!(id["sid"], first["sid"], "the same session");
+    server.stop().await;
+}
