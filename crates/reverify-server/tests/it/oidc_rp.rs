@@ -24,9 +24,9 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AccessToken, AdditionalProviderMetadata, AuthenticationContextClass, AuthenticationFlow,
-    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
-    EndpointNotSet, EndpointSet, HttpRequest, HttpResponse, IntrospectionUrl, IssuerUrl, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, ProviderMetadata, RedirectUrl,
+    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpRequest, HttpResponse, IntrospectionUrl,
+    IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, ProviderMetadata, RedirectUrl,
     RequestTokenError, RevocationUrl, Scope, StandardErrorResponse, TokenIntrospectionResponse,
     TokenResponse, TokenUrl,
 };
@@ -104,7 +104,8 @@ fn transport() -> Transport {
                 let plain = parts.uri.to_string().replacen("https://", "http://", 1);
                 parts.uri = plain.parse().unwrap();
             }
-            let request = reqwest::Request::try_from(openidconnect::http::Request::from_parts(parts, body))?;
+            let request =
+                reqwest::Request::try_from(openidconnect::http::Request::from_parts(parts, body))?;
             let response = client.execute(request).await?;
             let mut answer = openidconnect::http::Response::builder().status(response.status());
             for (name, value) in response.headers() {
@@ -203,9 +204,8 @@ impl Rp {
             request = request.add_prompt(CoreAuthPrompt::Login);
         }
         for acr in ask.acr_values {
-            request = request.add_auth_context_value(AuthenticationContextClass::new(
-                (*acr).into(),
-            ));
+            request =
+                request.add_auth_context_value(AuthenticationContextClass::new((*acr).into()));
         }
         if let Some(claims) = &ask.claims {
             // No typed API for the `claims` request parameter in the crate.
@@ -360,7 +360,11 @@ async fn signed_in_browser(server: &TestServer, email: &str) -> reqwest::Client 
 /// browser's session keeps a first factor only (`acr` 1fa) until it steps up.
 async fn authenticator_elsewhere(server: &TestServer, email: &str) -> String {
     let (phone, status, body) = sign_in(server, email, PASSWORD).await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("complete")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("complete")),
+        "{body}"
+    );
     enroll_totp(server, &phone).await.0
 }
 
@@ -573,7 +577,9 @@ async fn openidconnect_signs_in_refreshes_introspects_and_revokes() {
         let second_refresh = refreshed.refresh_token().expect("rotated").clone();
         assert_ne!(second_refresh.secret(), first_refresh.secret());
         if let Some(id) = refreshed.id_token() {
-            let claims = id.claims(&rp.verifier(), |_: Option<&Nonce>| Ok(())).unwrap();
+            let claims = id
+                .claims(&rp.verifier(), |_: Option<&Nonce>| Ok(()))
+                .unwrap();
             assert_eq!(claims.auth_time().unwrap().timestamp(), auth_time);
             assert_eq!(claims.subject(), &sub);
         }
@@ -943,7 +949,11 @@ async fn the_rfc_9470_loop_with_openidconnect_and_the_rust_sdk() {
     let (max_age, acr_values) = ask_for(&challenge);
     // The required class and every stronger one (design note 46).
     assert_eq!(max_age, Some(600));
-    assert_eq!(acr_values.first().map(String::as_str), Some(MFA), "{acr_values:?}");
+    assert_eq!(
+        acr_values.first().map(String::as_str),
+        Some(MFA),
+        "{acr_values:?}"
+    );
     let acr_refs: Vec<&str> = acr_values.iter().map(String::as_str).collect();
     let pending = rp.authorize(&Ask {
         max_age,
@@ -974,11 +984,12 @@ async fn the_rfc_9470_loop_with_openidconnect_and_the_rust_sdk() {
     let code = rp.callback(&pending, &params).unwrap();
     let narrow = rp.exchange(pending, code).await;
     let (status, header, body) = call(&api, "/mail", narrow.access_token()).await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("insufficient_scope")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
     assert!(
-        header
-            .unwrap()
-            .contains("error=\"insufficient_scope\""),
+        header.unwrap().contains("error=\"insufficient_scope\""),
         "RFC 6750 §3.1"
     );
     let (status, _, _) = call(&api, "/mail", tokens.access_token()).await;
@@ -988,6 +999,9 @@ async fn the_rfc_9470_loop_with_openidconnect_and_the_rust_sdk() {
     assert_eq!(status, 401);
     let id_as_access = AccessToken::new(tokens.id_token().unwrap().to_string());
     let (status, _, body) = call(&api, "/profile", &id_as_access).await;
-    assert_eq!((status, body["code"].as_str()), (401, Some("token_type_invalid")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("token_type_invalid"))
+    );
     server.stop().await;
 }
