@@ -351,18 +351,21 @@ pub struct Authentication {
 
 impl Authentication {
     /// From a Reverify session: `auth_time` is its latest factor verification; `acr` is
-    /// `phr` after a passkey with user verification, `mfa` with a second factor, else `1fa`.
+    /// `phr` after a passkey with user verification, `mfa` with a second factor verified in
+    /// this session, else `1fa`. A `second_factor_at` of `0` means "enrolled (maybe in
+    /// another session), never verified in this one": no second factor for OpenID.
     pub fn of(session: &SessionRow) -> Authentication {
         let amr = Amr::parse_list(&session.amr);
+        let second_verified = session.second_factor_at.filter(|&t| t > 0);
         let auth_time = session
             .first_factor_at
             .into_iter()
-            .chain(session.second_factor_at)
+            .chain(second_verified)
             .max()
             .unwrap_or(session.created_at);
         let acr = if amr.contains(&Amr::Hwk) && amr.contains(&Amr::User) {
             Acr::PhishingResistant
-        } else if session.second_factor_at.is_some() {
+        } else if second_verified.is_some() {
             Acr::MultiFactor
         } else {
             Acr::FirstFactor
