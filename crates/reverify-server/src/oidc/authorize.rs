@@ -380,11 +380,12 @@ impl Interaction {
     }
 }
 
-/// Whether `session` satisfies `req` now (`None`: a code can be issued).
+/// Whether `session` satisfies `req` now (`None`: a code can be issued). `consented`:
+/// the client needs no consent for this request (see [`consent_to_ask`]).
 pub fn needs(
     req: &AuthRequest,
     session: Option<&Authentication>,
-    first_party: bool,
+    consented: bool,
     now: i64,
 ) -> Option<Interaction> {
     let Some(authn) = session else {
@@ -401,12 +402,43 @@ pub fn needs(
     {
         return Some(Interaction::StepUp);
     }
-    // A first-party client needs no consent (`prompt=consent` included): there is nothing
-    // to ask.
-    if !first_party {
+    if !consented {
         return Some(Interaction::Consent);
     }
     None
+}
+
+/// The scopes the consent screen must ask for (empty: no screen). A first-party client
+/// needs no consent (`prompt=consent` included: there is nothing to ask); a third-party
+/// one is asked for the scopes the user has not allowed it yet, or for all of them with
+/// `prompt=consent`.
+pub fn consent_to_ask(req: &AuthRequest, first_party: bool, granted: &[String]) -> Vec<String> {
+    if first_party {
+        return Vec::new();
+    }
+    let missing: Vec<String> = req
+        .scope
+        .iter()
+        .filter(|s| !granted.contains(s))
+        .cloned()
+        .collect();
+    if req.prompt_consent || !missing.is_empty() {
+        if req.prompt_consent {
+            return req.scope.clone();
+        }
+        return missing;
+    }
+    Vec::new()
+}
+
+/// What a scope gives the client, in the consent screen's words.
+pub fn scope_description(scope: &str) -> &'static str {
+    match scope {
+        "openid" => "Know who you are (your account identifier)",
+        "email" => "See your email address",
+        "offline_access" => "Stay signed in: access your account while you are away",
+        _ => "An access this server does not describe",
+    }
 }
 
 /// `redirect_uri` with `params` appended to its query (its own query kept).

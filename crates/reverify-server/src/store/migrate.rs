@@ -23,6 +23,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0004_approvals.sql"),
     ),
     (5, "oidc", include_str!("../../migrations/0005_oidc.sql")),
+    (
+        6,
+        "oidc_consents",
+        include_str!("../../migrations/0006_oidc_consents.sql"),
+    ),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {

@@ -21,6 +21,7 @@ mod email;
 mod factors;
 mod machines;
 mod oidc;
+mod oidc_consent;
 mod openapi;
 mod passkeys;
 mod proxy;

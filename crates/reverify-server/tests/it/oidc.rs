@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::support::{TestDb, TestServer, http_client};
 
-const KEY: &str = "oidc-test-admin-key-0123456789-abcdefghij";
-const SECRET: &str = "config-client-secret-0123456789-ABCDEFGH";
+pub(crate) const KEY: &str = "oidc-test-admin-key-0123456789-abcdefghij";
+pub(crate) const SECRET: &str = "config-client-secret-0123456789-ABCDEFGH";
 
 fn config_client(id: &str, secret: &str) -> OidcClientConfig {
     OidcClientConfig {
@@ -285,7 +285,7 @@ async fn the_configuration_registers_its_clients_at_start() {
     server.stop().await;
 }
 
-async fn admin(
+pub(crate) async fn admin(
     server: &TestServer,
     method: Method,
     path: &str,
@@ -749,7 +749,7 @@ async fn discovery_describes_the_provider() {
 // ---- The flows over HTTP ----------------------------------------------------------------
 
 /// `application/x-www-form-urlencoded` bodies (reqwest is built without its `form` feature).
-trait FormBody {
+pub(crate) trait FormBody {
     fn form_body<K: AsRef<str>, V: AsRef<str>>(self, pairs: &[(K, V)]) -> Self;
 }
 
@@ -764,11 +764,11 @@ impl FormBody for reqwest::RequestBuilder {
     }
 }
 
-const RP: &str = "https://rp.example.com/cb";
-const VERIFIER: &str = "dBjftJeZ4CVP-mJ92K9W3yJgHHzHYTmK5X9bo1b0Ymk";
-const CHALLENGE: &str = "VOiiDEFT1amT2FN2MBTqoy1_dTL3OWswVuCv3x3keC8";
+pub(crate) const RP: &str = "https://rp.example.com/cb";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mJ92K9W3yJgHHzHYTmK5X9bo1b0Ymk";
+pub(crate) const CHALLENGE: &str = "VOiiDEFT1amT2FN2MBTqoy1_dTL3OWswVuCv3x3keC8";
 
-fn rp_clients() -> Vec<OidcClientConfig> {
+pub(crate) fn rp_clients() -> Vec<OidcClientConfig> {
     let mut app = config_client("app", SECRET);
     app.first_party = true;
     app.post_logout_redirect_uris = vec!["https://rp.example.com/bye".into()];
@@ -782,7 +782,7 @@ fn rp_clients() -> Vec<OidcClientConfig> {
     vec![app, post, spa, third]
 }
 
-async fn provider(db: TestDb) -> TestServer {
+pub(crate) async fn provider(db: TestDb) -> TestServer {
     let url = db.url.clone();
     TestServer::start_with(db, |c| {
         c.database.url = url;
@@ -793,7 +793,7 @@ async fn provider(db: TestDb) -> TestServer {
 }
 
 /// A browser: cookies, and redirects not followed (the test reads them).
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .cookie_store(true)
@@ -802,7 +802,7 @@ fn browser() -> reqwest::Client {
         .unwrap()
 }
 
-async fn signed_in_browser(server: &TestServer, email: &str) -> reqwest::Client {
+pub(crate) async fn signed_in_browser(server: &TestServer, email: &str) -> reqwest::Client {
     let b = browser();
     let (status, flow) = server
         .post(
@@ -825,13 +825,13 @@ async fn signed_in_browser(server: &TestServer, email: &str) -> reqwest::Client 
     b
 }
 
-fn authorize_url(server: &TestServer, pairs: &[(&str, &str)]) -> String {
+pub(crate) fn authorize_url(server: &TestServer, pairs: &[(&str, &str)]) -> String {
     let mut url = url::Url::parse(&server.url("/oauth/authorize")).unwrap();
     url.query_pairs_mut().extend_pairs(pairs);
     url.to_string()
 }
 
-fn app_request<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn app_request<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut pairs = vec![
         ("client_id", "app"),
         ("redirect_uri", RP),
@@ -851,14 +851,14 @@ fn app_request<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
 }
 
 /// The redirect's query parameters (panics when the answer is not a redirect).
-fn location_params(r: &reqwest::Response) -> std::collections::HashMap<String, String> {
+pub(crate) fn location_params(r: &reqwest::Response) -> std::collections::HashMap<String, String> {
     assert_eq!(r.status().as_u16(), 302, "not a redirect");
     let location = r.headers()["location"].to_str().unwrap();
     let url = url::Url::parse(location).unwrap();
     url.query_pairs().into_owned().collect()
 }
 
-async fn authorize(
+pub(crate) async fn authorize(
     server: &TestServer,
     b: &reqwest::Client,
     pairs: &[(&str, &str)],
@@ -866,7 +866,7 @@ async fn authorize(
     b.get(authorize_url(server, pairs)).send().await.unwrap()
 }
 
-async fn code_for(server: &TestServer, b: &reqwest::Client, pairs: &[(&str, &str)]) -> String {
+pub(crate) async fn code_for(server: &TestServer, b: &reqwest::Client, pairs: &[(&str, &str)]) -> String {
     let r = authorize(server, b, pairs).await;
     let p = location_params(&r);
     assert!(
@@ -878,7 +878,7 @@ async fn code_for(server: &TestServer, b: &reqwest::Client, pairs: &[(&str, &str
         .clone()
 }
 
-async fn token(
+pub(crate) async fn token(
     server: &TestServer,
     basic: Option<(&str, &str)>,
     form: &[(&str, &str)],
@@ -910,7 +910,7 @@ async fn exchange(server: &TestServer, code: &str) -> (u16, Value) {
     (s, b)
 }
 
-fn claims_of(jwt: &str) -> Value {
+pub(crate) fn claims_of(jwt: &str) -> Value {
     use base64::Engine;
     let part = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(
@@ -1612,7 +1612,8 @@ async fn prompt_max_age_and_acr_decide_between_a_code_an_error_and_the_user() {
     // A first-party client has nothing to consent to, prompt=consent or not.
     let r = authorize(&server, &b, &app_request(&[("prompt", "consent")])).await;
     assert!(location_params(&r).contains_key("code"));
-    // A third-party client needs consent (not built yet): prompt=none says so.
+    // A third-party client needs consent first (tests/it/oidc_consent.rs): prompt=none
+    // says so.
     let r = authorize(
         &server,
         &b,
@@ -1672,7 +1673,7 @@ async fn a_code_is_exchanged_once_under_concurrency() {
     }
 }
 
-fn attr(html: &str, name: &str) -> String {
+pub(crate) fn attr(html: &str, name: &str) -> String {
     html.split(&format!("{name}=\""))
         .nth(1)
         .unwrap_or_else(|| panic!("no {name} in {html}"))
