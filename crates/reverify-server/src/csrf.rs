@@ -67,7 +67,7 @@ pub(crate) async fn check(
 /// that needs no interaction (what a `GET` of the same request does), and everything the
 /// user decides on the provider's pages (the consent screen's answer) stays guarded.
 fn is_authorization_request(request: &Request) -> bool {
-    request.method() == axum::http::Method::POST && request.uri().path() == "/oauth/authorize"
+    *request.method() == axum::http::Method::POST && request.uri().path() == "/oauth/authorize"
 }
 
 fn changes_state(method: &axum::http::Method) -> bool {

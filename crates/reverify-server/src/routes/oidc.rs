@@ -539,7 +539,13 @@ fn waiting_page(
         escape(id),
         escape(&base),
         escape(&continue_url),
-        escape(&title),
+        // The consent element titles itself ("Allow …?"): the page's heading says what
+        // this is.
+        escape(if need == Interaction::Consent {
+            "Access request"
+        } else {
+            &title
+        }),
         escape(&continue_url),
         escape(&base),
     );
