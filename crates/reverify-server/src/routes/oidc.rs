@@ -395,7 +395,14 @@ async fn decide(
                         .await?;
                 }
             }
-            Ok(waiting_page(state, client, req, need, &id, consent.as_ref()))
+            Ok(waiting_page(
+                state,
+                client,
+                req,
+                need,
+                &id,
+                consent.as_ref(),
+            ))
         }
     }
 }
@@ -497,7 +504,9 @@ fn waiting_page(
                 serde_json::to_string(
                     &list
                         .iter()
-                        .map(|s| json!({"scope": s, "description": authorize::scope_description(s)}))
+                        .map(
+                            |s| json!({"scope": s, "description": authorize::scope_description(s)}),
+                        )
                         .collect::<Vec<_>>(),
                 )
                 .unwrap_or_default()
@@ -822,7 +831,9 @@ async fn revoke_my_consent(
         "user",
     )
     .await?;
-    Ok(axum::Json(json!({ "revoked": true, "client_id": client_id })))
+    Ok(axum::Json(
+        json!({ "revoked": true, "client_id": client_id }),
+    ))
 }
 
 /// Reads a form body for the token, revocation and introspection endpoints.

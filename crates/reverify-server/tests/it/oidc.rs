@@ -866,7 +866,11 @@ pub(crate) async fn authorize(
     b.get(authorize_url(server, pairs)).send().await.unwrap()
 }
 
-pub(crate) async fn code_for(server: &TestServer, b: &reqwest::Client, pairs: &[(&str, &str)]) -> String {
+pub(crate) async fn code_for(
+    server: &TestServer,
+    b: &reqwest::Client,
+    pairs: &[(&str, &str)],
+) -> String {
     let r = authorize(server, b, pairs).await;
     let p = location_params(&r);
     assert!(

@@ -9,8 +9,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::oidc::{
-    FormBody, KEY, RP, SECRET, VERIFIER, admin, app_request, attr, authorize, browser,
-    claims_of, location_params, rp_clients, signed_in_browser, token,
+    FormBody, KEY, RP, SECRET, VERIFIER, admin, app_request, attr, authorize, browser, claims_of,
+    location_params, rp_clients, signed_in_browser, token,
 };
 use crate::support::{TestDb, TestServer, status_json};
 
@@ -62,7 +62,12 @@ fn scopes_in(html: &str, name: &str) -> Vec<String> {
 /// Asks for the consent screen; panics unless the page is one.
 async fn screen(server: &TestServer, b: &reqwest::Client, pairs: &[(&str, &str)]) -> Screen {
     let r = authorize(server, b, pairs).await;
-    assert_eq!(r.status().as_u16(), 200, "{:?}", r.headers().get("location"));
+    assert_eq!(
+        r.status().as_u16(),
+        200,
+        "{:?}",
+        r.headers().get("location")
+    );
     let csp = r.headers()["content-security-policy"]
         .to_str()
         .unwrap()
@@ -207,7 +212,11 @@ async fn third_parties_are_asked_once_per_scope_and_consents_can_be_withdrawn() 
         );
 
         // Remembered: no screen for what was allowed, prompt=none included.
-        for extra in [&[][..], &[("prompt", "none")][..], &[("scope", "openid")][..]] {
+        for extra in [
+            &[][..],
+            &[("prompt", "none")][..],
+            &[("scope", "openid")][..],
+        ] {
             let r = authorize(&server, &b, &third("openid email", extra)).await;
             assert!(
                 location_params(&r).contains_key("code"),
@@ -227,7 +236,12 @@ async fn third_parties_are_asked_once_per_scope_and_consents_can_be_withdrawn() 
         assert_eq!(more.asks, ["offline_access"]);
         assert_eq!(more.granted, ["email", "openid"]);
         // prompt=consent asks for everything, even when allowed.
-        let forced = screen(&server, &b, &third("openid email", &[("prompt", "consent")])).await;
+        let forced = screen(
+            &server,
+            &b,
+            &third("openid email", &[("prompt", "consent")]),
+        )
+        .await;
         assert_eq!(forced.asks, ["openid", "email"]);
         let (status, answer) = decide(&server, &b, &forced.request, &forced.token, "allow").await;
         assert_eq!(status, 200, "{answer}");
@@ -235,9 +249,11 @@ async fn third_parties_are_asked_once_per_scope_and_consents_can_be_withdrawn() 
 
         let (status, answer) = decide(&server, &b, &more.request, &more.token, "allow").await;
         assert_eq!(status, 200, "{answer}");
-        let (status, tokens) =
-            exchange_third(&server, &query_of(answer["redirect_to"].as_str().unwrap())["code"])
-                .await;
+        let (status, tokens) = exchange_third(
+            &server,
+            &query_of(answer["redirect_to"].as_str().unwrap())["code"],
+        )
+        .await;
         assert_eq!(status, 200, "{tokens}");
         let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
         let access = tokens["access_token"].as_str().unwrap().to_owned();
@@ -272,7 +288,10 @@ async fn third_parties_are_asked_once_per_scope_and_consents_can_be_withdrawn() 
             &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
         )
         .await;
-        assert_eq!((status, err["error"].as_str()), (400, Some("invalid_grant")));
+        assert_eq!(
+            (status, err["error"].as_str()),
+            (400, Some("invalid_grant"))
+        );
         let r = reqwest::Client::new()
             .get(server.url("/oauth/userinfo"))
             .bearer_auth(&access)
@@ -375,7 +394,11 @@ async fn a_consent_decision_is_bound_to_its_screen_and_session() {
     );
     let (second, status, done) =
         crate::steps::sign_in(&server, "victim@example.com", crate::steps::PASSWORD).await;
-    assert_eq!((status, done["status"].as_str()), (200, Some("complete")), "{done}");
+    assert_eq!(
+        (status, done["status"].as_str()),
+        (200, Some("complete")),
+        "{done}"
+    );
     let (status, _) = decide(&server, &second, &s.request, &s.token, "allow").await;
     assert_eq!(status, 400, "the same user's other session");
     // Signed out: no session to answer for.
@@ -415,7 +438,12 @@ async fn a_consent_decision_is_bound_to_its_screen_and_session() {
     assert!(query_of(answer["redirect_to"].as_str().unwrap()).contains_key("code"));
 
     // A screen expires with its request (10 minutes).
-    let s = screen(&server, &b, &third("openid email", &[("prompt", "consent")])).await;
+    let s = screen(
+        &server,
+        &b,
+        &third("openid email", &[("prompt", "consent")]),
+    )
+    .await;
     server.clock.advance(Duration::from_secs(601));
     let (status, _) = decide(&server, &b, &s.request, &s.token, "allow").await;
     assert_eq!(status, 400);
@@ -547,7 +575,11 @@ async fn phr_asks_for_a_passkey_that_verifies_the_user() {
         "unmet_authentication_requirements"
     );
     let r = authorize(&server, &lea, &app_request(&[("acr_values", "phr")])).await;
-    assert_eq!(r.status().as_u16(), 200, "voluntary: the user may add a passkey");
+    assert_eq!(
+        r.status().as_u16(),
+        200,
+        "voluntary: the user may add a passkey"
+    );
     let _ = secret;
 
     // A passkey that verifies the user.
@@ -631,6 +663,9 @@ async fn phr_asks_for_a_passkey_that_verifies_the_user() {
     let id_token = claims_of(tokens["id_token"].as_str().unwrap());
     assert_eq!(id_token["acr"], "phr");
     let amr = id_token["amr"].as_array().unwrap();
-    assert!(amr.contains(&json!("hwk")) && amr.contains(&json!("user")), "{amr:?}");
+    assert!(
+        amr.contains(&json!("hwk")) && amr.contains(&json!("user")),
+        "{amr:?}"
+    );
     server.stop().await;
 }
