@@ -230,3 +230,43 @@ test("the authorization request as another site's form POST comes back with a co
   );
   await exchange(back.get('code'), verifier);
 });
+
+test('phr: the modal offers only the passkey, and the ID token says phr', async () => {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  // A passkey for the signed-in account, through the SDK on a page of the provider's.
+  await page.goto(base + '/oauth/logout'); // an HTML page of the provider's (script-src 'self')
+  await page.evaluate(async () => {
+    const { ReverifyClient } = await import('/sdk/index.js');
+    await new ReverifyClient({ baseUrl: location.origin }).registerPasskey('Laptop');
+  });
+
+  const { params, verifier } = request({ acr_values: 'phr' });
+  const modal = page.locator('reverify-verification-modal dialog[open]');
+  const back = await cameBack(
+    params,
+    () => page.goto(authorizeUrl(params)),
+    async () => {
+      const passkey = modal.locator('button[data-action=passkey]');
+      await passkey.waitFor({ state: 'visible', timeout: 10_000 });
+      // Nothing but the passkey: no password field, no other way offered.
+      assert.equal(await modal.locator('input[name=password]').count(), 0);
+      assert.equal(await modal.locator('[data-strategy]').count(), 0);
+      await passkey.click();
+    },
+  );
+  const tokens = await exchange(back.get('code'), verifier);
+  const claims = JSON.parse(Buffer.from(tokens.id_token.split('.')[1], 'base64url'));
+  assert.equal(claims.acr, 'phr');
+  assert.ok(claims.amr.includes('hwk') && claims.amr.includes('user'), claims.amr.join(' '));
+});
