@@ -416,19 +416,14 @@ pub fn consent_to_ask(req: &AuthRequest, first_party: bool, granted: &[String]) 
     if first_party {
         return Vec::new();
     }
-    let missing: Vec<String> = req
-        .scope
+    if req.prompt_consent {
+        return req.scope.clone();
+    }
+    req.scope
         .iter()
         .filter(|s| !granted.contains(s))
         .cloned()
-        .collect();
-    if req.prompt_consent || !missing.is_empty() {
-        if req.prompt_consent {
-            return req.scope.clone();
-        }
-        return missing;
-    }
-    Vec::new()
+        .collect()
 }
 
 /// What a scope gives the client, in the consent screen's words.
@@ -454,5 +449,56 @@ pub fn redirect_url(redirect_uri: &str, params: &[(&str, &str)]) -> String {
             url.to_string()
         }
         Err(_) => redirect_uri.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(scope: &str, prompt_consent: bool) -> AuthRequest {
+        AuthRequest {
+            client_id: "c".into(),
+            redirect_uri: "https://rp.example/cb".into(),
+            scope: scope.split(' ').map(str::to_owned).collect(),
+            state: None,
+            nonce: None,
+            code_challenge: None,
+            max_age: None,
+            prompt_none: false,
+            prompt_login: false,
+            prompt_consent,
+            acr: None,
+            acr_essential: false,
+        }
+    }
+
+    fn owned(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn consent_asks_for_what_is_missing_or_everything_with_prompt_consent() {
+        let granted = owned(&["openid", "email"]);
+        // First party: never.
+        assert!(consent_to_ask(&req("openid email", true), true, &[]).is_empty());
+        // Nothing allowed yet: everything.
+        assert_eq!(
+            consent_to_ask(&req("openid email", false), false, &[]),
+            owned(&["openid", "email"])
+        );
+        // Allowed: nothing; fewer scopes: nothing.
+        assert!(consent_to_ask(&req("openid email", false), false, &granted).is_empty());
+        assert!(consent_to_ask(&req("openid", false), false, &granted).is_empty());
+        // More: only the new one.
+        assert_eq!(
+            consent_to_ask(&req("openid email offline_access", false), false, &granted),
+            owned(&["offline_access"])
+        );
+        // prompt=consent: everything asked.
+        assert_eq!(
+            consent_to_ask(&req("openid email", true), false, &granted),
+            owned(&["openid", "email"])
+        );
     }
 }
