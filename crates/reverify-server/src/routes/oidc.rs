@@ -43,6 +43,7 @@ pub(crate) fn router() -> Api {
         .get("/oauth/authorize/continue", authorize_continue)
         .post("/oauth/authorize/consent", authorize_consent)
         .get("/oauth/hosted.js", hosted_js)
+        .get("/oauth/hosted.css", hosted_css)
         .post("/oauth/token", token_endpoint)
         .get("/oauth/userinfo", userinfo)
         .post("/oauth/userinfo", userinfo)
@@ -89,12 +90,15 @@ fn escape(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-/// A minimal page of the provider (errors, the waiting request).
+/// A minimal page of the provider (errors, the waiting request). No style of its own: the
+/// elements' theme, and `color-scheme` so that the page around them follows
+/// `prefers-color-scheme` as they do.
 fn page(status: StatusCode, title: &str, body_html: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta name=\"referrer\" content=\"no-referrer\">\
+         <meta name=\"color-scheme\" content=\"light dark\">\
          <title>{}</title></head><body>{body_html}</body></html>",
         escape(title)
     );
@@ -480,6 +484,15 @@ fn waiting_page(
         Some(_) => ("multi_factor", "passkey"),
     };
     let mut attrs = String::new();
+    // The operator's theme, when there is one (`oidc.theme`).
+    let theme = if state.config.oidc.theme.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<link rel=\"stylesheet\" href=\"{}/oauth/hosted.css\">",
+            escape(&base)
+        )
+    };
     let (title, inner) = match (need, consent) {
         (Interaction::SignIn, _) => (
             "Sign in".to_owned(),
@@ -544,7 +557,7 @@ fn waiting_page(
          data-strategies=\"{strategies}\" data-base=\"{}\" data-continue=\"{}\"{attrs}>\
          <h1>{}</h1>{inner}<p data-status role=\"status\"></p>\
          <noscript><p><a href=\"{}\">Continue</a> once done.</p></noscript></main>\
-         <script type=\"module\" src=\"{}/oauth/hosted.js\"></script>",
+         <script type=\"module\" src=\"{}/oauth/hosted.js\"></script>{theme}",
         escape(id),
         escape(&base),
         escape(&continue_url),
@@ -570,6 +583,26 @@ async fn hosted_js(State(state): State<AppState>) -> Result<Response, ApiError> 
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
         include_str!("../oidc/hosted.js"),
+    )
+        .into_response())
+}
+
+/// The hosted pages' theme (`oidc.theme`): the elements' custom properties on `:root`.
+async fn hosted_css(State(state): State<AppState>) -> Result<Response, ApiError> {
+    enabled(&state)?;
+    let declarations: String = state
+        .config
+        .oidc
+        .theme
+        .iter()
+        .map(|(name, value)| format!("{name}:{value};"))
+        .collect();
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        format!(":root{{{declarations}}}\n"),
     )
         .into_response())
 }

@@ -669,3 +669,70 @@ async fn phr_asks_for_a_passkey_that_verifies_the_user() {
     );
     server.stop().await;
 }
+
+/// `oidc.theme`: the elements' custom properties, as a stylesheet the hosted pages link
+/// (the page's CSP allows its own styles only); anything else is refused at start.
+#[tokio::test]
+async fn the_hosted_pages_take_the_operators_theme() {
+    let db = TestDb::sqlite().await;
+    let url = db.url.clone();
+    let server = TestServer::start_with(db, |c| {
+        c.database.url = url;
+        c.oidc.enabled = true;
+        c.oidc.clients = rp_clients();
+        c.oidc
+            .theme
+            .insert("--reverify-accent".into(), "#0f766e".into());
+        c.oidc
+            .theme
+            .insert("--reverify-radius".into(), "4px".into());
+    })
+    .await;
+    let r = authorize(&server, &browser(), &app_request(&[])).await;
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("<link rel=\"stylesheet\" href=\"/oauth/hosted.css\">"),
+        "{html}"
+    );
+    let r = reqwest::Client::new()
+        .get(server.url("/oauth/hosted.css"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    assert_eq!(
+        r.text().await.unwrap(),
+        ":root{--reverify-accent:#0f766e;--reverify-radius:4px;}\n"
+    );
+    server.stop().await;
+
+    // Without a theme: no stylesheet linked.
+    let server = provider(TestDb::sqlite().await).await;
+    let html = authorize(&server, &browser(), &app_request(&[]))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("hosted.css"));
+    server.stop().await;
+
+    let mut config = reverify_server::config::Config::default();
+    config.oidc.enabled = true;
+    for (name, value) in [
+        ("--reverify-accent", "red;} body{display:none"),
+        ("--reverify-accent", "</style>"),
+        ("--reverify-accent", " "),
+        ("color", "red"),
+        ("--reverify-font", "a\\62"),
+    ] {
+        config.oidc.theme.clear();
+        config.oidc.theme.insert(name.into(), value.into());
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("oidc.theme"), "{name}={value:?}: {err}");
+    }
+}
