@@ -133,6 +133,13 @@ async function exchange(code, verifier) {
 
 const consent = () => page.locator('reverify-consent');
 
+/** A new tab (the last one may still be failing to load the app's unserved callback). */
+async function freshTab() {
+  const previous = page;
+  page = await context.newPage();
+  await previous.close();
+}
+
 test('a third-party app: sign in, the consent screen, Allow; remembered; Deny', async () => {
   const first = request();
   const back = await cameBack(
@@ -216,10 +223,7 @@ test('a third-party app: sign in, the consent screen, Allow; remembered; Deny', 
 test("the authorization request as another site's form POST comes back with a code", async () => {
   const { params, verifier } = request();
   // A page with no origin of the provider's (about:blank): its form POST is cross-site.
-  // A new tab (the last one may still be failing to load the app's unserved callback).
-  const previous = page;
-  page = await context.newPage();
-  await previous.close();
+  await freshTab();
   await page.setContent(
     `<form method="post" action="${base}/oauth/authorize">` +
       Object.entries(params)
@@ -236,6 +240,7 @@ test("the authorization request as another site's form POST comes back with a co
 });
 
 test('phr: the modal offers only the passkey, and the ID token says phr', async () => {
+  await freshTab();
   const cdp = await context.newCDPSession(page);
   await cdp.send('WebAuthn.enable');
   await cdp.send('WebAuthn.addVirtualAuthenticator', {
