@@ -311,9 +311,9 @@ test(
       assert.ok(claims.auth_time > reverifiedAt, `${claims.auth_time} vs ${reverifiedAt}`);
     });
 
-    await t.test('acr_values: the second factor, in the same session', async () => {
+    await t.test('acr_values: the missing second factor only, in the same session', async () => {
       const { url, checks } = await start({ acr_values: MFA });
-      const app = await withReverification(b, url, 'step_up', 'multi_factor', authenticator);
+      const app = await withReverification(b, url, 'step_up', 'second_factor', authenticator);
       const claims = (await finish(app, checks)).claims();
       assert.equal(claims.acr, MFA);
       assert.ok(claims.amr.includes('otp'), JSON.stringify(claims.amr));

@@ -61,7 +61,30 @@ pub struct OidcConfig {
     /// Clients registered by the configuration file (`[[oidc.clients]]`), rewritten in
     /// the database at every start; the admin API and the CLI register others.
     pub clients: Vec<OidcClientConfig>,
+    /// The provider's hosted pages' theme: custom properties of the browser SDK's elements
+    /// (`"--reverify-accent" = "#0f766e"`), served as `/oauth/hosted.css`. Empty: the
+    /// elements' defaults.
+    pub theme: std::collections::BTreeMap<String, String>,
 }
+
+/// The elements' theme variables (`js/src/ui/css.js`), which `oidc.theme` may set.
+pub const THEME_PROPERTIES: &[&str] = &[
+    "--reverify-accent",
+    "--reverify-accent-text",
+    "--reverify-bg",
+    "--reverify-text",
+    "--reverify-muted",
+    "--reverify-border",
+    "--reverify-error",
+    "--reverify-success",
+    "--reverify-radius",
+    "--reverify-font",
+    "--reverify-width",
+    "--reverify-shadow",
+    "--reverify-card-border",
+    "--reverify-card-padding",
+    "--reverify-backdrop",
+];
 
 impl Default for OidcConfig {
     fn default() -> Self {
@@ -71,6 +94,7 @@ impl Default for OidcConfig {
             access_token_lifetime_secs: 300,
             refresh_token_lifetime_secs: 30 * 86_400,
             clients: Vec::new(),
+            theme: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -804,6 +828,26 @@ impl Config {
             })?;
             if !seen.insert(c.client_id.as_str()) {
                 return bad(format!("oidc.clients: {:?} is listed twice", c.client_id));
+            }
+        }
+        for (name, value) in &o.theme {
+            if !THEME_PROPERTIES.contains(&name.as_str()) {
+                return bad(format!(
+                    "oidc.theme: {name:?} is not one of the elements' theme variables ({})",
+                    THEME_PROPERTIES.join(", ")
+                ));
+            }
+            // A value only: nothing that could end the declaration or the stylesheet.
+            let plain = !value.trim().is_empty()
+                && value.len() <= 200
+                && !value
+                    .chars()
+                    .any(|c| c.is_control() || matches!(c, ';' | '{' | '}' | '<' | '>' | '\\'));
+            if !plain {
+                return bad(format!(
+                    "oidc.theme: the value of {name} must be a CSS value of at most 200 \
+                     characters, without ; {{ }} < > or backslashes"
+                ));
             }
         }
         Ok(())

@@ -10,7 +10,9 @@
 //! Which requests: every one that carries a `Cookie` header, not only the session cookie,
 //! so that the guard does not depend on the cookie's name (or prefix); a request without
 //! cookies has no ambient authority to abuse. Requests with `Authorization: Bearer` (the
-//! admin API) are exempt: a page on another site cannot make a browser send one.
+//! admin API) are exempt: a page on another site cannot make a browser send one. So is
+//! `POST /oauth/authorize`, the OpenID authorization request, which a client's site may
+//! send as a form (see [`is_authorization_request`]).
 
 use axum::extract::{Request, State};
 use axum::http::header::{AUTHORIZATION, COOKIE};
@@ -45,7 +47,10 @@ pub(crate) async fn check(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"));
-    let guarded = changes_state(request.method()) && headers.contains_key(COOKIE) && !bearer;
+    let guarded = changes_state(request.method())
+        && headers.contains_key(COOKIE)
+        && !bearer
+        && !is_authorization_request(&request);
     if guarded && !guard.from_allowed_origin(&request) {
         tracing::info!(
             origin = ?headers.get("origin"),
@@ -55,6 +60,14 @@ pub(crate) async fn check(
         return ApiError::CrossSiteRequest.into_response();
     }
     next.run(request).await
+}
+
+/// `POST /oauth/authorize`: OpenID Connect lets a client's site send the authorization
+/// request as a form POST. It changes nothing by itself: it issues a code only to a session
+/// that needs no interaction (what a `GET` of the same request does), and everything the
+/// user decides on the provider's pages (the consent screen's answer) stays guarded.
+fn is_authorization_request(request: &Request) -> bool {
+    *request.method() == axum::http::Method::POST && request.uri().path() == "/oauth/authorize"
 }
 
 fn changes_state(method: &axum::http::Method) -> bool {

@@ -371,6 +371,13 @@ pub(crate) async fn finish_assertion(
     })
 }
 
+/// Whether a stored passkey verifies its user: registered with user verification, it must
+/// verify the user at every use (see [`finish_assertion`]'s `UserNotVerified`), which is
+/// what the OpenID provider's `phr` needs. One registered without it may never do so.
+pub(crate) fn verifies_user(row: &PasskeyRow) -> bool {
+    serde_json::from_str::<Credential>(&row.credential).is_ok_and(|c| c.user_verified)
+}
+
 /// The public view of a passkey.
 pub(crate) fn passkey_json(p: &PasskeyRow) -> Value {
     serde_json::json!({

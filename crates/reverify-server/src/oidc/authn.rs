@@ -129,7 +129,8 @@ impl Standing {
     }
 
     /// What to verify so that [`Standing::meets`] finds an answer: only the factors that are
-    /// missing or too old.
+    /// missing or too old; for freshness alone (`max_age`, `prompt=login` without an
+    /// `acr`), one factor.
     pub fn missing(&self, wanted: Wanted, now: i64) -> Missing {
         let fresh = |t: Option<i64>| {
             t.is_some_and(|t| {
@@ -137,11 +138,14 @@ impl Standing {
                     && wanted.since.is_none_or(|s| t >= s)
             })
         };
-        match wanted.acr.unwrap_or(Acr::FirstFactor) {
-            Acr::PhishingResistant => Missing::Passkey,
-            Acr::FirstFactor => Missing::FirstFactor,
-            Acr::SecondFactor => Missing::SecondFactor,
-            Acr::MultiFactor => match (fresh(self.first), fresh(self.second)) {
+        match wanted.acr {
+            // Only fresher: one factor, the second when the session has verified one (an
+            // authenticator app code, a backup code or a passkey answers), else the first.
+            None if self.second.is_some() => Missing::SecondFactor,
+            None | Some(Acr::FirstFactor) => Missing::FirstFactor,
+            Some(Acr::PhishingResistant) => Missing::Passkey,
+            Some(Acr::SecondFactor) => Missing::SecondFactor,
+            Some(Acr::MultiFactor) => match (fresh(self.first), fresh(self.second)) {
                 (true, _) => Missing::SecondFactor,
                 (false, true) => Missing::FirstFactor,
                 (false, false) => Missing::MultiFactor,

@@ -11,8 +11,6 @@ use reverify::acr::Acr;
 use serde::{Deserialize, Serialize};
 
 use super::clients::Client;
-use crate::store::SessionRow;
-use crate::strategy::Amr;
 
 /// The parameters as sent (query or form). Repeated parameters are refused by the
 /// extractor (RFC 6749 §3.1). Fields are the parameters of the same name.
@@ -338,45 +336,7 @@ pub fn validate(raw: &RawRequest, client: &Client) -> Result<AuthRequest, Redire
     })
 }
 
-/// What the session's authentication is, as OpenID Connect says it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Authentication {
-    /// The last time a factor was verified.
-    pub auth_time: i64,
-    /// Its strength.
-    pub acr: Acr,
-    /// RFC 8176 methods.
-    pub amr: Vec<String>,
-}
-
-impl Authentication {
-    /// From a Reverify session: `auth_time` is its latest factor verification; `acr` is
-    /// `phr` after a passkey with user verification, `mfa` with a second factor verified in
-    /// this session, else `1fa`. A `second_factor_at` of `0` means "enrolled (maybe in
-    /// another session), never verified in this one": no second factor for OpenID.
-    pub fn of(session: &SessionRow) -> Authentication {
-        let amr = Amr::parse_list(&session.amr);
-        let second_verified = session.second_factor_at.filter(|&t| t > 0);
-        let auth_time = session
-            .first_factor_at
-            .into_iter()
-            .chain(second_verified)
-            .max()
-            .unwrap_or(session.created_at);
-        let acr = if amr.contains(&Amr::Hwk) && amr.contains(&Amr::User) {
-            Acr::PhishingResistant
-        } else if second_verified.is_some() {
-            Acr::MultiFactor
-        } else {
-            Acr::FirstFactor
-        };
-        Authentication {
-            auth_time,
-            acr,
-            amr: amr.iter().map(|a| a.as_str().to_owned()).collect(),
-        }
-    }
-}
+pub use super::authn::Authentication;
 
 /// What the user must do before a code can be issued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -403,33 +363,32 @@ impl Interaction {
     }
 }
 
-/// Whether `session` satisfies `req` now (`None`: a code can be issued).
-pub fn needs(
-    req: &AuthRequest,
-    session: Option<&Authentication>,
-    first_party: bool,
-    now: i64,
-) -> Option<Interaction> {
-    let Some(authn) = session else {
-        return Some(Interaction::SignIn);
-    };
-    if req.prompt_login {
-        return Some(Interaction::Reverify);
+/// The scopes the consent screen must ask for (empty: no screen). A first-party client
+/// needs no consent (`prompt=consent` included: there is nothing to ask); a third-party
+/// one is asked for the scopes the user has not allowed it yet, or for all of them with
+/// `prompt=consent`.
+pub fn consent_to_ask(req: &AuthRequest, first_party: bool, granted: &[String]) -> Vec<String> {
+    if first_party {
+        return Vec::new();
     }
-    if req.max_age.is_some_and(|max| now - authn.auth_time > max) {
-        return Some(Interaction::Reverify);
+    if req.prompt_consent {
+        return req.scope.clone();
     }
-    if let Some(wanted) = req.acr.as_deref().and_then(|a| Acr::from_str(a).ok())
-        && !authn.acr.satisfies(wanted)
-    {
-        return Some(Interaction::StepUp);
+    req.scope
+        .iter()
+        .filter(|s| !granted.contains(s))
+        .cloned()
+        .collect()
+}
+
+/// What a scope gives the client, in the consent screen's words.
+pub fn scope_description(scope: &str) -> &'static str {
+    match scope {
+        "openid" => "Know who you are (your account identifier)",
+        "email" => "See your email address",
+        "offline_access" => "Stay signed in: access your account while you are away",
+        _ => "An access this server does not describe",
     }
-    // A first-party client needs no consent (`prompt=consent` included): there is nothing
-    // to ask.
-    if !first_party {
-        return Some(Interaction::Consent);
-    }
-    None
 }
 
 /// `redirect_uri` with `params` appended to its query (its own query kept).
@@ -445,5 +404,56 @@ pub fn redirect_url(redirect_uri: &str, params: &[(&str, &str)]) -> String {
             url.to_string()
         }
         Err(_) => redirect_uri.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(scope: &str, prompt_consent: bool) -> AuthRequest {
+        AuthRequest {
+            client_id: "c".into(),
+            redirect_uri: "https://rp.example/cb".into(),
+            scope: scope.split(' ').map(str::to_owned).collect(),
+            state: None,
+            nonce: None,
+            code_challenge: None,
+            max_age: None,
+            prompt_none: false,
+            prompt_login: false,
+            prompt_consent,
+            acr: None,
+            acr_essential: false,
+        }
+    }
+
+    fn owned(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn consent_asks_for_what_is_missing_or_everything_with_prompt_consent() {
+        let granted = owned(&["openid", "email"]);
+        // First party: never.
+        assert!(consent_to_ask(&req("openid email", true), true, &[]).is_empty());
+        // Nothing allowed yet: everything.
+        assert_eq!(
+            consent_to_ask(&req("openid email", false), false, &[]),
+            owned(&["openid", "email"])
+        );
+        // Allowed: nothing; fewer scopes: nothing.
+        assert!(consent_to_ask(&req("openid email", false), false, &granted).is_empty());
+        assert!(consent_to_ask(&req("openid", false), false, &granted).is_empty());
+        // More: only the new one.
+        assert_eq!(
+            consent_to_ask(&req("openid email offline_access", false), false, &granted),
+            owned(&["offline_access"])
+        );
+        // prompt=consent: everything asked.
+        assert_eq!(
+            consent_to_ask(&req("openid email", true), false, &granted),
+            owned(&["openid", "email"])
+        );
     }
 }

@@ -498,6 +498,8 @@ pub async fn remove(store: &crate::store::Store, client_id: &str) -> Result<(), 
         return Err(RegisterError::FromConfig);
     }
     if store.delete_oidc_client(client_id, "admin").await? {
+        // A client registered later under the same id must ask again.
+        store.delete_oidc_consents_of_client(client_id).await?;
         Ok(())
     } else {
         Err(RegisterError::NotFound)

@@ -38,6 +38,11 @@ pub(crate) fn router() -> Api {
         .get("/v1/admin/users/{id}", get_user)
         .delete("/v1/admin/users/{id}", delete_user)
         .get("/v1/admin/users/{id}/sessions", user_sessions)
+        .get("/v1/admin/users/{id}/oidc/consents", user_oidc_consents)
+        .delete(
+            "/v1/admin/users/{id}/oidc/consents/{client_id}",
+            revoke_user_oidc_consent,
+        )
         .delete("/v1/admin/sessions/{id}", revoke_session)
         .get("/v1/admin/audit_events", audit_events)
         .post("/v1/admin/keys/{kid}/revoke", revoke_key)
@@ -354,6 +359,37 @@ async fn user_sessions(
     let sessions = state.store.open_sessions_of(&id).await?;
     Ok(Json(
         json!({ "sessions": sessions.iter().map(|s| session::session_json(&state, s)).collect::<Vec<_>>() }),
+    ))
+}
+
+async fn user_oidc_consents(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if !state.config.oidc.enabled {
+        return Err(ApiError::NotFound("route"));
+    }
+    state
+        .store
+        .user_by_id(&id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
+    Ok(Json(super::oidc::consents_json(&state, &id).await?))
+}
+
+async fn revoke_user_oidc_consent(
+    _: Admin,
+    State(state): State<AppState>,
+    client: Client,
+    Path((id, client_id)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if !state.config.oidc.enabled {
+        return Err(ApiError::NotFound("route"));
+    }
+    super::oidc::revoke_consent(&state, &id, &client_id, None, &client, "admin").await?;
+    Ok(Json(
+        json!({ "revoked": true, "user_id": id, "client_id": client_id }),
     ))
 }
 

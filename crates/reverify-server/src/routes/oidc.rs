@@ -20,7 +20,10 @@ use serde_json::json;
 use super::api::Api;
 use super::current::SessionCookie;
 use crate::error::ApiError;
-use crate::oidc::authorize::{self, AuthRequest, Authentication, Interaction, RawRequest};
+use reverify::acr::Acr;
+
+use crate::oidc::authn::{Missing, Standing, Wanted};
+use crate::oidc::authorize::{self, AuthRequest, Interaction, RawRequest};
 use crate::oidc::clients::Client;
 use crate::oidc::token::{self, Credentials, Grant, OAuthError};
 use crate::secrets;
@@ -41,13 +44,17 @@ pub(crate) fn router() -> Api {
         .get("/oauth/authorize", authorize_get)
         .post("/oauth/authorize", authorize_post)
         .get("/oauth/authorize/continue", authorize_continue)
+        .post("/oauth/authorize/consent", authorize_consent)
         .get("/oauth/hosted.js", hosted_js)
+        .get("/oauth/hosted.css", hosted_css)
         .post("/oauth/token", token_endpoint)
         .get("/oauth/userinfo", userinfo)
         .post("/oauth/userinfo", userinfo)
         .post("/oauth/revoke", revoke)
         .post("/oauth/introspect", introspect)
         .get("/oauth/logout", logout)
+        .get("/v1/me/oidc/consents", my_consents)
+        .delete("/v1/me/oidc/consents/{client_id}", revoke_my_consent)
 }
 
 fn enabled(state: &AppState) -> Result<(), ApiError> {
@@ -86,12 +93,15 @@ fn escape(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-/// A minimal page of the provider (errors, the waiting request).
+/// A minimal page of the provider (errors, the waiting request). No style of its own: the
+/// elements' theme, and `color-scheme` so that the page around them follows
+/// `prefers-color-scheme` as they do.
 fn page(status: StatusCode, title: &str, body_html: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta name=\"referrer\" content=\"no-referrer\">\
+         <meta name=\"color-scheme\" content=\"light dark\">\
          <title>{}</title></head><body>{body_html}</body></html>",
         escape(title)
     );
@@ -149,7 +159,7 @@ async fn authorize_get(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     enabled(&state)?;
-    authorization(&state, cookie, query.unwrap_or_default().as_bytes()).await
+    authorization(&state, cookie, query.unwrap_or_default().as_bytes(), false).await
 }
 
 async fn authorize_post(
@@ -168,7 +178,7 @@ async fn authorize_post(
             "The sign-in request must be sent as a form (application/x-www-form-urlencoded).",
         ));
     }
-    authorization(&state, cookie, &body).await
+    authorization(&state, cookie, &body, true).await
 }
 
 async fn load_client(state: &AppState, id: Option<&str>) -> Result<Option<Client>, ApiError> {
@@ -178,10 +188,14 @@ async fn load_client(state: &AppState, id: Option<&str>) -> Result<Option<Client
     }
 }
 
+/// `post`: the request came as a form POST, maybe from the client's site: a browser does
+/// not send the `SameSite=Lax` session cookie with it, so without a session the request is
+/// recorded and the browser sent (303) to its continuation, a same-site `GET` that has it.
 async fn authorization(
     state: &AppState,
     cookie: SessionCookie,
     raw: &[u8],
+    post: bool,
 ) -> Result<Response, ApiError> {
     let Some(map) = params(raw) else {
         return Ok(error_page(
@@ -211,13 +225,168 @@ async fn authorization(
             ));
         }
     };
+    if post && !matches!(cookie, SessionCookie::Active(_)) {
+        let now = state.now();
+        let id = secrets::new_id("oreq");
+        let record = json!({ "request": req, "created_at": now });
+        state
+            .store
+            .insert_oidc_pending(
+                &id,
+                client.id(),
+                &record.to_string(),
+                now,
+                now + PENDING_TTL_SECS,
+            )
+            .await?;
+        let mut r = Redirect::to(&continue_url(state, &id)).into_response();
+        *r.status_mut() = StatusCode::SEE_OTHER;
+        return Ok(r);
+    }
     decide(state, cookie, &client, &req, None).await
 }
 
+/// The server's path prefix (`/auth` for a server mounted in an app; empty at the root).
+fn base_path(state: &AppState) -> String {
+    url::Url::parse(&state.issuer)
+        .map(|u| u.path().trim_end_matches('/').to_owned())
+        .unwrap_or_default()
+}
+
+fn continue_url(state: &AppState, id: &str) -> String {
+    format!("{}/oauth/authorize/continue?request={id}", base_path(state))
+}
+
+/// How a consent screen's token is stored.
+fn consent_hash(token: &str) -> String {
+    secrets::sha256_hex(&["oidc_consent", token])
+}
+
+/// What a request comes to now.
+enum Decision {
+    /// Back to the client: a code, or an error.
+    Redirect(String),
+    /// The user must act first: `missing`, what to verify (for `SignIn`, `Reverify`,
+    /// `StepUp`); `ask`, the scopes the consent screen asks for.
+    Wait {
+        need: Interaction,
+        missing: Missing,
+        ask: Vec<String>,
+    },
+}
+
+/// Whether `session` satisfies `req` (then a code is issued), or what the user must do
+/// (`prompt=none` and unreachable essential `acr` values answer errors instead). `since`:
+/// for a request that waited, when it was made (`prompt=login` is satisfied by a
+/// verification after it).
+async fn evaluate(
+    state: &AppState,
+    session: Option<&crate::store::SessionRow>,
+    client: &Client,
+    req: &AuthRequest,
+    since: Option<i64>,
+) -> Result<Decision, ApiError> {
+    let now = state.now();
+    let first_party = client.row.first_party != 0;
+    let ask = match session {
+        Some(s) if !first_party => {
+            let granted = state
+                .store
+                .oidc_consented_scopes(&s.user_id, client.id())
+                .await?;
+            authorize::consent_to_ask(req, first_party, &granted)
+        }
+        _ => Vec::new(),
+    };
+    let error = |error: &str, description: &str| {
+        let mut params = vec![("error", error), ("error_description", description)];
+        if let Some(s) = &req.state {
+            params.push(("state", s));
+        }
+        params.push(("iss", state.issuer.as_str()));
+        Decision::Redirect(authorize::redirect_url(&req.redirect_uri, &params))
+    };
+    let Some(session) = session else {
+        return Ok(if req.prompt_none {
+            error("login_required", "the user is not signed in")
+        } else {
+            Decision::Wait {
+                need: Interaction::SignIn,
+                missing: Missing::FirstFactor,
+                ask,
+            }
+        });
+    };
+    let standing = Standing::of(session);
+    let mut wanted = Wanted {
+        acr: req.acr.as_deref().and_then(|a| a.parse::<Acr>().ok()),
+        max_age: req.max_age,
+        // prompt=login: a verification after the request was made (none yet when it
+        // arrives).
+        since: req.prompt_login.then(|| since.unwrap_or(now + 1)),
+    };
+    if let Some(acr) = wanted.acr
+        && standing.meets(wanted, now).is_none()
+        && !reachable(state, session, acr).await?
+    {
+        if req.acr_essential {
+            return Ok(error(
+                "unmet_authentication_requirements",
+                "the user has no factor that meets the essential acr",
+            ));
+        }
+        // A voluntary acr beyond the user's factors: what they can do is what they get
+        // (the token's acr says so), rather than a page that can never be completed.
+        wanted.acr = None;
+    }
+    let Some(authn) = standing.meets(wanted, now) else {
+        // Never reached (a stronger factor) or only too old (verify again).
+        let need = match wanted.acr {
+            Some(acr) if !standing.ever_reached(acr) => Interaction::StepUp,
+            _ => Interaction::Reverify,
+        };
+        return Ok(if req.prompt_none {
+            error(
+                need.prompt_none_error(),
+                "the user must interact with the provider",
+            )
+        } else {
+            Decision::Wait {
+                need,
+                missing: standing.missing(wanted, now),
+                ask,
+            }
+        });
+    };
+    if !ask.is_empty() {
+        return Ok(if req.prompt_none {
+            error(
+                Interaction::Consent.prompt_none_error(),
+                "the user has not allowed this application",
+            )
+        } else {
+            Decision::Wait {
+                need: Interaction::Consent,
+                missing: Missing::FirstFactor,
+                ask,
+            }
+        });
+    }
+    let code = token::issue_code(state, req, &session.id, &session.user_id, &authn).await?;
+    let mut params = vec![("code", code.as_str())];
+    if let Some(s) = &req.state {
+        params.push(("state", s));
+    }
+    params.push(("iss", state.issuer.as_str()));
+    Ok(Decision::Redirect(authorize::redirect_url(
+        &req.redirect_uri,
+        &params,
+    )))
+}
+
 /// Issues a code when the session satisfies `req`; otherwise answers `prompt=none` with
-/// its error, or records the request and serves the page that waits for the user.
-/// `since`: for a request that waited, when it was made (`prompt=login` is satisfied by
-/// a verification after it).
+/// its error, or records the request and serves the page that waits for the user (the
+/// consent screen bound to this session by a one-time token).
 async fn decide(
     state: &AppState,
     cookie: SessionCookie,
@@ -230,83 +399,88 @@ async fn decide(
         SessionCookie::Active(current) => Some(current.session),
         SessionCookie::Absent | SessionCookie::Invalid => None,
     };
-    let authn = session.as_ref().map(Authentication::of);
-    let mut effective = req.clone();
-    if let (Some(since), Some(a)) = (since, &authn)
-        && a.auth_time >= since
-    {
-        // Verified after the request was made: prompt=login is done.
-        effective.prompt_login = false;
-    }
-    let first_party = client.row.first_party != 0;
-    match authorize::needs(&effective, authn.as_ref(), first_party, now) {
-        None => {
-            let (Some(session), Some(authn)) = (session, authn) else {
-                return Err(ApiError::internal("a satisfied request without a session"));
-            };
-            let code = token::issue_code(state, req, &session.id, &session.user_id, &authn).await?;
-            let mut params = vec![("code", code.as_str())];
-            if let Some(s) = &req.state {
-                params.push(("state", s));
+    match evaluate(state, session.as_ref(), client, req, since).await? {
+        Decision::Redirect(url) => Ok(redirect_to(&url)),
+        Decision::Wait { need, missing, ask } => {
+            let id = secrets::new_id("oreq");
+            let record = json!({ "request": req, "created_at": since.unwrap_or(now), "ask": ask });
+            let mut consent = None;
+            match (&session, need) {
+                (Some(session), Interaction::Consent) => {
+                    let token = secrets::new_secret();
+                    state
+                        .store
+                        .insert_oidc_pending_consent(
+                            &id,
+                            client.id(),
+                            &record.to_string(),
+                            &consent_hash(&token),
+                            &session.id,
+                            now,
+                            now + PENDING_TTL_SECS,
+                        )
+                        .await?;
+                    let user = state.store.user_by_id(&session.user_id).await?;
+                    let granted = state
+                        .store
+                        .oidc_consented_scopes(&session.user_id, client.id())
+                        .await?;
+                    consent = Some(ConsentScreen {
+                        token,
+                        account: user.map(|u| u.email).unwrap_or_default(),
+                        ask,
+                        granted,
+                    });
+                }
+                _ => {
+                    state
+                        .store
+                        .insert_oidc_pending(
+                            &id,
+                            client.id(),
+                            &record.to_string(),
+                            now,
+                            now + PENDING_TTL_SECS,
+                        )
+                        .await?;
+                }
             }
-            params.push(("iss", state.issuer.as_str()));
-            Ok(redirect_to(&authorize::redirect_url(
-                &req.redirect_uri,
-                &params,
-            )))
-        }
-        Some(Interaction::StepUp)
-            if req.acr_essential && !reachable(state, session.as_ref(), req).await? =>
-        {
-            Ok(error_redirect(
+            Ok(waiting_page(
                 state,
-                &req.redirect_uri,
-                req.state.as_deref(),
-                "unmet_authentication_requirements",
-                "the user has no factor that meets the essential acr",
+                client,
+                need,
+                missing,
+                &id,
+                consent.as_ref(),
             ))
         }
-        Some(need) if req.prompt_none => Ok(error_redirect(
-            state,
-            &req.redirect_uri,
-            req.state.as_deref(),
-            need.prompt_none_error(),
-            "the user must interact with the provider",
-        )),
-        Some(need) => {
-            let id = secrets::new_id("oreq");
-            let record = json!({ "request": req, "created_at": since.unwrap_or(now) });
-            state
-                .store
-                .insert_oidc_pending(
-                    &id,
-                    &client.row.client_id,
-                    &record.to_string(),
-                    now,
-                    now + PENDING_TTL_SECS,
-                )
-                .await?;
-            Ok(waiting_page(state, client, req, authn.as_ref(), need, &id))
-        }
     }
+}
+
+/// What the consent screen shows, and its one-time token.
+struct ConsentScreen {
+    token: String,
+    account: String,
+    ask: Vec<String>,
+    granted: Vec<String>,
 }
 
 /// Whether the session's user has factors that can reach the request's `acr`: a passkey
 /// for `phr`, an authenticator app or backup codes for `2fa` / `mfa`.
 async fn reachable(
     state: &AppState,
-    session: Option<&crate::store::SessionRow>,
-    req: &AuthRequest,
+    session: &crate::store::SessionRow,
+    wanted: Acr,
 ) -> Result<bool, ApiError> {
-    use reverify::acr::Acr;
-    let (Some(session), Some(wanted)) = (
-        session,
-        req.acr.as_deref().and_then(|a| a.parse::<Acr>().ok()),
-    ) else {
-        return Ok(true);
-    };
-    let (passkeys, totp, backup_codes) = state.store.factor_counts(&session.user_id).await?;
-    let best = if passkeys > 0 {
+    let (_, totp, backup_codes) = state.store.factor_counts(&session.user_id).await?;
+    // A passkey that cannot verify its user is a first factor only: it never reaches phr.
+    let verifying_passkey = state
+        .store
+        .passkeys_of(&session.user_id)
+        .await?
+        .iter()
+        .any(crate::passkeys::verifies_user);
+    let best = if verifying_passkey {
         Acr::PhishingResistant
     } else if totp || backup_codes > 0 {
         Acr::MultiFactor
@@ -316,22 +490,21 @@ async fn reachable(
     Ok(best.satisfies(wanted))
 }
 
-/// The page a request waits on: the SDK's own elements (`<reverify-sign-in>`, or the
-/// reverification modal at the level the request needs), loaded from this server's
-/// `/sdk/` by `/oauth/hosted.js`; done, the browser goes to the continuation, which
-/// re-evaluates the request. Without JavaScript, a Continue link does the same.
+/// The page a request waits on: the SDK's own elements (`<reverify-sign-in>`, the
+/// reverification modal at the level the request needs, or `<reverify-consent>`), loaded
+/// from this server's `/sdk/` by `/oauth/hosted.js`; done, the browser goes to the
+/// continuation, which re-evaluates the request. Without JavaScript, a Continue link does
+/// the same (the consent screen needs JavaScript: its decision is a same-origin `fetch`).
 fn waiting_page(
     state: &AppState,
     client: &Client,
-    req: &AuthRequest,
-    authn: Option<&Authentication>,
     need: Interaction,
+    missing: Missing,
     id: &str,
+    consent: Option<&ConsentScreen>,
 ) -> Response {
-    let base = url::Url::parse(&state.issuer)
-        .map(|u| u.path().trim_end_matches('/').to_owned())
-        .unwrap_or_default();
-    let continue_url = format!("{base}/oauth/authorize/continue?request={id}");
+    let base = base_path(state);
+    let continue_url = continue_url(state, id);
     let name = escape(&client.row.name);
     let need_name = match need {
         Interaction::SignIn => "sign_in",
@@ -339,65 +512,103 @@ fn waiting_page(
         Interaction::StepUp => "step_up",
         Interaction::Consent => "consent",
     };
-    let level = level_for(req, authn, need);
-    let (title, inner) = match need {
-        Interaction::SignIn => (
-            "Sign in",
+    // The reverification level: only what is missing or too old (`oidc::authn`). `phr`
+    // is the multi-factor level proved by a passkey only: the modal offers nothing else.
+    let level = missing.level();
+    let strategies = if missing == Missing::Passkey {
+        "passkey"
+    } else {
+        ""
+    };
+    let mut attrs = String::new();
+    // The operator's theme, when there is one (`oidc.theme`).
+    let theme = if state.config.oidc.theme.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<link rel=\"stylesheet\" href=\"{}/oauth/hosted.css\">",
+            escape(&base)
+        )
+    };
+    let (title, inner) = match (need, consent) {
+        (Interaction::SignIn, _) => (
+            "Sign in".to_owned(),
             format!(
                 "<p>Sign in to continue to {name}.</p><reverify-sign-in no-passkey></reverify-sign-in>"
             ),
         ),
-        Interaction::Reverify | Interaction::StepUp => (
-            "Verify it is you",
+        (Interaction::Reverify | Interaction::StepUp, _) => (
+            "Verify it is you".to_owned(),
             format!(
                 "<p>{name} asks you to verify it is you{}.</p>\
                  <p><button type=\"button\" data-action=\"verify\">Verify</button></p>",
-                if need == Interaction::StepUp {
-                    " with a stronger method"
-                } else {
-                    " again"
+                match (need, strategies) {
+                    (Interaction::StepUp, "passkey") => " with a passkey",
+                    (Interaction::StepUp, _) => " with a stronger method",
+                    _ => " again",
                 }
             ),
         ),
-        Interaction::Consent => (
-            "Not available yet",
-            format!(
-                "<p>{name} is a third-party application; consent to third-party applications is \
-                 not available on this server yet.</p>"
-            ),
+        (Interaction::Consent, Some(c)) => {
+            let described = |list: &[&String]| {
+                serde_json::to_string(
+                    &list
+                        .iter()
+                        .map(
+                            |s| json!({"scope": s, "description": authorize::scope_description(s)}),
+                        )
+                        .collect::<Vec<_>>(),
+                )
+                .unwrap_or_default()
+            };
+            attrs = format!(
+                " data-consent-token=\"{}\" data-consent-url=\"{}\"",
+                escape(&c.token),
+                escape(&format!("{base}/oauth/authorize/consent")),
+            );
+            let items: String = c
+                .ask
+                .iter()
+                .map(|s| format!("<li>{}</li>", escape(authorize::scope_description(s))))
+                .collect();
+            let asked: Vec<&String> = c.ask.iter().collect();
+            let granted: Vec<&String> = c.granted.iter().filter(|g| !c.ask.contains(g)).collect();
+            (
+                format!("Allow {}?", client.row.name),
+                format!(
+                    "<reverify-consent app=\"{name}\" account=\"{}\" scopes=\"{}\" granted=\"{}\">\
+                     <p>{name} asks to:</p><ul>{items}</ul></reverify-consent>",
+                    escape(&c.account),
+                    escape(&described(&asked)),
+                    escape(&described(&granted)),
+                ),
+            )
+        }
+        (Interaction::Consent, None) => (
+            "Sign in".to_owned(),
+            format!("<p>Sign in to continue to {name}.</p>"),
         ),
     };
     let body = format!(
         "<main data-need=\"{need_name}\" data-request=\"{}\" data-level=\"{level}\" \
-         data-base=\"{}\" data-continue=\"{}\"><h1>{title}</h1>{inner}<p data-status role=\"status\"></p>\
+         data-strategies=\"{strategies}\" data-base=\"{}\" data-continue=\"{}\"{attrs}>\
+         <h1>{}</h1>{inner}<p data-status role=\"status\"></p>\
          <noscript><p><a href=\"{}\">Continue</a> once done.</p></noscript></main>\
-         <script type=\"module\" src=\"{}/oauth/hosted.js\"></script>",
+         <script type=\"module\" src=\"{}/oauth/hosted.js\"></script>{theme}",
         escape(id),
         escape(&base),
         escape(&continue_url),
+        // The consent element titles itself ("Allow …?"): the page's heading says what
+        // this is.
+        escape(if need == Interaction::Consent {
+            "Access request"
+        } else {
+            &title
+        }),
         escape(&continue_url),
         escape(&base),
     );
-    page(StatusCode::OK, title, &body)
-}
-
-/// The reverification level the page asks for: what the requested acr needs; and for a
-/// fresher verification (`max_age`, `prompt=login`), at least what the session already
-/// claims, so that the new `auth_time` is not paired with an `acr` it did not prove: a
-/// session at `mfa` verifies its second factor again (an authenticator app, a backup code
-/// or a passkey with user verification), one at `1fa` a first factor.
-fn level_for(req: &AuthRequest, authn: Option<&Authentication>, need: Interaction) -> &'static str {
-    use reverify::acr::Acr;
-    let wanted = req.acr.as_deref().and_then(|a| a.parse::<Acr>().ok());
-    let held = match need {
-        Interaction::Reverify => authn.map(|a| a.acr.min(Acr::SecondFactor)),
-        _ => None,
-    };
-    match wanted.max(held) {
-        Some(Acr::FirstFactor) | None => "first_factor",
-        Some(Acr::SecondFactor) => "second_factor",
-        Some(_) => "multi_factor",
-    }
+    page(StatusCode::OK, &title, &body)
 }
 
 /// The hosted page's script (see `oidc/hosted.js`).
@@ -409,6 +620,26 @@ async fn hosted_js(State(state): State<AppState>) -> Result<Response, ApiError> 
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
         include_str!("../oidc/hosted.js"),
+    )
+        .into_response())
+}
+
+/// The hosted pages' theme (`oidc.theme`): the elements' custom properties on `:root`.
+async fn hosted_css(State(state): State<AppState>) -> Result<Response, ApiError> {
+    enabled(&state)?;
+    let declarations: String = state
+        .config
+        .oidc
+        .theme
+        .iter()
+        .map(|(name, value)| format!("{name}:{value};"))
+        .collect();
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        format!(":root{{{declarations}}}\n"),
     )
         .into_response())
 }
@@ -445,6 +676,234 @@ async fn authorize_continue(
         state.store.delete_oidc_pending(id).await?;
     }
     Ok(response)
+}
+
+/// The consent screen's decision (a same-origin `fetch` of the hosted page).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsentDecision {
+    /// The waiting request (`data-request`).
+    request: String,
+    /// The screen's one-time token (`data-consent-token`).
+    consent_token: String,
+    /// `allow` or `deny`.
+    decision: String,
+}
+
+/// `POST /oauth/authorize/consent` `{"request", "consent_token", "decision"}`: the user's
+/// answer to the consent screen. It must come from the session the screen was shown to,
+/// with the screen's token, once (the waiting request is deleted by the statement that
+/// checks them); the cross-site request guard applies. Answers `{"redirect_to": URL}`,
+/// where the page then navigates: the client's redirect URI with a code (allowed) or
+/// `error=access_denied` (denied), or the continuation when the user must still act.
+/// (A form POST answered by a redirect to the client would meet the page's `form-action
+/// 'self'`, which Chromium applies to the redirect.)
+async fn authorize_consent(
+    State(state): State<AppState>,
+    current: super::current::CurrentSession,
+    web_client: super::web::Client,
+    super::web::ApiJson(body): super::web::ApiJson<ConsentDecision>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    enabled(&state)?;
+    let allow = match body.decision.as_str() {
+        "allow" => true,
+        "deny" => false,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "decision must be allow or deny",
+            ));
+        }
+    };
+    let now = state.now();
+    let session = &current.session;
+    let invalid = || {
+        ApiError::bad_request(
+            "consent_invalid",
+            "this consent screen is unknown, expired, already answered or shown to another \
+             session; start again from the application",
+        )
+    };
+    if body.consent_token.len() > 128 || body.request.len() > 128 {
+        return Err(invalid());
+    }
+    let Some(record) = state
+        .store
+        .claim_oidc_pending_consent(
+            &body.request,
+            &consent_hash(&body.consent_token),
+            &session.id,
+            now,
+        )
+        .await?
+    else {
+        return Err(invalid());
+    };
+    let record: serde_json::Value = serde_json::from_str(&record)
+        .map_err(|e| ApiError::internal(format!("pending request: {e}")))?;
+    let mut req: AuthRequest = serde_json::from_value(record["request"].clone())
+        .map_err(|e| ApiError::internal(format!("pending request: {e}")))?;
+    let since = record["created_at"].as_i64();
+    let client = load_client(&state, Some(&req.client_id))
+        .await?
+        .filter(|c| c.has_redirect_uri(&req.redirect_uri))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "consent_invalid",
+                "the application is no longer registered with this address",
+            )
+        })?;
+    let event = |kind: &'static str| crate::audit::Event {
+        kind,
+        user_id: Some(&session.user_id),
+        session_id: Some(&session.id),
+        client: &web_client,
+        detail: json!({ "client_id": client.id(), "scopes": req.scope }),
+    };
+    if !allow {
+        state.audit(event("oidc_consent.denied")).await?;
+        let mut params = vec![
+            ("error", "access_denied"),
+            ("error_description", "the user denied the request"),
+        ];
+        if let Some(s) = &req.state {
+            params.push(("state", s));
+        }
+        params.push(("iss", state.issuer.as_str()));
+        return Ok(axum::Json(json!({
+            "redirect_to": authorize::redirect_url(&req.redirect_uri, &params)
+        })));
+    }
+    state
+        .store
+        .grant_oidc_consent(&session.user_id, client.id(), &req.scope, now)
+        .await?;
+    state.audit(event("oidc_consent.granted")).await?;
+    // Asked and answered: prompt=consent is done.
+    req.prompt_consent = false;
+    let redirect_to = match evaluate(&state, Some(session), &client, &req, since).await? {
+        Decision::Redirect(url) => url,
+        Decision::Wait { .. } => {
+            // Something else changed meanwhile (the session aged past max_age): the
+            // continuation asks for it.
+            let id = secrets::new_id("oreq");
+            let record = json!({ "request": req, "created_at": since.unwrap_or(now) });
+            state
+                .store
+                .insert_oidc_pending(
+                    &id,
+                    client.id(),
+                    &record.to_string(),
+                    now,
+                    now + PENDING_TTL_SECS,
+                )
+                .await?;
+            continue_url(&state, &id)
+        }
+    };
+    Ok(axum::Json(json!({ "redirect_to": redirect_to })))
+}
+
+/// The consents of `user_id`, by client (also for the admin API).
+pub(super) async fn consents_json(
+    state: &AppState,
+    user_id: &str,
+) -> Result<serde_json::Value, ApiError> {
+    let rows = state.store.oidc_consents_of(user_id).await?;
+    let mut out: Vec<serde_json::Value> = Vec::new();
+    for row in rows {
+        match out.last_mut() {
+            Some(last) if last["client_id"] == row.client_id.as_str() => {
+                if let Some(list) = last["scopes"].as_array_mut() {
+                    list.push(json!(row.scope));
+                }
+                if last["granted_at"].as_i64() > Some(row.created_at) {
+                    last["granted_at"] = json!(row.created_at);
+                }
+                if last["updated_at"].as_i64() < Some(row.created_at) {
+                    last["updated_at"] = json!(row.created_at);
+                }
+            }
+            _ => {
+                let name = state
+                    .store
+                    .oidc_client(&row.client_id)
+                    .await?
+                    .map(|c| c.name);
+                out.push(json!({
+                    "client_id": row.client_id,
+                    "client_name": name,
+                    "scopes": [row.scope],
+                    "granted_at": row.created_at,
+                    "updated_at": row.created_at,
+                }));
+            }
+        }
+    }
+    Ok(json!({ "consents": out }))
+}
+
+/// Withdraws a consent and revokes what it let the client get (also for the admin API):
+/// 404 `not_found` when there was none.
+pub(super) async fn revoke_consent(
+    state: &AppState,
+    user_id: &str,
+    client_id: &str,
+    session_id: Option<&str>,
+    web_client: &super::web::Client,
+    by: &str,
+) -> Result<(), ApiError> {
+    if !state
+        .store
+        .revoke_oidc_consent(user_id, client_id, state.now())
+        .await?
+    {
+        return Err(ApiError::NotFound("consent"));
+    }
+    state
+        .audit(crate::audit::Event {
+            kind: "oidc_consent.revoked",
+            user_id: Some(user_id),
+            session_id,
+            client: web_client,
+            detail: json!({ "client_id": client_id, "by": by }),
+        })
+        .await
+}
+
+/// `GET /v1/me/oidc/consents`: the applications the user allowed, and what.
+async fn my_consents(
+    State(state): State<AppState>,
+    current: super::current::CurrentSession,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    enabled(&state)?;
+    Ok(axum::Json(
+        consents_json(&state, &current.session.user_id).await?,
+    ))
+}
+
+/// `DELETE /v1/me/oidc/consents/{client_id}`: withdraws it; the client's tokens and codes
+/// for the user are revoked, and its next request asks again. No reverification: it only
+/// takes access away.
+async fn revoke_my_consent(
+    State(state): State<AppState>,
+    current: super::current::CurrentSession,
+    web_client: super::web::Client,
+    axum::extract::Path(client_id): axum::extract::Path<String>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    enabled(&state)?;
+    revoke_consent(
+        &state,
+        &current.session.user_id,
+        &client_id,
+        Some(&current.session.id),
+        &web_client,
+        "user",
+    )
+    .await?;
+    Ok(axum::Json(
+        json!({ "revoked": true, "client_id": client_id }),
+    ))
 }
 
 /// Reads a form body for the token, revocation and introspection endpoints.

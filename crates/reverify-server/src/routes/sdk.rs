@@ -36,6 +36,7 @@ sdk_files!(
     "webauthn.js",
     "ui/account.js",
     "ui/base.js",
+    "ui/consent.js",
     "ui/css.js",
     "ui/forms.js",
     "ui/index.js",

@@ -24,6 +24,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (5, "oidc", include_str!("../../migrations/0005_oidc.sql")),
     (
+        6,
+        "oidc_consents",
+        include_str!("../../migrations/0006_oidc_consents.sql"),
+    ),
+    (
         7,
         "oidc_tokens",
         include_str!("../../migrations/0007_oidc_tokens.sql"),

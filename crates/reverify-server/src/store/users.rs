@@ -98,6 +98,7 @@ impl Store {
             "backup_codes",
             "passkeys",
             "webauthn_ceremonies",
+            "oidc_consents",
         ] {
             let sql = sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE user_id = $1"));
             sqlx::query(sql).bind(id).execute(tx.conn()).await?;

@@ -116,6 +116,7 @@ fn every_key_is_documented_with_its_default() {
             let shown = match value {
                 toml::Value::String(s) => s.clone(),
                 toml::Value::Array(a) if a.is_empty() => "[]".into(),
+                toml::Value::Table(t) if t.is_empty() => "{}".into(),
                 toml::Value::Integer(i) => i.to_string(),
                 toml::Value::Boolean(b) => b.to_string(),
                 other => panic!("document how to show {other:?}"),

@@ -22,6 +22,7 @@ mod factors;
 mod machines;
 mod oidc;
 mod oidc_authn;
+mod oidc_consent;
 mod oidc_rp;
 mod openapi;
 mod passkeys;

@@ -9,10 +9,10 @@ use serde_json::{Value, json};
 
 use crate::support::{TestDb, TestServer, http_client};
 
-const KEY: &str = "oidc-test-admin-key-0123456789-abcdefghij";
-const SECRET: &str = "config-client-secret-0123456789-ABCDEFGH";
+pub(crate) const KEY: &str = "oidc-test-admin-key-0123456789-abcdefghij";
+pub(crate) const SECRET: &str = "config-client-secret-0123456789-ABCDEFGH";
 
-fn config_client(id: &str, secret: &str) -> OidcClientConfig {
+pub(crate) fn config_client(id: &str, secret: &str) -> OidcClientConfig {
     OidcClientConfig {
         client_id: id.into(),
         name: String::new(),
@@ -341,7 +341,7 @@ async fn the_configuration_registers_its_clients_at_start() {
     server.stop().await;
 }
 
-async fn admin(
+pub(crate) async fn admin(
     server: &TestServer,
     method: Method,
     path: &str,
@@ -875,7 +875,7 @@ async fn discovery_describes_the_provider() {
 // ---- The flows over HTTP ----------------------------------------------------------------
 
 /// `application/x-www-form-urlencoded` bodies (reqwest is built without its `form` feature).
-trait FormBody {
+pub(crate) trait FormBody {
     fn form_body<K: AsRef<str>, V: AsRef<str>>(self, pairs: &[(K, V)]) -> Self;
 }
 
@@ -890,14 +890,14 @@ impl FormBody for reqwest::RequestBuilder {
     }
 }
 
-const RP: &str = "https://rp.example.com/cb";
-const VERIFIER: &str = "dBjftJeZ4CVP-mJ92K9W3yJgHHzHYTmK5X9bo1b0Ymk";
-const CHALLENGE: &str = "VOiiDEFT1amT2FN2MBTqoy1_dTL3OWswVuCv3x3keC8";
+pub(crate) const RP: &str = "https://rp.example.com/cb";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mJ92K9W3yJgHHzHYTmK5X9bo1b0Ymk";
+pub(crate) const CHALLENGE: &str = "VOiiDEFT1amT2FN2MBTqoy1_dTL3OWswVuCv3x3keC8";
 /// Resource indicators `app` registered (RFC 8707).
 const API: &str = "https://api.example.com";
 const REPORTS: &str = "urn:example:reports";
 
-fn rp_clients() -> Vec<OidcClientConfig> {
+pub(crate) fn rp_clients() -> Vec<OidcClientConfig> {
     let mut app = config_client("app", SECRET);
     app.first_party = true;
     app.post_logout_redirect_uris = vec!["https://rp.example.com/bye".into()];
@@ -918,7 +918,7 @@ fn rp_clients() -> Vec<OidcClientConfig> {
     vec![app, post, spa, third, ed, es]
 }
 
-async fn provider(db: TestDb) -> TestServer {
+pub(crate) async fn provider(db: TestDb) -> TestServer {
     let url = db.url.clone();
     TestServer::start_with(db, |c| {
         c.database.url = url;
@@ -929,7 +929,7 @@ async fn provider(db: TestDb) -> TestServer {
 }
 
 /// A browser: cookies, and redirects not followed (the test reads them).
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .cookie_store(true)
@@ -938,7 +938,7 @@ fn browser() -> reqwest::Client {
         .unwrap()
 }
 
-async fn signed_in_browser(server: &TestServer, email: &str) -> reqwest::Client {
+pub(crate) async fn signed_in_browser(server: &TestServer, email: &str) -> reqwest::Client {
     let b = browser();
     let (status, flow) = server
         .post(
@@ -961,13 +961,13 @@ async fn signed_in_browser(server: &TestServer, email: &str) -> reqwest::Client 
     b
 }
 
-fn authorize_url(server: &TestServer, pairs: &[(&str, &str)]) -> String {
+pub(crate) fn authorize_url(server: &TestServer, pairs: &[(&str, &str)]) -> String {
     let mut url = url::Url::parse(&server.url("/oauth/authorize")).unwrap();
     url.query_pairs_mut().extend_pairs(pairs);
     url.to_string()
 }
 
-fn app_request<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn app_request<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut pairs = vec![
         ("client_id", "app"),
         ("redirect_uri", RP),
@@ -987,14 +987,14 @@ fn app_request<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
 }
 
 /// The redirect's query parameters (panics when the answer is not a redirect).
-fn location_params(r: &reqwest::Response) -> std::collections::HashMap<String, String> {
+pub(crate) fn location_params(r: &reqwest::Response) -> std::collections::HashMap<String, String> {
     assert_eq!(r.status().as_u16(), 302, "not a redirect");
     let location = r.headers()["location"].to_str().unwrap();
     let url = url::Url::parse(location).unwrap();
     url.query_pairs().into_owned().collect()
 }
 
-async fn authorize(
+pub(crate) async fn authorize(
     server: &TestServer,
     b: &reqwest::Client,
     pairs: &[(&str, &str)],
@@ -1002,7 +1002,11 @@ async fn authorize(
     b.get(authorize_url(server, pairs)).send().await.unwrap()
 }
 
-async fn code_for(server: &TestServer, b: &reqwest::Client, pairs: &[(&str, &str)]) -> String {
+pub(crate) async fn code_for(
+    server: &TestServer,
+    b: &reqwest::Client,
+    pairs: &[(&str, &str)],
+) -> String {
     let r = authorize(server, b, pairs).await;
     let p = location_params(&r);
     assert!(
@@ -1014,7 +1018,7 @@ async fn code_for(server: &TestServer, b: &reqwest::Client, pairs: &[(&str, &str
         .clone()
 }
 
-async fn token(
+pub(crate) async fn token(
     server: &TestServer,
     basic: Option<(&str, &str)>,
     form: &[(&str, &str)],
@@ -1031,7 +1035,7 @@ async fn token(
     (status, headers, body)
 }
 
-async fn exchange(server: &TestServer, code: &str) -> (u16, Value) {
+pub(crate) async fn exchange(server: &TestServer, code: &str) -> (u16, Value) {
     let (s, _, b) = token(
         server,
         Some(("app", SECRET)),
@@ -1046,7 +1050,7 @@ async fn exchange(server: &TestServer, code: &str) -> (u16, Value) {
     (s, b)
 }
 
-fn claims_of(jwt: &str) -> Value {
+pub(crate) fn claims_of(jwt: &str) -> Value {
     use base64::Engine;
     let part = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(
@@ -1693,14 +1697,20 @@ async fn prompt_max_age_and_acr_decide_between_a_code_an_error_and_the_user() {
         200,
         "not verified since the request: still waiting"
     );
-    // A stronger acr than the session's.
+    // A stronger acr than any factor the user has, asked voluntarily: what the user can
+    // do is what the application gets, and the token says so (design note 56).
     let r = authorize(
         &server,
         &b,
         &app_request(&[("acr_values", "urn:reverify:acr:mfa"), ("prompt", "none")]),
     )
     .await;
-    assert_eq!(location_params(&r)["error"], "interaction_required");
+    let (status, tokens) = exchange(&server, &location_params(&r)["code"]).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(
+        claims_of(tokens["id_token"].as_str().unwrap())["acr"],
+        "urn:reverify:acr:1fa"
+    );
     let claims = r#"{"id_token":{"acr":{"essential":true,"values":["phr"]}}}"#;
     let r = authorize(&server, &b, &app_request(&[("claims", claims)])).await;
     assert_eq!(
@@ -1722,7 +1732,7 @@ async fn prompt_max_age_and_acr_decide_between_a_code_an_error_and_the_user() {
         "unmet_authentication_requirements"
     );
     // Essential, and beyond any factor this user has (no passkey, no authenticator app):
-    // unmet, whatever the prompt. Voluntary, it waits for the user (who may add one).
+    // unmet, whatever the prompt. Voluntary, the user's best (a first factor) is the answer.
     let mfa = r#"{"id_token":{"acr":{"essential":true,"value":"urn:reverify:acr:mfa"}}}"#;
     let r = authorize(&server, &b, &app_request(&[("claims", mfa)])).await;
     assert_eq!(
@@ -1735,7 +1745,7 @@ async fn prompt_max_age_and_acr_decide_between_a_code_an_error_and_the_user() {
         &app_request(&[("acr_values", "urn:reverify:acr:mfa")]),
     )
     .await;
-    assert!(r.text().await.unwrap().contains("data-need=\"step_up\""));
+    assert!(location_params(&r).contains_key("code"));
     // acr_values the session meets, and unknown ones, are fine.
     let r = authorize(
         &server,
@@ -1748,7 +1758,8 @@ async fn prompt_max_age_and_acr_decide_between_a_code_an_error_and_the_user() {
     // A first-party client has nothing to consent to, prompt=consent or not.
     let r = authorize(&server, &b, &app_request(&[("prompt", "consent")])).await;
     assert!(location_params(&r).contains_key("code"));
-    // A third-party client needs consent (not built yet): prompt=none says so.
+    // A third-party client needs consent first (tests/it/oidc_consent.rs): prompt=none
+    // says so.
     let r = authorize(
         &server,
         &b,
@@ -1808,7 +1819,7 @@ async fn a_code_is_exchanged_once_under_concurrency() {
     }
 }
 
-fn attr(html: &str, name: &str) -> String {
+pub(crate) fn attr(html: &str, name: &str) -> String {
     html.split(&format!("{name}=\""))
         .nth(1)
         .unwrap_or_else(|| panic!("no {name} in {html}"))
@@ -2464,11 +2475,11 @@ async fn a_refresh_token_is_used_once_under_concurrency_and_its_reuse_revokes_th
     }
 }
 
-/// A stale session at `mfa` is asked for its second factor again (not only a password),
-/// so that the new `auth_time` comes with the `acr` it proved: the page's level is
-/// `second_factor`, a TOTP code alone completes it, the ID token says `mfa` at that time,
-/// in the same session. A session at `1fa` is asked for a first factor; an `acr` request
-/// above the session's still decides.
+/// A stale session with a second factor is asked for one factor again, its second (not
+/// only a password): the page's level is `second_factor`, a TOTP code alone completes it,
+/// and the ID token says what that proved — `2fa` at that time (its password is older),
+/// in the same session. A session at `1fa` is asked for a first factor; a voluntary `phr`
+/// for a user without a passkey is what the user can do (design note 56).
 #[tokio::test]
 async fn a_stale_mfa_session_reverifies_its_second_factor() {
     let server = provider(TestDb::sqlite().await).await;
@@ -2481,8 +2492,31 @@ async fn a_stale_mfa_session_reverifies_its_second_factor() {
     let r = authorize(&server, &b, &app_request(&[("max_age", "60")])).await;
     assert_eq!(attr(&r.text().await.unwrap(), "data-level"), "first_factor");
 
+    // Another session of the user's, signed in with the password before the app is
+    // enrolled: it has never verified a second factor.
+    let other = browser();
+    let (status, _) = server
+        .post(
+            &other,
+            "/v1/sign_ins",
+            json!({"email": "otp@example.com", "password": "correct horse battery"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+
     // Enrolling the app verifies it in this session: `mfa` from now on.
     let (secret, _) = crate::steps::enroll_totp(&server, &b).await;
+    // The other session can reach mfa now, but never did: a stronger verification.
+    let mfa = [("acr_values", "urn:reverify:acr:mfa")];
+    let r = authorize(&server, &other, &app_request(&[mfa[0], ("prompt", "none")])).await;
+    assert_eq!(location_params(&r)["error"], "interaction_required");
+    let html = authorize(&server, &other, &app_request(&mfa))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(attr(&html, "data-need"), "step_up");
+    assert_eq!(attr(&html, "data-level"), "second_factor");
     let code = code_for(&server, &b, &app_request(&[])).await;
     let (_, enrolled) = exchange(&server, &code).await;
     assert_eq!(
@@ -2493,7 +2527,7 @@ async fn a_stale_mfa_session_reverifies_its_second_factor() {
     for (extra, level) in [
         (("max_age", "60"), "second_factor"),
         (("prompt", "login"), "second_factor"),
-        (("acr_values", "phr"), "multi_factor"),
+        (("acr_values", "phr"), "second_factor"),
     ] {
         let mut pairs = vec![extra];
         if extra.0 == "acr_values" {
@@ -2534,7 +2568,17 @@ async fn a_stale_mfa_session_reverifies_its_second_factor() {
     assert_eq!(status, 200, "{tokens}");
     let id = claims_of(tokens["id_token"].as_str().unwrap());
     assert_eq!(id["auth_time"], verified_at);
-    assert_eq!(id["acr"], "urn:reverify:acr:mfa");
+    assert_eq!(id["acr"], "urn:reverify:acr:2fa");
     assert_eq!(id["sid"], first["sid"], "the same session");
+    // Both factors within a minute: only the password is missing now.
+    let r = authorize(
+        &server,
+        &b,
+        &app_request(&[("max_age", "60"), ("acr_values", "urn:reverify:acr:mfa")]),
+    )
+    .await;
+    let html = r.text().await.unwrap();
+    assert_eq!(attr(&html, "data-need"), "reverify");
+    assert_eq!(attr(&html, "data-level"), "first_factor");
     server.stop().await;
 }

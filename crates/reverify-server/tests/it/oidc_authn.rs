@@ -58,8 +58,18 @@ fn what_is_missing_is_only_what_is_too_old() {
     assert_eq!(old_password.missing(both, NOW), Missing::FirstFactor);
     let all_old = standing(Some(NOW - 7_200), Some(NOW - 7_000), None);
     assert_eq!(all_old.missing(both, NOW), Missing::MultiFactor);
+    // Freshness alone: one factor, the second when the session has verified one.
     assert_eq!(
         all_old.missing(wanted(None, Some(60)), NOW),
+        Missing::SecondFactor
+    );
+    let password_only = standing(Some(NOW - 7_200), None, None);
+    assert_eq!(
+        password_only.missing(wanted(None, Some(60)), NOW),
+        Missing::FirstFactor
+    );
+    assert_eq!(
+        all_old.missing(wanted(Some(Acr::FirstFactor), Some(60)), NOW),
         Missing::FirstFactor
     );
     assert_eq!(
@@ -115,7 +125,7 @@ fn prompt_login_needs_a_verification_after_the_request() {
         ..Wanted::default()
     };
     assert_eq!(s.meets(after, NOW), None);
-    assert_eq!(s.missing(after, NOW), Missing::FirstFactor);
+    assert_eq!(s.missing(after, NOW), Missing::SecondFactor);
     let s = standing(Some(NOW - 1), Some(NOW - 10), None);
     let met = s.meets(after, NOW).unwrap();
     assert_eq!((met.acr, met.auth_time), (Acr::FirstFactor, NOW - 1));

@@ -299,17 +299,11 @@ fn payload(jwt: &str) -> Value {
 // ---- The provider, the browser and the user ---------------------------------------------
 
 fn app_client() -> OidcClientConfig {
-    OidcClientConfig {
-        client_id: "app".into(),
-        name: "An app using openidconnect".into(),
-        client_secret: SECRET.into(),
-        token_endpoint_auth_method: String::new(),
-        redirect_uris: vec![REDIRECT.into()],
-        post_logout_redirect_uris: Vec::new(),
-        scopes: Vec::new(),
-        first_party: true,
-        id_token_signed_response_alg: String::new(),
-    }
+    let mut app = crate::oidc::config_client("app", SECRET);
+    app.name = "An app using openidconnect".into();
+    app.redirect_uris = vec![REDIRECT.into()];
+    app.first_party = true;
+    app
 }
 
 async fn provider(db: TestDb) -> TestServer {
@@ -723,7 +717,8 @@ async fn openidconnect_steps_up_in_the_same_session() {
         Err(ClaimsVerificationError::InvalidAuthContext(_))
     ));
 
-    // acr_values=mfa: the page asks for the second factor (TOTP), in the same session.
+    // acr_values=mfa: the page asks for the missing second factor only (TOTP), in the same
+    // session.
     let pending = rp.authorize(&Ask {
         acr_values: &[MFA],
         ..Ask::default()
@@ -733,7 +728,7 @@ async fn openidconnect_steps_up_in_the_same_session() {
         &b,
         &pending,
         "step_up",
-        "multi_factor",
+        "second_factor",
         Some(&totp),
     )
     .await;
@@ -954,7 +949,7 @@ async fn the_rfc_9470_loop_with_openidconnect_and_the_rust_sdk() {
         &b,
         &pending,
         "step_up",
-        "multi_factor",
+        "second_factor",
         Some(&totp),
     )
     .await;
