@@ -183,7 +183,9 @@ pub struct Credentials {
     pub client_secret: Option<String>,
 }
 
-fn form_decode(s: &str) -> Option<String> {
+/// Decodes one `application/x-www-form-urlencoded` value (`+` is a space); `None` when a
+/// percent escape is broken or the bytes are not UTF-8.
+pub fn form_decode(s: &str) -> Option<String> {
     let plus = s.replace('+', " ");
     percent_decode(&plus)
 }
@@ -542,26 +544,4 @@ pub async fn issue_tokens(
         axum::http::HeaderValue::from_static("no-cache"),
     );
     Ok(response)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pkce_s256() {
-        // Computed independently: base64url(SHA-256(verifier)).
-        let verifier = "dBjftJeZ4CVP-mJ92K9W3yJgHHzHYTmK5X9bo1b0Ymk";
-        let challenge = "VOiiDEFT1amT2FN2MBTqoy1_dTL3OWswVuCv3x3keC8";
-        assert!(pkce_matches(verifier, challenge));
-        assert!(!pkce_matches(challenge, challenge));
-        assert!(!pkce_matches("short", challenge));
-        assert!(!pkce_matches(&format!("{verifier}!"), challenge));
-    }
-
-    #[test]
-    fn form_decoding() {
-        assert_eq!(form_decode("a%3Ab+c").as_deref(), Some("a:b c"));
-        assert_eq!(form_decode("%zz"), None);
-    }
 }

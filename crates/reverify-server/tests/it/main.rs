@@ -24,6 +24,7 @@ mod oidc;
 mod oidc_authn;
 mod oidc_consent;
 mod oidc_rp;
+mod oidc_rules;
 mod openapi;
 mod passkeys;
 mod proxy;
