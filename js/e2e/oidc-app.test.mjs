@@ -14,16 +14,13 @@
 // in target/e2e-screenshots/oidc-app/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { launchChromium } from '../test/harness/chromium.js';
-import { root, sleep, totp, SHOTS as ALL_SHOTS } from './support.mjs';
+import { freePort, root, sleep, startProvider, totp, waitFor, SHOTS as ALL_SHOTS } from './support.mjs';
 
-const BIN = process.env.REVERIFY_BIN || join(root, 'target', 'debug', 'reverify');
 const APP = join(root, 'examples', 'oidc-app', 'server.mjs');
 const SHOTS = join(ALL_SHOTS, 'oidc-app');
 const GALLERY = join(root, 'docs', 'gallery');
@@ -32,7 +29,7 @@ const PASSWORD = 'correct horse battery staple';
 const MAX_AGE = 3;
 const PHONE = { width: 390, height: 844 };
 
-let work, server, app, base, appUrl, context, page, secret;
+let provider, app, base, appUrl, context, page, secret;
 // A blank page of Reverify's origin where the test runs the browser SDK as the user's own
 // account page would (the server serves no HTML page of its own but the provider's; its
 // API answers carry a CSP that loads nothing). Only this page is made up: every request
@@ -41,25 +38,6 @@ let ACCOUNT;
 let lastStep = 0;
 const problems = [];
 let authorizeRequests = 0; // the browser's authorization requests to Reverify
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-async function waitFor(url, child) {
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`${url}: the process exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(url)).status < 500) return;
-    } catch {}
-    if (i > 300) throw new Error(`${url} did not answer`);
-    await sleep(100);
-  }
-}
 
 /** A TOTP code of a step the server has not seen (±1 step is accepted; never reused). */
 async function nextCode() {
@@ -153,26 +131,12 @@ async function usePasskey() {
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
   mkdirSync(GALLERY, { recursive: true });
-  work = mkdtempSync(join(tmpdir(), 'reverify-oidc-app-'));
-  const [port, appPort] = [await freePort(), await freePort()];
+  provider = await startProvider({ name: 'oidc-app', users: [{ email: EMAIL, password: PASSWORD }] });
+  const { env, cli } = provider;
+  const appPort = await freePort();
   // Two sites: Reverify on localhost, the app on 127.0.0.1 (cookies never shared).
-  base = `http://localhost:${port}`;
+  base = provider.base;
   appUrl = `http://127.0.0.1:${appPort}`;
-  const config = join(work, 'reverify.toml');
-  writeFileSync(
-    config,
-    `[server]\nlisten = "127.0.0.1:${port}"\npublic_url = "${base}"\n` +
-      `[database]\nurl = "sqlite://${join(work, 'db.sqlite')}"\n` +
-      `[sessions]\ninsecure_cookies = true\n` +
-      `[passwords]\nargon2_memory_kib = 1024\nargon2_iterations = 1\n` +
-      `[oidc]\nenabled = true\n`,
-  );
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REVERIFY_')));
-  env.REVERIFY_LOG = 'warn';
-  const cli = (...args) => execFileSync(BIN, ['--config', config, ...args], { env, encoding: 'utf8' });
-  execFileSync(BIN, ['--config', config, 'users', 'create', '--email', EMAIL], {
-    env: { ...env, REVERIFY_NEW_PASSWORD: PASSWORD },
-  });
   // Registered as the app's README says (first party: no consent screen).
   const [clientId, clientSecret] = cli(
     'oidc',
@@ -188,8 +152,6 @@ before(async () => {
     .split('\n');
   assert.ok(clientId && clientSecret, 'the CLI printed the id and the secret');
 
-  server = spawn(BIN, ['--config', config, 'serve'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
-  await waitFor(`http://127.0.0.1:${port}/healthz`, server);
   app = spawn(process.execPath, [APP], {
     env: {
       ...env,
@@ -203,7 +165,7 @@ before(async () => {
   });
   await waitFor(appUrl + '/', app);
 
-  context = await launchChromium(join(work, 'profile'), {
+  context = await launchChromium(join(provider.work, 'profile'), {
     args: ['--host-resolver-rules=MAP localhost 127.0.0.1'],
     viewport: PHONE,
     isMobile: true,
@@ -223,8 +185,7 @@ before(async () => {
 after(async () => {
   await context?.close().catch(() => {});
   app?.kill();
-  server?.kill();
-  if (work) rmSync(work, { recursive: true, force: true });
+  provider?.stop();
 });
 
 let signedIn; // the app's claims after the sign-in

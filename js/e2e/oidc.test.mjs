@@ -8,57 +8,25 @@
 // use another) and /usr/bin/chromium (CHROMIUM to use another).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { launchChromium } from '../test/harness/chromium.js';
-import { root, sleep } from './support.mjs';
+import { sleep, startProvider } from './support.mjs';
 
-const BIN = process.env.REVERIFY_BIN || join(root, 'target', 'debug', 'reverify');
 const PASSWORD = 'correct horse battery staple';
 const RP = 'http://127.0.0.1:65530/cb'; // nothing listens there: the test reads the request
-let work, server, base, context, page;
+let provider, base, context, page;
 const problems = [];
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
 before(async () => {
-  work = mkdtempSync(join(tmpdir(), 'reverify-oidc-e2e-'));
-  const port = await freePort();
-  base = `http://localhost:${port}`;
-  const config = join(work, 'reverify.toml');
-  writeFileSync(
-    config,
-    `[server]\nlisten = "127.0.0.1:${port}"\npublic_url = "${base}"\n` +
-      `[database]\nurl = "sqlite://${join(work, 'db.sqlite')}"\n` +
-      `[sessions]\ninsecure_cookies = true\n` +
-      `[passwords]\nargon2_memory_kib = 1024\nargon2_iterations = 1\n` +
-      `[oidc]\nenabled = true\n` +
-      `[[oidc.clients]]\nclient_id = "spa"\nredirect_uris = ["${RP}"]\nfirst_party = true\n`,
-  );
-  const env = { ...process.env, REVERIFY_LOG: 'warn' };
-  execFileSync(BIN, ['--config', config, 'users', 'create', '--email', 'ana@example.com'], {
-    env: { ...env, REVERIFY_NEW_PASSWORD: PASSWORD },
+  provider = await startProvider({
+    name: 'oidc-e2e',
+    toml: `[[oidc.clients]]\nclient_id = "spa"\nredirect_uris = ["${RP}"]\nfirst_party = true\n`,
+    users: [{ email: 'ana@example.com', password: PASSWORD }],
   });
-  server = spawn(BIN, ['--config', config, 'serve'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) break;
-    } catch {}
-    if (i > 300) throw new Error('the server did not start');
-    await sleep(100);
-  }
-  context = await launchChromium(join(work, 'profile'), {
+  base = provider.base;
+  context = await launchChromium(join(provider.work, 'profile'), {
     args: ['--host-resolver-rules=MAP localhost 127.0.0.1'],
   });
   page = context.pages()[0] || (await context.newPage());
@@ -69,8 +37,7 @@ before(async () => {
 
 after(async () => {
   await context?.close().catch(() => {});
-  server?.kill();
-  if (work) rmSync(work, { recursive: true, force: true });
+  provider?.stop();
 });
 
 const b64url = (buf) => buf.toString('base64url');

@@ -4,9 +4,9 @@
 // Needs the demo binary (cargo build -p reverify-demo; REVERIFY_DEMO_BIN to use another)
 // and /usr/bin/chromium (CHROMIUM to use another). The React page's bundle is embedded in
 // the binary: no build step.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,13 +19,71 @@ export const SHOTS = join(root, 'target', 'e2e-screenshots');
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-const freePort = () =>
+export const freePort = () =>
   new Promise((resolve) => {
     const s = net.createServer().listen(0, '127.0.0.1', () => {
       const { port } = s.address();
       s.close(() => resolve(port));
     });
   });
+
+/** Waits until `url` answers (below 500), or fails if `child` exited. */
+export async function waitFor(url, child) {
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`${url}: the process exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(url)).status < 500) return;
+    } catch {}
+    if (i > 300) throw new Error(`${url} did not answer`);
+    await sleep(100);
+  }
+}
+
+/**
+ * Starts the auth server binary (`cargo build -p reverify-server --bin reverify`;
+ * REVERIFY_BIN to use another) with the OpenID provider on, at `http://localhost:PORT`, on a
+ * fresh SQLite file, with `toml` appended to its configuration (`[[oidc.clients]]` …) and
+ * `users` created by its CLI. `cli(...args)` runs the CLI on the same configuration;
+ * `stop()` ends the server and removes the files. The variables of the SDKs (`REVERIFY_*`)
+ * are not passed on.
+ * @param {{ name: string, toml?: string, users?: { email: string, password: string }[] }} options
+ */
+export async function startProvider({ name, toml = '', users = [] }) {
+  const bin = process.env.REVERIFY_BIN || join(root, 'target', 'debug', 'reverify');
+  const work = mkdtempSync(join(tmpdir(), `reverify-${name}-`));
+  const port = await freePort();
+  const base = `http://localhost:${port}`;
+  const config = join(work, 'reverify.toml');
+  writeFileSync(
+    config,
+    `[server]\nlisten = "127.0.0.1:${port}"\npublic_url = "${base}"\n` +
+      `[database]\nurl = "sqlite://${join(work, 'db.sqlite')}"\n` +
+      `[sessions]\ninsecure_cookies = true\n` +
+      `[passwords]\nargon2_memory_kib = 1024\nargon2_iterations = 1\n` +
+      `[oidc]\nenabled = true\n` +
+      toml,
+  );
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REVERIFY_')));
+  env.REVERIFY_LOG = 'warn';
+  const cli = (...args) => execFileSync(bin, ['--config', config, ...args], { env, encoding: 'utf8' });
+  for (const { email, password } of users)
+    execFileSync(bin, ['--config', config, 'users', 'create', '--email', email], {
+      env: { ...env, REVERIFY_NEW_PASSWORD: password },
+    });
+  const server = spawn(bin, ['--config', config, 'serve'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitFor(`http://127.0.0.1:${port}/healthz`, server);
+  return {
+    base,
+    port,
+    work,
+    env,
+    cli,
+    stop() {
+      server.kill();
+      rmSync(work, { recursive: true, force: true });
+    },
+  };
+}
 
 /**
  * Starts the demo on a free port with a fresh SQLite file and `env` added, and Chromium
