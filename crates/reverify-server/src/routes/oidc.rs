@@ -33,10 +33,31 @@ use crate::store::Redeemed;
 /// How long a request may wait for the user.
 const PENDING_TTL_SECS: i64 = 600;
 
-/// The policy of the provider's HTML pages: nothing but their own inline-free markup.
-const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
-                        connect-src 'self'; img-src 'self' https:; frame-ancestors 'none'; \
-                        base-uri 'none'; form-action 'self'";
+/// The page around the elements: their font, their width, the system's light or dark
+/// colours, and the elements' theme variables for its own heading, text and button (an
+/// operator's `oidc.theme` sets them too). The cards inside are the elements' own.
+const PAGE_STYLE: &str = "body{margin:0;padding:2rem 1rem;font:15px/1.5 var(--reverify-font,system-ui,sans-serif);\
+background:Canvas;color:CanvasText}main{display:grid;gap:1rem;max-width:var(--reverify-width,28rem);margin:0 auto}\
+h1{font-size:1.5rem;line-height:1.25;margin:0}p,ul{margin:0}\
+a{color:var(--reverify-accent,light-dark(#4338ca,#a5b4fc))}\
+button{font:inherit;font-weight:600;min-height:2.75rem;padding:.5rem 1rem;cursor:pointer;\
+border-radius:var(--reverify-radius,10px);border:1px solid var(--reverify-accent,light-dark(#4338ca,#a5b4fc));\
+background:none;color:var(--reverify-accent,light-dark(#4338ca,#a5b4fc))}\
+:focus-visible{outline:2px solid var(--reverify-accent,light-dark(#4338ca,#a5b4fc));outline-offset:2px}\
+[data-status]:empty{display:none}";
+
+/// The policy of the provider's HTML pages: their own scripts and stylesheets, the one
+/// style above by its hash, no inline script; never framed.
+static PAGE_CSP: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    use base64::Engine;
+    let digest = ring::digest::digest(&ring::digest::SHA256, PAGE_STYLE.as_bytes());
+    let hash = base64::engine::general_purpose::STANDARD.encode(digest.as_ref());
+    format!(
+        "default-src 'none'; style-src 'self' 'sha256-{hash}'; script-src 'self'; \
+         connect-src 'self'; img-src 'self' https:; frame-ancestors 'none'; \
+         base-uri 'none'; form-action 'self'"
+    )
+});
 
 pub(crate) fn router() -> Api {
     Api::new()
@@ -102,13 +123,13 @@ fn page(status: StatusCode, title: &str, body_html: &str) -> Response {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta name=\"referrer\" content=\"no-referrer\">\
          <meta name=\"color-scheme\" content=\"light dark\">\
-         <title>{}</title></head><body>{body_html}</body></html>",
+         <title>{}</title><style>{PAGE_STYLE}</style></head><body>{body_html}</body></html>",
         escape(title)
     );
     (
         status,
         [
-            (header::CONTENT_SECURITY_POLICY, PAGE_CSP),
+            (header::CONTENT_SECURITY_POLICY, PAGE_CSP.as_str()),
             (header::REFERRER_POLICY, "no-referrer"),
         ],
         Html(html),

@@ -1655,6 +1655,20 @@ async fn prompt_max_age_and_acr_decide_between_a_code_an_error_and_the_user() {
     assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"));
     let html = r.text().await.unwrap();
     assert!(html.contains("data-need=\"sign_in\""), "{html}");
+    // The page's one inline style is allowed by its hash, and nothing else inline is.
+    let style = html
+        .split_once("<style>")
+        .and_then(|(_, rest)| rest.split_once("</style>"))
+        .map(|(style, _)| style)
+        .expect("the page's style");
+    use base64::Engine;
+    let hash = base64::engine::general_purpose::STANDARD
+        .encode(ring::digest::digest(&ring::digest::SHA256, style.as_bytes()).as_ref());
+    assert!(
+        csp.contains(&format!("style-src 'self' 'sha256-{hash}';")),
+        "{csp}"
+    );
+    assert_eq!(html.matches("<style").count(), 1);
 
     let b = signed_in_browser(&server, "max@example.com").await;
     // Fresh enough for max_age=60 now; not after two minutes.
