@@ -159,6 +159,22 @@ fn redirect_to(url: &str) -> Response {
     r
 }
 
+/// The client's redirect URI with an authorization response's `params`, then `state` (as
+/// the request gave it) and `iss` (RFC 9207): every answer sent back to a client.
+fn response_url(
+    state: &AppState,
+    redirect_uri: &str,
+    client_state: Option<&str>,
+    params: &[(&str, &str)],
+) -> String {
+    let mut all = params.to_vec();
+    if let Some(s) = client_state {
+        all.push(("state", s));
+    }
+    all.push(("iss", state.issuer.as_str()));
+    authorize::redirect_url(redirect_uri, &all)
+}
+
 fn error_redirect(
     state: &AppState,
     req_uri: &str,
@@ -166,12 +182,36 @@ fn error_redirect(
     error: &str,
     description: &str,
 ) -> Response {
-    let mut params = vec![("error", error), ("error_description", description)];
-    if let Some(s) = s {
-        params.push(("state", s));
-    }
-    params.push(("iss", state.issuer.as_str()));
-    redirect_to(&authorize::redirect_url(req_uri, &params))
+    redirect_to(&response_url(
+        state,
+        req_uri,
+        s,
+        &[("error", error), ("error_description", description)],
+    ))
+}
+
+/// Records a request that waits for the user (`created_at`: when it was first made) and
+/// returns its id.
+async fn record_pending(
+    state: &AppState,
+    client: &Client,
+    req: &AuthRequest,
+    created_at: i64,
+) -> Result<String, ApiError> {
+    let now = state.now();
+    let id = secrets::new_id("oreq");
+    let record = json!({ "request": req, "created_at": created_at });
+    state
+        .store
+        .insert_oidc_pending(
+            &id,
+            client.id(),
+            &record.to_string(),
+            now,
+            now + PENDING_TTL_SECS,
+        )
+        .await?;
+    Ok(id)
 }
 
 async fn authorize_get(
@@ -247,19 +287,7 @@ async fn authorization(
         }
     };
     if post && !matches!(cookie, SessionCookie::Active(_)) {
-        let now = state.now();
-        let id = secrets::new_id("oreq");
-        let record = json!({ "request": req, "created_at": now });
-        state
-            .store
-            .insert_oidc_pending(
-                &id,
-                client.id(),
-                &record.to_string(),
-                now,
-                now + PENDING_TTL_SECS,
-            )
-            .await?;
+        let id = record_pending(state, &client, &req, state.now()).await?;
         let mut r = Redirect::to(&continue_url(state, &id)).into_response();
         *r.status_mut() = StatusCode::SEE_OTHER;
         return Ok(r);
@@ -320,12 +348,12 @@ async fn evaluate(
         _ => Vec::new(),
     };
     let error = |error: &str, description: &str| {
-        let mut params = vec![("error", error), ("error_description", description)];
-        if let Some(s) = &req.state {
-            params.push(("state", s));
-        }
-        params.push(("iss", state.issuer.as_str()));
-        Decision::Redirect(authorize::redirect_url(&req.redirect_uri, &params))
+        Decision::Redirect(response_url(
+            state,
+            &req.redirect_uri,
+            req.state.as_deref(),
+            &[("error", error), ("error_description", description)],
+        ))
     };
     let Some(session) = session else {
         return Ok(if req.prompt_none {
@@ -394,14 +422,11 @@ async fn evaluate(
         });
     }
     let code = token::issue_code(state, req, &session.id, &session.user_id, &authn).await?;
-    let mut params = vec![("code", code.as_str())];
-    if let Some(s) = &req.state {
-        params.push(("state", s));
-    }
-    params.push(("iss", state.issuer.as_str()));
-    Ok(Decision::Redirect(authorize::redirect_url(
+    Ok(Decision::Redirect(response_url(
+        state,
         &req.redirect_uri,
-        &params,
+        req.state.as_deref(),
+        &[("code", &code)],
     )))
 }
 
@@ -783,17 +808,16 @@ async fn authorize_consent(
     };
     if !allow {
         state.audit(event("oidc_consent.denied")).await?;
-        let mut params = vec![
-            ("error", "access_denied"),
-            ("error_description", "the user denied the request"),
-        ];
-        if let Some(s) = &req.state {
-            params.push(("state", s));
-        }
-        params.push(("iss", state.issuer.as_str()));
-        return Ok(axum::Json(json!({
-            "redirect_to": authorize::redirect_url(&req.redirect_uri, &params)
-        })));
+        let redirect_to = response_url(
+            &state,
+            &req.redirect_uri,
+            req.state.as_deref(),
+            &[
+                ("error", "access_denied"),
+                ("error_description", "the user denied the request"),
+            ],
+        );
+        return Ok(axum::Json(json!({ "redirect_to": redirect_to })));
     }
     state
         .store
@@ -807,18 +831,7 @@ async fn authorize_consent(
         Decision::Wait { .. } => {
             // Something else changed meanwhile (the session aged past max_age): the
             // continuation asks for it.
-            let id = secrets::new_id("oreq");
-            let record = json!({ "request": req, "created_at": since.unwrap_or(now) });
-            state
-                .store
-                .insert_oidc_pending(
-                    &id,
-                    client.id(),
-                    &record.to_string(),
-                    now,
-                    now + PENDING_TTL_SECS,
-                )
-                .await?;
+            let id = record_pending(&state, &client, &req, since.unwrap_or(now)).await?;
             continue_url(&state, &id)
         }
     };
