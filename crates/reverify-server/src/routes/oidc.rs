@@ -448,11 +448,12 @@ async fn decide(
     match evaluate(state, session.as_ref(), client, req, since).await? {
         Decision::Redirect(url) => Ok(redirect_to(&url)),
         Decision::Wait { need, missing, ask } => {
-            let id = secrets::new_id("oreq");
-            let record = json!({ "request": req, "created_at": since.unwrap_or(now), "ask": ask });
-            let mut consent = None;
-            match (&session, need) {
+            let created_at = since.unwrap_or(now);
+            let (id, consent) = match (&session, need) {
                 (Some(session), Interaction::Consent) => {
+                    // The consent screen's request is bound to this session and a token.
+                    let id = secrets::new_id("oreq");
+                    let record = json!({ "request": req, "created_at": created_at });
                     let token = secrets::new_secret();
                     state
                         .store
@@ -471,26 +472,16 @@ async fn decide(
                         .store
                         .oidc_consented_scopes(&session.user_id, client.id())
                         .await?;
-                    consent = Some(ConsentScreen {
+                    let screen = ConsentScreen {
                         token,
                         account: user.map(|u| u.email).unwrap_or_default(),
                         ask,
                         granted,
-                    });
+                    };
+                    (id, Some(screen))
                 }
-                _ => {
-                    state
-                        .store
-                        .insert_oidc_pending(
-                            &id,
-                            client.id(),
-                            &record.to_string(),
-                            now,
-                            now + PENDING_TTL_SECS,
-                        )
-                        .await?;
-                }
-            }
+                _ => (record_pending(state, client, req, created_at).await?, None),
+            };
             Ok(waiting_page(
                 state,
                 client,

@@ -944,7 +944,7 @@ pub(crate) async fn signed_in_browser(server: &TestServer, email: &str) -> reqwe
         .post(
             &b,
             "/v1/sign_ups",
-            json!({"email": email, "password": "correct horse battery"}),
+            json!({"email": email, "password": crate::steps::PASSWORD}),
         )
         .await;
     assert_eq!(status, 200, "{flow}");
@@ -1036,18 +1036,7 @@ pub(crate) async fn token(
 }
 
 pub(crate) async fn exchange(server: &TestServer, code: &str) -> (u16, Value) {
-    let (s, _, b) = token(
-        server,
-        Some(("app", SECRET)),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", RP),
-            ("code_verifier", VERIFIER),
-        ],
-    )
-    .await;
-    (s, b)
+    exchange_as(server, "app", code, &[]).await
 }
 
 pub(crate) fn claims_of(jwt: &str) -> Value {
@@ -1953,7 +1942,7 @@ async fn token_as(server: &TestServer, client: &str, form: &[(&str, &str)]) -> (
     (status, body)
 }
 
-async fn exchange_as(
+pub(crate) async fn exchange_as(
     server: &TestServer,
     client: &str,
     code: &str,

@@ -115,18 +115,7 @@ fn query_of(url: &str) -> std::collections::HashMap<String, String> {
 }
 
 async fn exchange_third(server: &TestServer, code: &str) -> (u16, Value) {
-    let (s, _, b) = token(
-        server,
-        Some(("third-party", SECRET)),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", RP),
-            ("code_verifier", VERIFIER),
-        ],
-    )
-    .await;
-    (s, b)
+    crate::oidc::exchange_as(server, "third-party", code, &[]).await
 }
 
 async fn count(server: &TestServer, sql: &str) -> i64 {

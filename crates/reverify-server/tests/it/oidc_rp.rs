@@ -35,6 +35,7 @@ use reverify_server::config::OidcClientConfig;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::oidc::signed_in_browser;
 use crate::steps::{
     PASSWORD, attempt, enroll_totp, next_step, sign_in, start_verification, totp_now,
 };
@@ -314,40 +315,6 @@ async fn provider(db: TestDb) -> TestServer {
         c.oidc.clients = vec![app_client()];
     })
     .await
-}
-
-/// A browser: cookies, redirects not followed (the test reads them).
-fn browser() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// Signs a new user up (email code) in a new browser.
-async fn signed_in_browser(server: &TestServer, email: &str) -> reqwest::Client {
-    let b = browser();
-    let (status, flow) = server
-        .post(
-            &b,
-            "/v1/sign_ups",
-            json!({"email": email, "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(status, 200, "{flow}");
-    let code = server.code_for(email).await;
-    let id = flow["id"].as_str().unwrap();
-    let (status, done) = server
-        .post(
-            &b,
-            &format!("/v1/sign_ups/{id}/attempt"),
-            json!({"code": code}),
-        )
-        .await;
-    assert_eq!(status, 200, "{done}");
-    b
 }
 
 /// Enrolls an authenticator app for `email` in another session (a phone), so that the
